@@ -1,0 +1,42 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "swift-uring",
+    products: [
+        .library(name: "URing", targets: ["URing"]),
+        .library(name: "URingLoop", targets: ["URingLoop"]),
+        .executable(name: "uring", targets: ["uring"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // Kernel ABI: linux/io_uring.h, raw system calls, ordered loads and stores on ring memory.
+        .target(name: "CURing"),
+        // The raw ring: setup, SQ/CQ, typed SQE preparation, submit/wait, registration.
+        .target(name: "URing", dependencies: ["CURing"]),
+        // The event loop: Waker, waiter table, timing wheel, requests, buffers, Handle.
+        .target(
+            name: "URingLoop",
+            dependencies: [
+                "URing",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        .executableTarget(
+            name: "uring",
+            dependencies: [
+                "URing",
+                "URingLoop",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "URingTests", dependencies: ["URing", "CURing"]),
+        .testTarget(name: "URingLoopTests", dependencies: ["URingLoop", "URing", "CURing"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,139 @@
+// CURing: the io_uring kernel ABI for Swift, with no liburing.
+//
+// What lives here and why it is C:
+// - The structs and constants of <linux/io_uring.h>.
+// - Raw system-call shims (io_uring_setup/enter/register): glibc has no
+//   wrappers, and Swift cannot call the variadic syscall(2).
+// - Acquire loads and release stores on the ring indexes shared with the
+//   kernel. Swift's `Atomic` must own its storage and cannot be laid over
+//   memory the kernel mapped for us, so the ordered accesses are done with
+//   the compiler's __atomic builtins in `static inline` functions, which the
+//   Swift compiler inlines: no call, no overhead over liburing.
+#ifndef CURING_H
+#define CURING_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <linux/time_types.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+// ---------------------------------------------------------------------------
+// Constants newer than the build machine's headers (Linux 6.1).
+// The running kernel may know them; the probe tells at run time.
+// ---------------------------------------------------------------------------
+#ifndef IORING_SETUP_NO_MMAP
+#define IORING_SETUP_NO_MMAP (1U << 14)
+#endif
+#ifndef IORING_SETUP_REGISTERED_FD_ONLY
+#define IORING_SETUP_REGISTERED_FD_ONLY (1U << 15)
+#endif
+#ifndef IORING_SETUP_NO_SQARRAY
+#define IORING_SETUP_NO_SQARRAY (1U << 16)
+#endif
+#ifndef IORING_FEAT_REG_REG_RING
+#define IORING_FEAT_REG_REG_RING (1U << 13)
+#endif
+#ifndef IORING_FEAT_RECVSEND_BUNDLE
+#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)
+#endif
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15)
+#endif
+#ifndef IORING_FEAT_RW_ATTR
+#define IORING_FEAT_RW_ATTR (1U << 16)
+#endif
+#ifndef IORING_FEAT_NO_IOWAIT
+#define IORING_FEAT_NO_IOWAIT (1U << 17)
+#endif
+#ifndef IORING_CQE_F_BUF_MORE
+#define IORING_CQE_F_BUF_MORE (1U << 4)
+#endif
+// Opcodes after IORING_OP_SENDMSG_ZC (the last one in 6.1's header).
+#define CURING_OP_READ_MULTISHOT 49
+#define CURING_OP_WAITID 50
+#define CURING_OP_FUTEX_WAIT 51
+#define CURING_OP_FUTEX_WAKE 52
+#define CURING_OP_FUTEX_WAITV 53
+#define CURING_OP_FIXED_FD_INSTALL 54
+#define CURING_OP_FTRUNCATE 55
+#define CURING_OP_BIND 56
+#define CURING_OP_LISTEN 57
+// Per-I/O flags for preadv2/pwritev2 and the READ/WRITE opcodes.
+#ifndef RWF_DSYNC
+#define RWF_DSYNC 0x00000002
+#endif
+#ifndef RWF_DONTCACHE
+#define RWF_DONTCACHE 0x00000080
+#endif
+
+// ---------------------------------------------------------------------------
+// System calls. Each returns the kernel's result: >= 0 on success, -errno on
+// failure (the libc errno is not used, so the shims are thread-safe to read).
+// ---------------------------------------------------------------------------
+static inline int curing_setup(unsigned entries, struct io_uring_params *params) {
+    long r = syscall(__NR_io_uring_setup, entries, params);
+    return r < 0 ? -errno : (int)r;
+}
+
+static inline int curing_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags) {
+    long r = syscall(__NR_io_uring_enter, fd, to_submit, min_complete, flags, NULL, (size_t)0);
+    return r < 0 ? -errno : (int)r;
+}
+
+/// io_uring_enter with IORING_ENTER_EXT_ARG: `arg` points to a
+/// struct io_uring_getevents_arg (signal mask and timeout).
+static inline int curing_enter_ext(int fd, unsigned to_submit, unsigned min_complete, unsigned flags,
+                                   struct io_uring_getevents_arg *arg) {
+    long r = syscall(__NR_io_uring_enter, fd, to_submit, min_complete, flags | IORING_ENTER_EXT_ARG,
+                     arg, sizeof(*arg));
+    return r < 0 ? -errno : (int)r;
+}
+
+static inline int curing_register(int fd, unsigned opcode, const void *arg, unsigned count) {
+    long r = syscall(__NR_io_uring_register, fd, opcode, arg, count);
+    return r < 0 ? -errno : (int)r;
+}
+
+static inline int curing_errno(void) { return errno; }
+
+/// Flags that Swift's Glibc module hides behind _GNU_SOURCE or imports as enums.
+static const int CURING_O_PATH = O_PATH;
+static const int CURING_O_DIRECT = O_DIRECT;
+static const int CURING_SOCK_STREAM = SOCK_STREAM;
+static const int CURING_SOCK_CLOEXEC = SOCK_CLOEXEC;
+static const int CURING_SOCK_NONBLOCK = SOCK_NONBLOCK;
+
+// ---------------------------------------------------------------------------
+// Ordered access to ring memory shared with the kernel.
+// ---------------------------------------------------------------------------
+static inline uint32_t curing_load_acquire(const uint32_t *p) {
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline uint32_t curing_load_relaxed(const uint32_t *p) {
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+static inline void curing_store_release(uint32_t *p, uint32_t v) {
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+/// A full fence: needed with SQPOLL between publishing the SQ tail and
+/// reading IORING_SQ_NEED_WAKEUP (the kernel's side has the matching barrier).
+static inline void curing_fence_seq_cst(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+
+#endif

@@ -1,0 +1,24 @@
+// Flags for io_uring_setup, as an OptionSet over IORING_SETUP_*.
+import CURing
+
+/// How the kernel should build a ring (`IORING_SETUP_*`).
+public struct SetupFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// Busy-poll for completions (O_DIRECT files on polled block devices only).
+    public static let ioPoll = SetupFlags(rawValue: IORING_SETUP_IOPOLL)
+    /// A kernel thread polls the SQ; set through `RingOptions.submissionThreadIdle`.
+    public static let submissionQueuePoll = SetupFlags(rawValue: IORING_SETUP_SQPOLL)
+    /// Clamp oversized entry counts to the maximum instead of failing.
+    public static let clamp = SetupFlags(rawValue: IORING_SETUP_CLAMP)
+    /// Keep submitting the rest of a batch when one SQE fails to prepare.
+    public static let submitAll = SetupFlags(rawValue: IORING_SETUP_SUBMIT_ALL)
+    /// Do not interrupt the task to run completion work; run it on the next enter.
+    public static let cooperativeTaskRun = SetupFlags(rawValue: IORING_SETUP_COOP_TASKRUN)
+    /// Only one thread ever submits to this ring (the creating thread).
+    public static let singleIssuer = SetupFlags(rawValue: IORING_SETUP_SINGLE_ISSUER)
+    /// Run completion work only when the issuer enters the kernel to wait
+    /// (requires `singleIssuer`): fewer interrupts, better batching.
+    public static let deferTaskRun = SetupFlags(rawValue: IORING_SETUP_DEFER_TASKRUN)
+}
