@@ -12,9 +12,6 @@
 #ifndef CURING_H
 #define CURING_H
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +23,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -113,9 +111,17 @@ static inline int curing_register(int fd, unsigned opcode, const void *arg, unsi
 
 static inline int curing_errno(void) { return errno; }
 
-/// Flags that Swift's Glibc module hides behind _GNU_SOURCE or imports as enums.
-static const int CURING_O_PATH = O_PATH;
-static const int CURING_O_DIRECT = O_DIRECT;
+/// Names the calling thread (first 15 bytes), as seen in top and gdb.
+static inline void curing_set_thread_name(const char *name) {
+    prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
+}
+
+/// Flags that Swift's Glibc module hides behind _GNU_SOURCE or imports as
+/// enums. (Defining _GNU_SOURCE here would make this module's view of the
+/// libc headers disagree with SwiftGlibc's; glibc's __O_* spellings are
+/// always visible.)
+static const int CURING_O_PATH = __O_PATH;
+static const int CURING_O_DIRECT = __O_DIRECT;
 static const int CURING_SOCK_STREAM = SOCK_STREAM;
 static const int CURING_SOCK_CLOEXEC = SOCK_CLOEXEC;
 static const int CURING_SOCK_NONBLOCK = SOCK_NONBLOCK;

@@ -165,7 +165,11 @@ public final class Ring {
     @usableFromInline func enter(want: Int) throws(IOError) -> SubmitResult {
         let toSubmit = submissionQueue.flush()
         var flags: UInt32 = 0
-        if want > 0 || setupFlags.contains(.ioPoll) || needsCompletionFlush {
+        // With deferred task run, completions are only posted while this
+        // thread is in the kernel with GETEVENTS: ask for them on every
+        // submission, which costs nothing extra in the same call.
+        let deferred = setupFlags.contains(.deferTaskRun) && toSubmit > 0
+        if want > 0 || deferred || setupFlags.contains(.ioPoll) || needsCompletionFlush {
             flags |= IORING_ENTER_GETEVENTS
         }
         if submissionQueue.kernelPolls {

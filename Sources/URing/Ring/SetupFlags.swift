@@ -16,6 +16,10 @@ public struct SetupFlags: OptionSet, Sendable, Hashable {
     public static let submitAll = SetupFlags(rawValue: IORING_SETUP_SUBMIT_ALL)
     /// Do not interrupt the task to run completion work; run it on the next enter.
     public static let cooperativeTaskRun = SetupFlags(rawValue: IORING_SETUP_COOP_TASKRUN)
+    /// With `cooperativeTaskRun` or `deferTaskRun`: the kernel sets
+    /// `IORING_SQ_TASKRUN` when completion work waits for this thread, so a
+    /// non-waiting submit knows it must enter to collect it.
+    public static let taskRunFlag = SetupFlags(rawValue: IORING_SETUP_TASKRUN_FLAG)
     /// Only one thread ever submits to this ring (the creating thread).
     public static let singleIssuer = SetupFlags(rawValue: IORING_SETUP_SINGLE_ISSUER)
     /// Run completion work only when the issuer enters the kernel to wait

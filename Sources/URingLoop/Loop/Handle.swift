@@ -1,0 +1,35 @@
+// The Sendable, cheap-to-copy front door of a loop.
+import URing
+
+/// Submits requests to one `IOLoop`. Copy it freely; when the last copy is
+/// released the loop finishes its in-flight work and exits.
+///
+/// Every operation takes an optional `deadline`: when it passes, the request
+/// is cancelled in the kernel and the call throws `IOError` with reason
+/// `.timedOut`. Cancelling the calling task cancels the request the same way
+/// and the call throws `CancellationError` (unless the operation completed
+/// first, in which case its result is returned: its effect happened).
+public struct Handle: Sendable {
+    let core: HandleCore
+
+    init(core: HandleCore) {
+        self.core = core
+    }
+
+    /// Stops taking requests, lets the loop drain what is in flight (bounded
+    /// by `LoopConfiguration.shutdownTimeout`), and returns when its thread
+    /// has exited. Later requests fail with `.shutdown`.
+    public func shutdown() async {
+        core.channel.close()
+        core.waker.ring()
+        await core.termination.wait()
+    }
+
+    /// Whether the loop thread has exited.
+    public var isTerminated: Bool { core.termination.isFinished }
+
+    /// The loop's counters as of its last iteration.
+    public var statistics: LoopStatistics {
+        core.counters.snapshot(eventfdWrites: core.waker.ringCount)
+    }
+}

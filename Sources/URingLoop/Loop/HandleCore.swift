@@ -1,0 +1,53 @@
+// What all copies of a `Handle` share; its end is the loop's shutdown signal.
+//
+// When the last copy of a handle goes away, `deinit` closes the channel
+// first and rings the eventfd second: a loop asleep in io_uring_enter wakes,
+// finds the channel closed, and starts its shutdown drain at once.
+import URing
+
+final class HandleCore: Sendable {
+    let channel: SubmissionChannel
+    let waker: Waker
+    let counters: LoopCounters
+    let termination: LoopTermination
+
+    init(channel: SubmissionChannel, waker: Waker, counters: LoopCounters, termination: LoopTermination) {
+        self.channel = channel
+        self.waker = waker
+        self.counters = counters
+        self.termination = termination
+    }
+
+    deinit {
+        channel.close()
+        waker.ring()
+    }
+
+    /// Hands `request` to the loop and suspends until the loop resumes it.
+    ///
+    /// Exactly-once: the continuation is resumed either here (channel closed,
+    /// or the task was cancelled before the hand-off), or by the loop, never
+    /// both, because a request the channel refused never reaches the loop.
+    func perform<Value>(_ request: ValueRequest<Value>) async throws -> Value {
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                request.continuation = continuation
+                if request.isCancelRequested {
+                    request.fail(CancellationError())
+                    return
+                }
+                switch channel.enqueue(request) {
+                case .queued: waker.publish()
+                case .parked: break
+                case .closed: request.fail(IOError(request.operation, .shutdown))
+                }
+            }
+        } onCancel: {
+            // Only a request not yet finished needs the loop's attention; the
+            // cancel is a message like any other, so it wakes a sleeping loop.
+            if request.requestCancel() && channel.enqueueCancellation(request) {
+                waker.publish()
+            }
+        }
+    }
+}

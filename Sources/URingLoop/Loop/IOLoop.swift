@@ -1,0 +1,356 @@
+// The event loop: one thread that owns one ring.
+//
+// Data path:  task -> Handle -> SubmissionChannel -> loop -> SQE -> kernel
+//             task <- continuation <- loop <- CQE <- kernel
+// Wake path:  Handle --publish/ring--> eventfd --multishot poll CQE--> loop
+//
+// One iteration:
+//   1. reap CQEs (wake CQEs are acknowledged; the poll is re-installed when
+//      a wake CQE lacks IORING_CQE_F_MORE);
+//   2. advance the timing wheel; expired requests with an SQE in flight get
+//      an ASYNC_CANCEL, idle ones end when next staged;
+//   3. stage: wake poll (rare) -> cancels -> ready queue -> new requests, up
+//      to the waiter table's and the SQ's room; processedSeq advances by
+//      exactly the messages drained;
+//   4. if local work is left, or requests are queued that the SQ had no room
+//      for, submit without waiting. Otherwise arm the Waker and block in
+//      io_uring_enter (for one CQE, until the next deadline) only if the
+//      sequence read by `arm` equals what this pass accounted for; disarm.
+//      At waiter capacity that same arm-and-recheck wait ends on a CQE (a
+//      slot frees) or on a new publish (a cancel must be served even then).
+//
+// All state below is touched only by the loop thread.
+import Logging
+import URing
+
+/// The io_uring event loop. Start one with `IOLoop.start(_:)`; talk to it
+/// through the returned `Handle`.
+public final class IOLoop {
+    private static let logger = Logger(label: "swift-uring.loop")
+
+    private let configuration: LoopConfiguration
+    private let ring: Ring
+    private let channel: SubmissionChannel
+    private let waker: Waker
+    private let counters: LoopCounters
+    private var waiters: WaiterTable
+    private var readyQueue: RingBuffer<WaiterID>
+    private var pendingCancels: RingBuffer<WaiterID>
+    private var wheel: TimingWheel
+    private var wheelAligned = false
+    /// Messages drained from the channel, in the Waker's 63-bit domain.
+    private var processedSeq: UInt64 = 0
+    private var wakePollNeeded = true
+    private var shutdownStarted: ContinuousClock.Instant?
+    private var statistics = LoopStatistics()
+    private var metrics: LoopMetrics
+    // Scratch arrays reused every pass so draining allocates nothing.
+    private var drainedRequests: [Request] = []
+    private var drainedCancellations: [Request] = []
+    private var expired: [TimingWheel.Entry] = []
+
+    /// Starts a loop on a new thread and returns the handle that feeds it.
+    ///
+    /// The ring is created on the loop thread (so `singleIssuer` is valid);
+    /// this call waits until that succeeded or failed.
+    ///
+    /// - Throws: `IOError` for an invalid configuration, or when io_uring is
+    ///   unavailable (the description says how to check why).
+    public static func start(_ configuration: LoopConfiguration = LoopConfiguration()) throws(IOError) -> Handle {
+        let configuration = try configuration.validated()
+        let waker = try Waker()
+        let channel = SubmissionChannel(capacity: Int(configuration.size))
+        let counters = LoopCounters()
+        let termination = LoopTermination()
+        let startup = ThreadStartup()
+        try LoopThread.spawn(name: configuration.threadName) {
+            let loop: IOLoop
+            do throws(IOError) {
+                loop = try IOLoop(configuration: configuration, channel: channel, waker: waker, counters: counters)
+            } catch {
+                startup.report(.failure(error))
+                termination.finish()
+                return
+            }
+            startup.report(.success(()))
+            loop.run()
+            termination.finish()
+        }
+        try startup.wait().get()
+        return Handle(core: HandleCore(channel: channel, waker: waker, counters: counters, termination: termination))
+    }
+
+    private init(configuration: LoopConfiguration, channel: SubmissionChannel, waker: Waker, counters: LoopCounters) throws(IOError) {
+        var flags: SetupFlags = []
+        if configuration.ioPoll { flags.insert(.ioPoll) }
+        if configuration.singleIssuer { flags.formUnion([.singleIssuer, .deferTaskRun, .taskRunFlag]) }
+        // Every admitted request can have one operation CQE and one cancel
+        // CQE outstanding, plus wake CQEs: size the CQ so it cannot overflow.
+        let size = configuration.size
+        ring = try Ring(entries: size, options: RingOptions(flags: flags, completionQueueEntries: size * 4))
+        self.configuration = configuration
+        self.channel = channel
+        self.waker = waker
+        self.counters = counters
+        waiters = WaiterTable(capacity: Int(size))
+        readyQueue = RingBuffer(capacity: Int(size))
+        pendingCancels = RingBuffer(capacity: Int(size))
+        wheel = TimingWheel(tick: configuration.timeoutWheelTick, horizon: configuration.maximumRequestTimeout, origin: .now)
+        metrics = LoopMetrics(name: configuration.threadName)
+        drainedRequests.reserveCapacity(Int(size))
+    }
+
+    // MARK: - The loop
+
+    private func run() {
+        while true {
+            reap()
+            advanceTimeouts()
+            let pass = stage()
+            publishStatistics()
+            if pass.channelFinished {
+                let now = ContinuousClock.now
+                if shutdownStarted == nil { shutdownStarted = now }
+                if waiters.isEmpty { break }
+                if let limit = configuration.shutdownTimeout, now - shutdownStarted! >= limit {
+                    abandonRemaining()
+                    break
+                }
+            }
+            wait(after: pass)
+        }
+        publishStatistics()
+    }
+
+    /// What staging left behind, for the wait decision.
+    private struct Pass {
+        /// Cancels or ready requests that did not fit in the SQ.
+        var localWorkLeft = false
+        /// The waiter table is full.
+        var atCapacity = false
+        /// The submitted sequence this pass accounted for.
+        var expectedSeq: UInt64 = 0
+        /// Closed, with no queued or parked requests left.
+        var channelFinished = false
+    }
+
+    private func wait(after pass: Pass) {
+        if pass.localWorkLeft || (processedSeq != pass.expectedSeq && !pass.atCapacity) {
+            enter(wait: false)
+            return
+        }
+        if waker.arm() == pass.expectedSeq {
+            enter(wait: true)
+        } else {
+            enter(wait: false)
+        }
+        waker.disarm()
+    }
+
+    private func enter(wait: Bool) {
+        if !wait && ring.submissionQueue.unflushedCount == 0 && ring.submissionQueue.count == 0 {
+            return
+        }
+        statistics.enterCalls += 1
+        do {
+            if wait {
+                var timeout = wheel.nextDeadline()
+                if let started = shutdownStarted, let limit = configuration.shutdownTimeout {
+                    let left = max(limit - (ContinuousClock.now - started), .zero)
+                    timeout = min(timeout ?? left, left)
+                }
+                if let timeout {
+                    _ = try ring.submitAndWait(want: 1, timeout: timeout)
+                } else {
+                    _ = try ring.submitAndWait(want: 1)
+                }
+            } else {
+                _ = try ring.submit()
+            }
+        } catch {
+            // io_uring_enter failing for real (not EINTR/EAGAIN/EBUSY/ETIME)
+            // means the ring itself is broken: nothing can complete anymore.
+            preconditionFailure("io_uring_enter failed on the loop's own ring: \(error)")
+        }
+    }
+
+    // MARK: - Completions
+
+    private func reap() {
+        ring.completionQueue.forEach { completion in
+            handle(completion)
+        }
+    }
+
+    private func handle(_ completion: CompletionEntry) {
+        if completion.userData == Waker.wakeUserData {
+            statistics.wakeCompletions += 1
+            // Multishot poll on an eventfd fails only if the kernel lacks it
+            // (Linux < 5.13) or the descriptor is broken; either way no
+            // producer could ever wake this loop again.
+            precondition(completion.result >= 0,
+                         "the loop's wake poll failed with \(IOError("poll", errno: completion.result)); multishot POLL_ADD needs Linux 5.13+")
+            waker.acknowledge()
+            if !completion.hasMore { wakePollNeeded = true }
+            return
+        }
+        if WaiterID.decode(completion.userData).isCancel {
+            let result = completion.result
+            if result != 0 && result != -ENOENT && result != -EALREADY {
+                IOLoop.logger.warning("unexpected ASYNC_CANCEL result", metadata: ["result": "\(result)"])
+            }
+            return
+        }
+        switch waiters.complete(userData: completion.userData, result: completion.result) {
+        case .ignored:
+            break
+        case .again(let id):
+            readyQueue.append(id)
+        case .finished(let targetTick):
+            if let targetTick { wheel.remove(tick: targetTick) }
+            statistics.requestsCompleted += 1
+        }
+    }
+
+    // MARK: - Deadlines
+
+    private func advanceTimeouts() {
+        guard wheel.storedCount > 0 else {
+            wheelAligned = false
+            return
+        }
+        wheel.advance(to: .now, into: &expired)
+        wheelAligned = true
+        for entry in expired where waiters.targetTick(of: entry.id) == entry.tick {
+            cancel(entry.id, reason: .timeout)
+        }
+        expired.removeAll(keepingCapacity: true)
+    }
+
+    /// Marks a waiter cancelled; in flight it gets an ASYNC_CANCEL, idle (in
+    /// the ready queue) it ends when next staged.
+    private func cancel(_ id: WaiterID, reason: CancelReason) {
+        let (marked, targetTick) = waiters.markCancelled(id, reason: reason)
+        guard marked else { return }
+        if let targetTick { wheel.remove(tick: targetTick) }
+        switch reason {
+        case .timeout: statistics.timeouts += 1
+        case .task: statistics.cancellations += 1
+        }
+        if waiters.isInFlight(id) { pendingCancels.append(id) }
+    }
+
+    // MARK: - Staging
+
+    private func stage() -> Pass {
+        var pass = Pass()
+        if wakePollNeeded {
+            guard waker.reinstall(into: &ring.submissionQueue) else {
+                pass.localWorkLeft = true
+                return pass
+            }
+            wakePollNeeded = false
+        }
+        while let id = pendingCancels.first {
+            if waiters.isInFlight(id) {
+                guard ring.push(.cancel(target: id.userData).userData(id.cancelUserData)) else { break }
+            }
+            _ = pendingCancels.popFirst()
+        }
+        while !ring.submissionQueue.isFull, let id = readyQueue.popFirst() {
+            stageWaiter(id)
+        }
+
+        let snapshot = waker.submitted()
+        let budget = Int((snapshot &- processedSeq) & Waker.sequenceMask)
+        let room = min(waiters.freeCount, ring.submissionQueue.freeCount)
+        let drained = channel.drain(budget: budget, requestLimit: room,
+                                    requests: &drainedRequests, cancellations: &drainedCancellations)
+        processedSeq = (processedSeq &+ UInt64(drained.taken)) & Waker.sequenceMask
+        if drained.promoted > 0 { waker.publish(count: UInt64(drained.promoted)) }
+        for request in drainedRequests { admit(request) }
+        drainedRequests.removeAll(keepingCapacity: true)
+        for request in drainedCancellations {
+            if let id = request.waiterID { cancel(id, reason: .task) }
+        }
+        drainedCancellations.removeAll(keepingCapacity: true)
+
+        pass.expectedSeq = (snapshot &+ UInt64(drained.promoted)) & Waker.sequenceMask
+        pass.localWorkLeft = !pendingCancels.isEmpty || !readyQueue.isEmpty
+        pass.atCapacity = waiters.isFull
+        pass.channelFinished = drained.finished
+        return pass
+    }
+
+    private func admit(_ request: Request) {
+        if request.isCancelRequested {
+            statistics.cancellations += 1
+            statistics.requestsCompleted += 1
+            request.fail(CancellationError())
+            return
+        }
+        var targetTick: UInt64?
+        if let deadline = request.deadline {
+            if !wheelAligned {
+                wheel.advance(to: .now, into: &expired)
+                precondition(expired.isEmpty, "an unaligned wheel holds no deadlines")
+                wheelAligned = true
+            }
+            guard let tick = wheel.targetTick(for: deadline) else {
+                statistics.timeouts += 1
+                statistics.requestsCompleted += 1
+                request.fail(request.error(for: .timeout))
+                return
+            }
+            targetTick = tick
+        }
+        let id = waiters.insert(request, targetTick: targetTick)
+        if let targetTick { wheel.schedule(id, at: targetTick) }
+        stageWaiter(id)
+    }
+
+    private func stageWaiter(_ id: WaiterID) {
+        switch waiters.stage(id) {
+        case .submit(let entry):
+            let pushed = ring.push(entry)
+            precondition(pushed, "staged \(id) without room in the SQ")
+        case .ended(let targetTick):
+            if let targetTick { wheel.remove(tick: targetTick) }
+            statistics.requestsCompleted += 1
+        }
+    }
+
+    // MARK: - Shutdown
+
+    /// Ends every request still in the kernel with `.abandoned`, asks the
+    /// kernel to cancel them all, and deliberately never frees them.
+    ///
+    /// Why leak: an abandoned operation may still be running in the kernel
+    /// (an io-wq worker mid-read) and write into its request's buffer even
+    /// after the ring is closed, whose teardown completes asynchronously.
+    /// Freeing that memory could corrupt whatever reuses it; keeping it costs
+    /// only what was abandoned, once, at shutdown.
+    private func abandonRemaining() {
+        let abandoned = waiters.abandonAll { IOError($0.operation, .abandoned) }
+        statistics.abandoned += UInt64(abandoned.count)
+        statistics.requestsCompleted += UInt64(abandoned.count)
+        for request in abandoned { _ = Unmanaged.passRetained(request) }
+        if ring.push(.cancelAny().userData(WaiterID.cancelTag)) {
+            _ = try? ring.submit()
+        }
+        IOLoop.logger.warning("shutdown timeout abandoned in-flight requests", metadata: ["count": "\(abandoned.count)"])
+    }
+
+    private func publishStatistics() {
+        statistics.pendingRequests = UInt64(waiters.count)
+        statistics.eventfdWrites = waker.ringCount
+        counters.store(statistics)
+        metrics.report(statistics)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif

@@ -1,0 +1,50 @@
+// How a loop is built: ring size and flags, request timeouts, shutdown.
+import URing
+
+/// The settings of one `IOLoop`.
+public struct LoopConfiguration: Sendable, Hashable {
+    /// Ring entries, rounded up to a power of two. Also the most requests in
+    /// flight at once; producers beyond it wait (without blocking a thread).
+    public var size: UInt32 = 256
+    /// Busy-poll completions (IOPOLL): only for O_DIRECT I/O on polled devices.
+    public var ioPoll = false
+    /// Create the ring as `SINGLE_ISSUER | DEFER_TASKRUN` (the loop thread is
+    /// the only submitter): fewer interrupts and better batching.
+    public var singleIssuer = true
+    /// The longest any request may wait: deadlines farther away are clamped
+    /// to this, and it sizes the timing wheel (the horizon).
+    public var maximumRequestTimeout: Duration = .seconds(60)
+    /// After the last handle is gone (or `shutdown()`), how long in-flight
+    /// work may take before it is abandoned; `nil` waits for all of it.
+    public var shutdownTimeout: Duration?
+    /// The timing wheel's resolution: deadlines fire at most this late.
+    public var timeoutWheelTick: Duration = .milliseconds(5)
+    /// The loop thread's name (first 15 bytes).
+    public var threadName = "uring-loop"
+
+    public init() {}
+
+    /// The configuration with `size` rounded up, or a clear error for values
+    /// that cannot work.
+    public func validated() throws(IOError) -> LoopConfiguration {
+        var result = self
+        guard size > 0 else { throw IOError("loop configuration", .invalidArgument("size must be at least 1")) }
+        guard size <= Ring.maximumEntries else {
+            throw IOError("loop configuration", .invalidArgument("size \(size) exceeds the kernel's maximum of \(Ring.maximumEntries) entries"))
+        }
+        guard timeoutWheelTick > .zero else {
+            throw IOError("loop configuration", .invalidArgument("timeoutWheelTick must be greater than zero"))
+        }
+        guard maximumRequestTimeout > .zero else {
+            throw IOError("loop configuration", .invalidArgument("maximumRequestTimeout (the timing wheel's horizon) must be greater than zero"))
+        }
+        guard maximumRequestTimeout.clampedNanoseconds / timeoutWheelTick.clampedNanoseconds <= 1 << 22 else {
+            throw IOError("loop configuration", .invalidArgument("maximumRequestTimeout / timeoutWheelTick exceeds 4M slots; use a coarser tick"))
+        }
+        if let shutdownTimeout, shutdownTimeout < .zero {
+            throw IOError("loop configuration", .invalidArgument("shutdownTimeout must not be negative"))
+        }
+        result.size = Ring.roundUpToPowerOfTwo(size)
+        return result
+    }
+}

@@ -1,0 +1,29 @@
+// A snapshot of a loop's counters, for benchmarks and diagnostics.
+
+/// What a loop has done so far. Counters only grow; `pendingRequests` is a gauge.
+public struct LoopStatistics: Sendable, Hashable, CustomStringConvertible {
+    /// Requests admitted and not yet finished.
+    public var pendingRequests: UInt64 = 0
+    /// Requests finished (any outcome).
+    public var requestsCompleted: UInt64 = 0
+    /// Successful eventfd writes (producers ringing a sleeping loop).
+    public var eventfdWrites: UInt64 = 0
+    /// Wake-poll CQEs the loop reaped.
+    public var wakeCompletions: UInt64 = 0
+    /// io_uring_enter system calls the loop made.
+    public var enterCalls: UInt64 = 0
+    /// Requests that ended because their deadline passed.
+    public var timeouts: UInt64 = 0
+    /// Requests ended by their task's cancellation.
+    public var cancellations: UInt64 = 0
+    /// Requests abandoned by a shutdown timeout.
+    public var abandoned: UInt64 = 0
+
+    public init() {}
+
+    public var description: String {
+        "pending=\(pendingRequests) completed=\(requestsCompleted) eventfd_writes=\(eventfdWrites) "
+            + "wake_cqes=\(wakeCompletions) enter_calls=\(enterCalls) timeouts=\(timeouts) "
+            + "cancellations=\(cancellations) abandoned=\(abandoned)"
+    }
+}

@@ -1,0 +1,40 @@
+// recv into a buffer: `exact` keeps receiving until `count` bytes arrived
+// (a peer that closes first is `.endOfFile`); otherwise one receive of at
+// most `count` bytes, where 0 bytes means the peer closed its side.
+import URing
+
+final class ReceiveRequest: ValueRequest<IOBuffer>, @unchecked Sendable {
+    let fd: Int32
+    let buffer: IOBuffer
+    let target: Int
+    let exact: Bool
+    private var done = 0
+
+    init(fd: Int32, buffer: IOBuffer, count: Int, exact: Bool, deadline: ContinuousClock.Instant?) {
+        self.fd = fd
+        self.buffer = buffer
+        self.target = count
+        self.exact = exact
+        super.init(operation: "recv", deadline: deadline)
+    }
+
+    override func makeEntry() -> SubmissionEntry {
+        .recv(fd: fd, into: buffer.base + done, count: UInt32(min(target - done, IOBuffer.maximumTransfer)))
+    }
+
+    override func onCompletion(_ result: Int32) -> CompletionStep {
+        if result < 0 {
+            fail(IOError(operation, errno: result, context: "fd \(fd)"))
+            return .finished
+        }
+        done += Int(result)
+        if exact && result == 0 && done < target {
+            fail(IOError(operation, .endOfFile, context: "fd \(fd): peer closed after \(done) of \(target) bytes"))
+            return .finished
+        }
+        if exact && done < target { return .again }
+        buffer.count = done
+        succeed(buffer)
+        return .finished
+    }
+}

@@ -1,0 +1,112 @@
+// A logical I/O request: a state machine that may need several SQEs (short
+// reads and writes continue) and owns every resource the kernel touches
+// (buffers, iovecs, addresses) until its last CQE.
+//
+// Threading: a task creates the request and sets its continuation, then hands
+// it to the loop through the channel's mutex, which orders those writes before
+// the loop's reads. From then on only the loop thread reads or writes the
+// request's fields, until it resumes the continuation (exactly once, through
+// `succeed`/`fail`), after which nobody does. The one field other threads
+// touch is `lifecycle`, an atomic: the task's cancellation handler moves it
+// from `pending` to `cancelRequested`; the loop moves it to `finished`.
+// That is why `@unchecked Sendable` is sound here.
+import Synchronization
+import URing
+
+/// What a request needs after a CQE.
+enum CompletionStep {
+    /// The request resumed its caller (with a value or an error).
+    case finished
+    /// Progress was made but more is needed: stage another SQE.
+    case again
+}
+
+/// Why the loop ends a request before the kernel does.
+enum CancelReason {
+    /// The request's deadline passed.
+    case timeout
+    /// The caller's task was cancelled.
+    case task
+}
+
+class Request: @unchecked Sendable {
+    static let pending: UInt8 = 0
+    static let cancelRequested: UInt8 = 1
+    static let finished: UInt8 = 2
+
+    /// `pending` -> `cancelRequested` (task cancelled) -> `finished`,
+    /// or `pending` -> `finished`.
+    let lifecycle = Atomic<UInt8>(Request.pending)
+    /// The operation's name, for errors.
+    let operation: String
+    /// When the request times out, if ever.
+    let deadline: ContinuousClock.Instant?
+
+    // Loop-thread state.
+    /// The waiter slot while admitted.
+    var waiterID: WaiterID?
+
+    init(operation: String, deadline: ContinuousClock.Instant?) {
+        self.operation = operation
+        self.deadline = deadline
+    }
+
+    /// The next SQE (without user data; the loop sets it).
+    func makeEntry() -> SubmissionEntry {
+        preconditionFailure("\(type(of: self)) must override makeEntry()")
+    }
+
+    /// Consumes one CQE result that is not a retry or a requested cancel.
+    func onCompletion(_ result: Int32) -> CompletionStep {
+        preconditionFailure("\(type(of: self)) must override onCompletion(_:)")
+    }
+
+    /// Resumes the caller with `error`.
+    func fail(_ error: any Error) {
+        preconditionFailure("\(type(of: self)) must override fail(_:)")
+    }
+
+    /// Whether the caller's task asked to cancel.
+    var isCancelRequested: Bool {
+        lifecycle.load(ordering: .relaxed) == Request.cancelRequested
+    }
+
+    /// Records a task's cancellation; `true` if the loop must be told
+    /// (the request had not finished yet).
+    func requestCancel() -> Bool {
+        lifecycle.compareExchange(expected: Request.pending, desired: Request.cancelRequested, ordering: .relaxed).exchanged
+    }
+
+    /// The error a caller gets when the request ends for `reason`.
+    func error(for reason: CancelReason) -> any Error {
+        switch reason {
+        case .timeout: return IOError(operation, .timedOut)
+        case .task: return CancellationError()
+        }
+    }
+
+    /// Applies a CQE. A requested cancel turns `-ECANCELED` (and retries) into
+    /// the cancel's error; a success that races the cancel is still delivered,
+    /// since its effect (bytes consumed or written) has happened.
+    final func complete(_ result: Int32, cancelReason: CancelReason?) -> CompletionStep {
+        if result == -ECANCELED || result == -EINTR || result == -EAGAIN {
+            if let cancelReason {
+                fail(error(for: cancelReason))
+                return .finished
+            }
+            if result != -ECANCELED { return .again }
+        }
+        let step = onCompletion(result)
+        if step == .again, let cancelReason {
+            fail(error(for: cancelReason))
+            return .finished
+        }
+        return step
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif

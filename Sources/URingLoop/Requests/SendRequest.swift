@@ -1,0 +1,51 @@
+// send/sendmsg of every byte: partial sends continue with the rest. The
+// msghdr and iovecs are owned here until the last CQE. MSG_NOSIGNAL turns a
+// vanished peer into EPIPE instead of killing the process with SIGPIPE.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import URing
+
+final class SendRequest: ValueRequest<Void>, @unchecked Sendable {
+    let fd: Int32
+    let vectors: IOVectors
+    private let message: UnsafeMutablePointer<msghdr>
+
+    init(fd: Int32, buffers: [IOBuffer], deadline: ContinuousClock.Instant?) {
+        self.fd = fd
+        self.vectors = IOVectors(buffers)
+        message = .allocate(capacity: 1)
+        message.initialize(to: msghdr())
+        super.init(operation: "send", deadline: deadline)
+    }
+
+    deinit { message.deallocate() }
+
+    override func makeEntry() -> SubmissionEntry {
+        if vectors.remainingCount == 1 {
+            let vector = vectors.current.pointee
+            return .send(fd: fd, from: vector.iov_base!, count: UInt32(min(vector.iov_len, IOBuffer.maximumTransfer)),
+                         flags: Int32(MSG_NOSIGNAL))
+        }
+        message.pointee.msg_iov = vectors.current
+        message.pointee.msg_iovlen = min(vectors.remainingCount, 1024)
+        return .sendmsg(fd: fd, message: message, flags: Int32(MSG_NOSIGNAL))
+    }
+
+    override func onCompletion(_ result: Int32) -> CompletionStep {
+        if result < 0 {
+            fail(IOError(operation, errno: result, context: "fd \(fd)"))
+            return .finished
+        }
+        if result == 0 {
+            fail(IOError(operation, .errno(EPIPE), context: "fd \(fd): no progress with \(vectors.remainingBytes) bytes left"))
+            return .finished
+        }
+        vectors.advance(by: Int(result))
+        guard vectors.remainingBytes == 0 else { return .again }
+        succeed(())
+        return .finished
+    }
+}

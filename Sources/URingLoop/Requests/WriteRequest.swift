@@ -1,0 +1,53 @@
+// pwrite/pwritev of every byte: a short write continues with the rest, at
+// the advanced offset, until all bytes are written or an error stops it.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import URing
+
+final class WriteRequest: ValueRequest<Void>, @unchecked Sendable {
+    let fd: Int32
+    let offset: UInt64?
+    let vectors: IOVectors
+    let rwFlags: Int32
+
+    init(fd: Int32, offset: UInt64?, buffers: [IOBuffer], rwFlags: Int32, deadline: ContinuousClock.Instant?) {
+        self.fd = fd
+        self.offset = offset
+        self.vectors = IOVectors(buffers)
+        self.rwFlags = rwFlags
+        super.init(operation: "write", deadline: deadline)
+    }
+
+    private var position: UInt64 {
+        offset.map { $0 + UInt64(vectors.totalBytes - vectors.remainingBytes) } ?? .max
+    }
+
+    override func makeEntry() -> SubmissionEntry {
+        if vectors.remainingCount == 1 {
+            let vector = vectors.current.pointee
+            return .write(fd: fd, from: vector.iov_base!, count: UInt32(min(vector.iov_len, IOBuffer.maximumTransfer)),
+                          offset: position, rwFlags: rwFlags)
+        }
+        return .writev(fd: fd, iovecs: vectors.current, iovecCount: UInt32(min(vectors.remainingCount, 1024)),
+                       offset: position, rwFlags: rwFlags)
+    }
+
+    override func onCompletion(_ result: Int32) -> CompletionStep {
+        if result < 0 {
+            fail(IOError(operation, errno: result, context: "fd \(fd)"))
+            return .finished
+        }
+        if result == 0 {
+            // No progress on a non-empty write: stop instead of spinning.
+            fail(IOError(operation, .errno(EIO), context: "fd \(fd): no progress with \(vectors.remainingBytes) bytes left"))
+            return .finished
+        }
+        vectors.advance(by: Int(result))
+        guard vectors.remainingBytes == 0 else { return .again }
+        succeed(())
+        return .finished
+    }
+}

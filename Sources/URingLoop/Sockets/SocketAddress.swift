@@ -1,0 +1,77 @@
+// An IPv4 or IPv6 socket address, as the kernel takes it (sockaddr_storage).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import URing
+
+/// An IPv4/IPv6 address and port.
+public struct SocketAddress: Sendable, CustomStringConvertible {
+    /// The raw address.
+    public var storage: sockaddr_storage
+    /// How many bytes of `storage` are meaningful.
+    public var length: socklen_t
+
+    public init(storage: sockaddr_storage, length: socklen_t) {
+        self.storage = storage
+        self.length = length
+    }
+
+    /// Parses a numeric IPv4 (`127.0.0.1`) or IPv6 (`::1`) host.
+    ///
+    /// - Throws: `IOError` with `.invalidArgument` for anything else.
+    public init(host: String, port: UInt16) throws(IOError) {
+        var storage = sockaddr_storage()
+        if host.contains(":") {
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = port.bigEndian
+            guard inet_pton(AF_INET6, host, &address.sin6_addr) == 1 else {
+                throw IOError("address", .invalidArgument("'\(host)' is not a numeric IPv6 address"))
+            }
+            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: address, as: sockaddr_in6.self) }
+            self.init(storage: storage, length: socklen_t(MemoryLayout<sockaddr_in6>.size))
+        } else {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+                throw IOError("address", .invalidArgument("'\(host)' is not a numeric IPv4 address"))
+            }
+            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: address, as: sockaddr_in.self) }
+            self.init(storage: storage, length: socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+
+    /// `AF_INET` or `AF_INET6`.
+    public var family: Int32 { Int32(storage.ss_family) }
+
+    /// The port, in host byte order.
+    public var port: UInt16 {
+        withUnsafeBytes(of: storage) { raw in
+            family == AF_INET6
+                ? UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port)
+                : UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port)
+        }
+    }
+
+    /// The numeric host.
+    public var host: String {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        withUnsafeBytes(of: storage) { raw in
+            if family == AF_INET6 {
+                var address = raw.load(as: sockaddr_in6.self).sin6_addr
+                _ = inet_ntop(AF_INET6, &address, &text, socklen_t(text.count))
+            } else {
+                var address = raw.load(as: sockaddr_in.self).sin_addr
+                _ = inet_ntop(AF_INET, &address, &text, socklen_t(text.count))
+            }
+        }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public var description: String {
+        family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}

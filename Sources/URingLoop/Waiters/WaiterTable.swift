@@ -1,0 +1,145 @@
+// The flat slab of admitted requests, indexed by `WaiterID`.
+//
+// Invariants (loop thread only):
+// - `count` = occupied slots <= capacity = the ring size, so in-flight
+//   requests never exceed what the SQ/CQ were sized for.
+// - A slot is freed only after its request's last operation CQE (or by
+//   shutdown's abandonment), so an operation CQE always finds its slot; only
+//   cancel CQEs can be stale (they may arrive after the target finished and
+//   the slot was reused: the generation tells).
+// - At most one operation SQE per slot is in flight (`inFlight`).
+// - `cancelReason` is set at most once; after it, the request ends with that
+//   reason's error unless the operation's own success beats the cancel.
+import URing
+
+struct WaiterTable {
+    struct Slot {
+        var generation: UInt32 = 0
+        var request: Request?
+        var inFlight = false
+        var cancelReason: CancelReason?
+        /// The timing-wheel tick while a deadline is scheduled.
+        var targetTick: UInt64?
+    }
+
+    enum StageOutcome {
+        /// Push this SQE; the waiter is now in flight.
+        case submit(SubmissionEntry)
+        /// The request was cancelled before its next SQE; it has been removed
+        /// and its caller already resumed.
+        case ended(targetTick: UInt64?)
+    }
+
+    enum CompletionOutcome {
+        /// A cancel's own CQE, or one for a slot that moved on: nothing to do.
+        case ignored
+        /// The request needs another SQE (short transfer, retry).
+        case again(WaiterID)
+        /// The request resumed its caller and left the table.
+        case finished(targetTick: UInt64?)
+    }
+
+    private(set) var slots: [Slot]
+    private var free: [Int]
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        slots = Array(repeating: Slot(), count: capacity)
+        free = Array((0..<capacity).reversed())
+    }
+
+    var capacity: Int { slots.count }
+    var isFull: Bool { count == slots.count }
+    var isEmpty: Bool { count == 0 }
+    var freeCount: Int { slots.count - count }
+
+    /// Admits `request`; the table must not be full.
+    mutating func insert(_ request: Request, targetTick: UInt64?) -> WaiterID {
+        let index = free.removeLast()
+        let id = WaiterID(index: UInt32(index), generation: slots[index].generation)
+        slots[index].request = request
+        slots[index].inFlight = false
+        slots[index].cancelReason = nil
+        slots[index].targetTick = targetTick
+        request.waiterID = id
+        count += 1
+        return id
+    }
+
+    /// Whether `id` names a live waiter.
+    func contains(_ id: WaiterID) -> Bool {
+        id.index < slots.count && slots[id.index].request != nil && slots[id.index].generation == id.generation
+    }
+
+    func isInFlight(_ id: WaiterID) -> Bool { contains(id) && slots[id.index].inFlight }
+
+    func targetTick(of id: WaiterID) -> UInt64? { contains(id) ? slots[id.index].targetTick : nil }
+
+    /// Frees the slot and returns its request; bumps the generation so any
+    /// late cancel CQE for the old id is recognised as stale.
+    private mutating func remove(_ id: WaiterID) -> Request {
+        let request = slots[id.index].request!
+        request.waiterID = nil
+        slots[id.index] = Slot(generation: id.nextGeneration)
+        free.append(id.index)
+        count -= 1
+        return request
+    }
+
+    /// Builds the next SQE for `id`, or ends the request if a cancel came first.
+    mutating func stage(_ id: WaiterID) -> StageOutcome {
+        precondition(contains(id) && !slots[id.index].inFlight, "staging \(id), which is not an idle waiter")
+        if let reason = slots[id.index].cancelReason {
+            let tick = slots[id.index].targetTick
+            let request = remove(id)
+            request.fail(request.error(for: reason))
+            return .ended(targetTick: tick)
+        }
+        slots[id.index].inFlight = true
+        return .submit(slots[id.index].request!.makeEntry().userData(id.userData))
+    }
+
+    /// Applies a CQE.
+    mutating func complete(userData: UInt64, result: Int32) -> CompletionOutcome {
+        let (id, isCancel) = WaiterID.decode(userData)
+        guard !isCancel else { return .ignored }
+        guard contains(id), slots[id.index].inFlight else {
+            assertionFailure("operation CQE for \(id), which is not in flight")
+            return .ignored
+        }
+        slots[id.index].inFlight = false
+        let slot = slots[id.index]
+        switch slot.request!.complete(result, cancelReason: slot.cancelReason) {
+        case .again:
+            return .again(id)
+        case .finished:
+            _ = remove(id)
+            return .finished(targetTick: slot.targetTick)
+        }
+    }
+
+    /// Marks `id` for cancellation with `reason` and forgets its deadline
+    /// (the caller removes that tick from the wheel). Returns whether the
+    /// mark was new; a waiter is cancelled at most once.
+    mutating func markCancelled(_ id: WaiterID, reason: CancelReason) -> (marked: Bool, targetTick: UInt64?) {
+        guard contains(id), slots[id.index].cancelReason == nil else { return (false, nil) }
+        slots[id.index].cancelReason = reason
+        let tick = slots[id.index].targetTick
+        slots[id.index].targetTick = nil
+        return (true, tick)
+    }
+
+    /// Ends every remaining request with `error` and empties the table.
+    /// Returns the requests, which the caller keeps alive as long as the
+    /// kernel may still touch their memory.
+    mutating func abandonAll(with error: (Request) -> any Error) -> [Request] {
+        var abandoned: [Request] = []
+        for index in slots.indices where slots[index].request != nil {
+            let id = WaiterID(index: UInt32(index), generation: slots[index].generation)
+            let request = remove(id)
+            request.fail(error(request))
+            abandoned.append(request)
+        }
+        return abandoned
+    }
+}

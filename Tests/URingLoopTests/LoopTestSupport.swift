@@ -1,0 +1,81 @@
+// Helpers for loop tests: bounded waits (a lost wake fails with a message
+// instead of hanging), descriptors, and the sanitizer-aware scale.
+import CURing
+import Glibc
+import Synchronization
+import Testing
+import URing
+@testable import URingLoop
+
+struct TestTimeout: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "timed out waiting for \(what) (a lost wake would look like this)" }
+}
+
+/// Runs `body`, failing with `TestTimeout` if it takes longer than `seconds`.
+func within<T: Sendable>(
+    _ seconds: Int, _ what: String, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            return nil
+        }
+        let first = try await group.next()!
+        group.cancelAll()
+        guard let value = first else { throw TestTimeout(what: what) }
+        return value
+    }
+}
+
+/// Work scale: 1 normally, smaller under ThreadSanitizer (10-50x slower).
+let underThreadSanitizer: Bool = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
+
+func socketPair() throws -> (Int32, Int32) {
+    var fds: [Int32] = [0, 0]
+    try #require(socketpair(AF_UNIX, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0, &fds) == 0)
+    return (fds[0], fds[1])
+}
+
+func temporaryFile() throws -> Int32 {
+    var template = Array("/tmp/uring-loop-test-XXXXXX".utf8CString)
+    let fd = mkstemp(&template)
+    try #require(fd >= 0)
+    unlink(template)
+    return fd
+}
+
+func expectIOError(_ reason: IOError.Reason, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async {
+    do {
+        try await body()
+        Issue.record("expected IOError \(reason), got success", sourceLocation: sourceLocation)
+    } catch let error as IOError {
+        #expect(error.reason == reason, "\(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected IOError \(reason), got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+func smallLoop(size: UInt32 = 8, shutdownTimeout: Duration? = nil, tick: Duration = .milliseconds(1)) throws -> Handle {
+    var configuration = LoopConfiguration()
+    configuration.size = size
+    configuration.shutdownTimeout = shutdownTimeout
+    configuration.timeoutWheelTick = tick
+    configuration.maximumRequestTimeout = .seconds(30)
+    return try IOLoop.start(configuration)
+}
+
+/// A shared counter that Sendable closures can capture.
+final class SharedCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func increment() { value.wrappingAdd(1, ordering: .relaxed) }
+    var count: Int { value.load(ordering: .relaxed) }
+}
+
+/// A shared, locked list that Sendable closures can capture.
+final class SharedList<Element: Sendable>: Sendable {
+    private let items = Mutex<[Element]>([])
+    func append(_ item: Element) { items.withLock { $0.append(item) } }
+    var all: [Element] { items.withLock { $0 } }
+}

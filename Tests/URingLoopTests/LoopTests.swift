@@ -1,0 +1,309 @@
+// The loop end to end: round trips, many producers, deadlines, cancellation,
+// capacity, short transfers and shutdown. Every wait is bounded.
+import CURing
+import Glibc
+import Synchronization
+import Testing
+import URing
+@testable import URingLoop
+
+@Suite struct LoopTests {
+    @Test func nopRoundTripAndCounters() async throws {
+        let handle = try smallLoop()
+        for _ in 0..<10 { try await handle.nop() }
+        await handle.shutdown()
+        let statistics = handle.statistics
+        #expect(statistics.requestsCompleted == 10)
+        #expect(statistics.pendingRequests == 0)
+        #expect(statistics.enterCalls >= 1)
+        // A publish rings at most once, and only a ring produces wake CQEs
+        // (the shutdown ring included).
+        #expect(statistics.eventfdWrites <= 11)
+        #expect(statistics.wakeCompletions <= statistics.eventfdWrites)
+        #expect(handle.isTerminated)
+    }
+
+    @Test func manyProducersAllComplete() async throws {
+        let tasks = 64
+        let perTask = underThreadSanitizer ? 300 : 10_000
+        let handle = try smallLoop(size: 256)
+        let finished = SharedCounter()
+        try await within(120, "\(tasks) x \(perTask) NOPs") {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<tasks {
+                    group.addTask {
+                        for _ in 0..<perTask { try await handle.nop() }
+                        finished.increment()
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        #expect(finished.count == tasks)
+        let statistics = handle.statistics
+        #expect(statistics.requestsCompleted == UInt64(tasks * perTask))
+        // The loop went to sleep and was woken along the way.
+        #expect(statistics.wakeCompletions > 0)
+        #expect(statistics.eventfdWrites <= UInt64(tasks * perTask))
+        await handle.shutdown()
+    }
+
+    @Test func sleepingLoopIsWokenForEachRequest() async throws {
+        // One request at a time, pausing so the loop goes back to sleep: each
+        // request must wake it (a lost wake hangs, caught by `within`).
+        let handle = try smallLoop()
+        try await within(30, "sequential NOPs with idle gaps") {
+            for _ in 0..<50 {
+                try await handle.nop()
+                try await Task.sleep(for: .milliseconds(1))
+            }
+        }
+        let statistics = handle.statistics
+        #expect(statistics.eventfdWrites >= 1)
+        #expect(statistics.eventfdWrites <= 50)
+        await handle.shutdown()
+    }
+
+    @Test func receiveThatNeverCompletesTimesOutAndFreesItsSlot() async throws {
+        let handle = try smallLoop(size: 1)
+        let (left, right) = try socketPair()
+        defer { close(left); close(right) }
+        await expectIOError(.timedOut) {
+            _ = try await handle.receive(from: right, count: 8, deadline: .now + .milliseconds(30))
+        }
+        #expect(handle.statistics.timeouts == 1)
+        // The only waiter slot is free again: more work gets through.
+        try await within(10, "a request after the timeout") { try await handle.nop() }
+        await expectIOError(.timedOut) {
+            _ = try await handle.receive(from: right, count: 8, deadline: .now + .milliseconds(10))
+        }
+        await handle.shutdown()
+    }
+
+    @Test func deadlineAlreadyPassedFailsAtOnce() async throws {
+        let handle = try smallLoop()
+        await expectIOError(.timedOut) { try await handle.nop(deadline: .now - .seconds(1)) }
+        await handle.shutdown()
+    }
+
+    @Test func cancellingTheCallerCancelsThePendingReceive() async throws {
+        let handle = try smallLoop(size: 1)
+        let (left, right) = try socketPair()
+        defer { close(left); close(right) }
+        let receiver = Task { try await handle.receive(from: right, count: 8) }
+        // Wait (not sleep) until the receive is admitted, then cancel it.
+        while handle.statistics.pendingRequests == 0 { await Task.yield() }
+        receiver.cancel()
+        let outcome = await receiver.result
+        #expect(throws: CancellationError.self) { try outcome.get() }
+        #expect(handle.statistics.cancellations == 1)
+        try await within(10, "a request after the cancellation") { try await handle.nop() }
+        // Data sent now is not eaten by the cancelled receive.
+        #expect(send(left, "x", 1, 0) == 1)
+        let bytes = try await handle.receive(from: right, count: 1, exact: true)
+        #expect(bytes == Array("x".utf8))
+        await handle.shutdown()
+    }
+
+    @Test func alreadyCancelledTaskNeverSubmits() async throws {
+        let handle = try smallLoop()
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await handle.nop()
+        }
+        let outcome = await task.result
+        #expect(throws: CancellationError.self) { try outcome.get() }
+        await handle.shutdown()
+    }
+
+    @Test func fullQueueMakesProducersWaitThenProceed() async throws {
+        // Two waiter slots, both held by receives; fifty NOPs must wait and
+        // then all complete once the receives finish.
+        let handle = try smallLoop(size: 2)
+        let pairs = try (0..<2).map { _ in try socketPair() }
+        defer { for (a, b) in pairs { close(a); close(b) } }
+        let receivers = pairs.map { pair in Task { try await handle.receive(from: pair.1, count: 1, exact: true) } }
+        while handle.statistics.pendingRequests < 2 { await Task.yield() }
+        let done = SharedCounter()
+        let nops = (0..<50).map { _ in
+            Task {
+                try await handle.nop()
+                done.increment()
+            }
+        }
+        await Task.yield()
+        #expect(done.count == 0, "NOPs ran while every slot was taken")
+        for (left, _) in pairs { #expect(send(left, "!", 1, 0) == 1) }
+        for receiver in receivers {
+            let bytes = try await receiver.value
+            #expect(bytes == Array("!".utf8))
+        }
+        try await within(30, "parked NOPs") { for nop in nops { try await nop.value } }
+        #expect(done.count == 50)
+        await handle.shutdown()
+    }
+
+    @Test func shortWritesAndReadsContinue() async throws {
+        // A pipe holds at most 4 KiB here, so a 256 KiB write and read both
+        // proceed in many short steps.
+        let handle = try smallLoop()
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        _ = fcntl(fds[1], 1031 /* F_SETPIPE_SZ */, 4096)
+        let (readEnd, writeEnd) = (fds[0], fds[1])
+        let payload = (0..<(256 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let reader = Task { try await handle.read(from: readEnd, at: nil, count: payload.count) }
+        try await within(30, "short pipe transfer") { try await handle.write(payload, to: writeEnd, at: nil) }
+        let received = try await reader.value
+        #expect(received == payload)
+        await handle.shutdown()
+    }
+
+    @Test func filesWriteReadSyncAndEndOfFile() async throws {
+        let handle = try smallLoop()
+        let fd = try temporaryFile()
+        defer { close(fd) }
+        try await handle.write([IOBuffer(bytes: Array("abc".utf8)), IOBuffer(bytes: []), IOBuffer(bytes: Array("defgh".utf8))],
+                               to: fd, at: 4096)
+        try await handle.sync(fd)
+        try await handle.sync(fd, dataOnly: true)
+        #expect(try await handle.read(from: fd, at: 4098, count: 4) == Array("cdef".utf8))
+        // A pooled buffer is filled and handed back.
+        let pool = BufferPool(bufferSize: 8)
+        let buffer = try await handle.read(from: fd, at: 4096, into: pool.take())
+        #expect(buffer.bytes == Array("abcdefgh".utf8))
+        pool.recycle(buffer)
+        #expect(pool.idleCount == 1)
+        // Past the end is a distinct error.
+        await expectIOError(.endOfFile) { _ = try await handle.read(from: fd, at: 4100, count: 16) }
+        // Empty transfers need no kernel round trip and succeed.
+        #expect(try await handle.read(from: fd, at: 0, count: 0) == [])
+        try await handle.write([UInt8](), to: fd, at: 0)
+        await handle.shutdown()
+    }
+
+    @Test func badArgumentsAndDescriptorsGetTypedErrors() async throws {
+        let handle = try smallLoop()
+        await expectIOError(.errno(EBADF)) { _ = try await handle.read(from: -1, at: 0, count: 4) }
+        await expectIOError(.errno(EBADF)) { try await handle.write([1, 2], to: 9999, at: 0) }
+        await expectIOError(.errno(EBADF)) { try await handle.sync(-1) }
+        await expectIOError(.invalidArgument("5 bytes do not fit in a buffer of 4")) {
+            _ = try await handle.read(from: 0, at: 0, into: IOBuffer(capacity: 4), count: 5)
+        }
+        do {
+            _ = try await handle.read(from: 0, at: .max - 2, count: 4)
+            Issue.record("offset overflow accepted")
+        } catch let error as IOError {
+            guard case .invalidArgument = error.reason else { Issue.record("\(error)"); return }
+        }
+        await expectIOError(.invalidArgument("negative byte count -1")) {
+            _ = try await handle.receive(from: 0, count: -1)
+        }
+        #expect(handle.statistics.pendingRequests == 0)
+        await handle.shutdown()
+    }
+
+    @Test func socketsThroughTheLoop() async throws {
+        let handle = try smallLoop()
+        let listener = socket(AF_INET, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0)
+        try #require(listener >= 0)
+        defer { close(listener) }
+        var address = try SocketAddress(host: "127.0.0.1", port: 0)
+        try withUnsafeMutablePointer(to: &address.storage) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                try #require(bind(listener, raw, address.length) == 0)
+                try #require(getsockname(listener, raw, &address.length) == 0)
+            }
+        }
+        try #require(listen(listener, 8) == 0)
+        #expect(address.port != 0)
+        #expect(address.description.hasPrefix("127.0.0.1:"))
+
+        let client = socket(AF_INET, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0)
+        try #require(client >= 0)
+        async let accepted = handle.accept(on: listener)
+        try await handle.connect(client, to: address)
+        let server = try await accepted
+        #expect(server.peer.host == "127.0.0.1")
+
+        try await handle.send([IOBuffer(bytes: Array("he".utf8)), IOBuffer(bytes: Array("llo".utf8))], to: client)
+        #expect(try await handle.receive(from: server.fd, count: 5, exact: true) == Array("hello".utf8))
+        try await handle.close(client)
+        // The peer's close is an empty at-most receive, and an exact one fails.
+        #expect(try await handle.receive(from: server.fd, count: 5) == [])
+        await expectIOError(.endOfFile) { _ = try await handle.receive(from: server.fd, count: 5, exact: true) }
+        try await handle.close(server.fd)
+        await expectIOError(.errno(EBADF)) { try await handle.close(server.fd) }
+
+        // Connecting to a closed port fails with the kernel's reason.
+        let refused = socket(AF_INET, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0)
+        defer { close(refused) }
+        var closedPort = address
+        closedPort = try SocketAddress(host: "127.0.0.1", port: 1)
+        await expectIOError(.errno(ECONNREFUSED)) { try await handle.connect(refused, to: closedPort) }
+        await handle.shutdown()
+    }
+
+    @Test func shutdownWithWorkInFlightAnswersEveryCaller() async throws {
+        let handle = try smallLoop(size: 16)
+        let (left, right) = try socketPair()
+        defer { close(left); close(right) }
+        let outcomes = SharedList<String>()
+        let callers = (0..<200).map { index in
+            Task {
+                do {
+                    if index == 0 {
+                        _ = try await handle.receive(from: right, count: 4, deadline: .now + .milliseconds(50))
+                    } else {
+                        try await handle.nop()
+                    }
+                    outcomes.append("ok")
+                } catch let error as IOError {
+                    outcomes.append("\(error.reason)")
+                }
+            }
+        }
+        await handle.shutdown()
+        try await within(10, "callers after shutdown") { for caller in callers { _ = await caller.result } }
+        let results = outcomes.all
+        #expect(results.count == 200)
+        #expect(results.allSatisfy { ["ok", "shutdown", "timedOut"].contains($0) }, "\(Set(results))")
+        await expectIOError(.shutdown) { try await handle.nop() }
+    }
+
+    @Test func shutdownTimeoutAbandonsWhatIsLeft() async throws {
+        let handle = try smallLoop(shutdownTimeout: .milliseconds(20))
+        let (left, right) = try socketPair()
+        defer { close(left); close(right) }
+        let receiver = Task { try await handle.receive(from: right, count: 4) }
+        while handle.statistics.pendingRequests == 0 { await Task.yield() }
+        await handle.shutdown()
+        let outcome = await receiver.result
+        #expect(throws: IOError("recv", .abandoned)) { try outcome.get() }
+        #expect(handle.statistics.abandoned == 1)
+    }
+
+    @Test func releasingTheLastHandleStopsTheLoop() async throws {
+        var handle: Handle? = try smallLoop()
+        try await handle!.nop()
+        let termination = handle!.core.termination
+        handle = nil
+        try await within(10, "loop exit after the last handle") { await termination.wait() }
+        #expect(termination.isFinished)
+    }
+
+    @Test func invalidConfigurationsAreRejected() throws {
+        var configuration = LoopConfiguration()
+        configuration.timeoutWheelTick = .zero
+        #expect(throws: IOError.self) { try IOLoop.start(configuration) }
+        configuration = LoopConfiguration()
+        configuration.maximumRequestTimeout = .zero
+        #expect(throws: IOError.self) { try IOLoop.start(configuration) }
+        configuration = LoopConfiguration()
+        configuration.size = 40000
+        #expect(throws: IOError.self) { try IOLoop.start(configuration) }
+        configuration.size = 100
+        #expect(try configuration.validated().size == 128)
+    }
+}

@@ -1,0 +1,108 @@
+// The seed's four tests of the wake protocol, plus the doorbell counting the
+// loop's statistics rely on.
+import CURing
+import Glibc
+import Testing
+import URing
+@testable import URingLoop
+
+@Suite struct WakerTests {
+    @Test func publishArmDisarmAndSubmitted() throws {
+        // The packed state keeps the sequence apart from sleep intent.
+        let waker = try Waker()
+        #expect(waker.submitted() == 0)
+
+        // Without sleep intent, publish only advances the sequence.
+        waker.publish()
+        #expect(waker.submitted() == 1)
+        #expect(waker.ringCount == 0)
+
+        // Armed, a publish rings once; acknowledge drains it.
+        #expect(waker.arm() == 1)
+        waker.publish()
+        #expect(waker.submitted() == 2)
+        #expect(waker.ringCount == 1)
+
+        // Acknowledge and disarm gate wakes; they never touch the sequence.
+        waker.acknowledge()
+        #expect(waker.submitted() == 2)
+        waker.disarm()
+        #expect(waker.submitted() == 2)
+
+        // Re-arming while idle returns the same snapshot.
+        #expect(waker.arm() == 2)
+        waker.disarm()
+        waker.publish()
+        #expect(waker.ringCount == 1)
+    }
+
+    @Test func ringAndAcknowledgeOnEmptyCounterKeepSequence() throws {
+        let waker = try Waker()
+        let before = waker.submitted()
+        // One full wake cycle, then a drain of an empty counter (EAGAIN path).
+        waker.ring()
+        waker.acknowledge()
+        waker.acknowledge()
+        #expect(waker.submitted() == before)
+        var value: UInt64 = 0
+        #expect(read(waker.descriptor, &value, 8) == -1)
+        #expect(errno == EAGAIN)
+    }
+
+    @Test func reinstallPushesExactlyOneWakePoll() throws {
+        let waker = try Waker()
+        let ring = try Ring(entries: 8)
+        let before = ring.submissionQueue.count
+        #expect(waker.reinstall(into: &ring.submissionQueue))
+        #expect(ring.submissionQueue.count == before + 1)
+        // The poll is live: a ring produces a wake CQE that promises more.
+        waker.ring()
+        let result = try ring.submitAndWait(want: 1, timeout: .seconds(5))
+        #expect(result != .timedOut)
+        let cqe = try #require(ring.completionQueue.peek())
+        #expect(cqe.userData == Waker.wakeUserData)
+        #expect(cqe.hasMore)
+        #expect(cqe.result & Int32(POLLIN) != 0)
+    }
+
+    @Test func ringAndAcknowledgeErrorBranches() throws {
+        let waker = try Waker()
+        let before = waker.submitted()
+
+        // Saturate the counter near its maximum: ring takes the EAGAIN path,
+        // acknowledge drains the queued value.
+        var nearMaximum: UInt64 = .max - 1
+        #expect(write(waker.descriptor, &nearMaximum, 8) == 8)
+        waker.ring()
+        #expect(waker.ringCount == 0)
+        waker.acknowledge()
+
+        // Then make the descriptor dead: an O_PATH descriptor dup2'ed over it
+        // fails every read and write with EBADF, exactly like a closed one,
+        // but its number is never free for a concurrent test to reuse (which
+        // a real close would allow). Both calls take their logging branch.
+        let dead = open("/", CURING_O_PATH | O_CLOEXEC)
+        try #require(dead >= 0)
+        try #require(dup2(dead, waker.descriptor) == waker.descriptor)
+        close(dead)
+        waker.ring()
+        waker.acknowledge()
+        #expect(waker.ringCount == 0)
+
+        // Neither error path perturbs sequence tracking.
+        #expect(waker.submitted() == before)
+        waker.publish()
+        #expect(waker.submitted() == before + 1)
+    }
+
+    @Test func sequenceWrapsInSixtyThreeBits() throws {
+        let waker = try Waker()
+        // Publishing 2^63 - 1 then one more wraps the 63-bit domain to 0.
+        waker.publish(count: Waker.sequenceMask)
+        #expect(waker.submitted() == Waker.sequenceMask)
+        waker.publish()
+        #expect(waker.submitted() == 0)
+        #expect(waker.arm() == 0)
+        waker.disarm()
+    }
+}
