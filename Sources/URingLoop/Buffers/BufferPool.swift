@@ -1,5 +1,4 @@
 // Reuses IOBuffers of one size so steady-state I/O allocates nothing.
-import Synchronization
 
 /// A thread-safe pool of equally sized `IOBuffer`s.
 public final class BufferPool: Sendable {
@@ -9,13 +8,13 @@ public final class BufferPool: Sendable {
     public let alignment: Int
     /// How many idle buffers the pool keeps at most.
     public let maximumIdle: Int
-    private let idle: Mutex<[IOBuffer]>
+    private let idle: Locked<[IOBuffer]>
 
     public init(bufferSize: Int, alignment: Int = 16, maximumIdle: Int = 256) {
         self.bufferSize = bufferSize
         self.alignment = alignment
         self.maximumIdle = maximumIdle
-        idle = Mutex([])
+        idle = Locked([])
     }
 
     /// An empty buffer of `bufferSize` bytes, reused when one is idle.

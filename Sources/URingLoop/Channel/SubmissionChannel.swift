@@ -19,7 +19,6 @@
 //   (`budget`), so its processed count never passes the submitted one;
 // - once closed, nothing new gets in; what is already queued or parked is
 //   still drained, so no admitted caller is forgotten.
-import Synchronization
 
 final class SubmissionChannel: Sendable {
     enum EnqueueOutcome {
@@ -48,11 +47,11 @@ final class SubmissionChannel: Sendable {
     }
 
     let capacity: Int
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(capacity: Int) {
         self.capacity = capacity
-        state = Mutex(State(requests: RingBuffer(capacity: capacity)))
+        state = Locked(State(requests: RingBuffer(capacity: capacity)))
     }
 
     /// Offers a request; see `EnqueueOutcome` for what the caller must do.

@@ -29,7 +29,9 @@ final class HandleCore: Sendable {
     /// or the task was cancelled before the hand-off), or by the loop, never
     /// both, because a request the channel refused never reaches the loop.
     func perform<Value>(_ request: ValueRequest<Value>) async throws -> Value {
-        try await withTaskCancellationHandler {
+        // Pairs with the release in `ValueRequest.takeContinuation`.
+        defer { _ = request.lifecycle.load(ordering: .acquiring) }
+        return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
                 request.continuation = continuation
                 if request.isCancelRequested {

@@ -1,8 +1,7 @@
 // Lets tasks await the end of a loop thread (after its shutdown drain).
-import Synchronization
 
 final class LoopTermination: Sendable {
-    private let state = Mutex<(finished: Bool, waiters: [UnsafeContinuation<Void, Never>])>((false, []))
+    private let state = Locked<(finished: Bool, waiters: [UnsafeContinuation<Void, Never>])>((false, []))
 
     /// Called once by the loop thread as it exits.
     func finish() {
