@@ -307,3 +307,37 @@ import URing
         #expect(try configuration.validated().size == 128)
     }
 }
+
+@Suite struct LoopWakeAccountingTests {
+    @Test func armedIdleLoopIsRungExactlyOncePerPublish() async throws {
+        // An idle loop with no deadlines sleeps armed until a publish; each
+        // request sent to it then costs exactly one eventfd write and the
+        // loop's wake CQE count follows.
+        let handle = try smallLoop()
+        let waker = handle.core.waker
+        for round in 1...5 {
+            try await within(10, "the loop to arm before round \(round)") {
+                while !waker.isArmed { await Task.yield() }
+            }
+            let before = handle.statistics.eventfdWrites
+            try await handle.nop()
+            #expect(handle.statistics.eventfdWrites == before + 1)
+        }
+        await handle.shutdown()
+        #expect(handle.statistics.wakeCompletions >= 5)
+        #expect(handle.statistics.wakeCompletions <= handle.statistics.eventfdWrites)
+    }
+
+    @Test func publishesWhileTheLoopRunsRingNothing() throws {
+        // The same Waker the loop uses: with sleep intent clear (the loop
+        // running), any number of publishes writes nothing to the eventfd.
+        let waker = try Waker()
+        for _ in 0..<1000 { waker.publish() }
+        #expect(waker.ringCount == 0)
+        #expect(waker.submitted() == 1000)
+        _ = waker.arm()
+        waker.publish()
+        waker.publish()
+        #expect(waker.ringCount == 2)
+    }
+}

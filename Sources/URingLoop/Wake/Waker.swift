@@ -153,6 +153,9 @@ final class Waker: Sendable {
             .pollAdd(fd: descriptor, events: UInt32(POLLIN), multishot: true).userData(Waker.wakeUserData))
     }
 
+    /// Whether sleep intent is set right now (for tests and diagnostics).
+    var isArmed: Bool { state.load(ordering: .acquiring) & Waker.sleepIntentBit != 0 }
+
     /// eventfd writes so far.
     var ringCount: UInt64 { rings.load(ordering: .relaxed) }
 }
