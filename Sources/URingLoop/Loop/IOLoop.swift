@@ -42,6 +42,7 @@ public final class IOLoop {
     private var processedSeq: UInt64 = 0
     private var wakePollNeeded = true
     private var shutdownStarted: ContinuousClock.Instant?
+    private var completedAtLastPass: UInt64 = 0
     private var statistics = LoopStatistics()
     private var metrics: LoopMetrics
     // Scratch arrays reused every pass so draining allocates nothing.
@@ -132,11 +133,29 @@ public final class IOLoop {
         var expectedSeq: UInt64 = 0
         /// Closed, with no queued or parked requests left.
         var channelFinished = false
+        /// Some caller was resumed since the previous pass.
+        var resumedCallers = false
     }
 
     private func wait(after pass: Pass) {
         if pass.localWorkLeft || (processedSeq != pass.expectedSeq && !pass.atCapacity) {
             enter(wait: false)
+            return
+        }
+        // Staged SQEs are submitted without sleep intent first: many complete
+        // inline (NOPs, page-cache hits), and a producer publishing during
+        // that syscall should not pay for an eventfd write the loop does not
+        // need. The next pass reaps them and decides whether to sleep.
+        if ring.submissionQueue.count > 0 && !pass.atCapacity {
+            enter(wait: false)
+            return
+        }
+        // Callers resumed in this pass usually come back within microseconds
+        // with their next request. Yielding the CPU a few times first lets
+        // them run and publish, which is far cheaper than an eventfd write
+        // and a cross-CPU wake. Bounded, and only after a pass that resumed
+        // someone, so an idle loop still sleeps at once.
+        if pass.resumedCallers && spinUntilPublished(pass.expectedSeq) {
             return
         }
         if waker.arm() == pass.expectedSeq {
@@ -145,6 +164,16 @@ public final class IOLoop {
             enter(wait: false)
         }
         waker.disarm()
+    }
+
+    /// Yields up to `configuration.idleSpinYields` times; `true` as soon as
+    /// a new publish shows up.
+    private func spinUntilPublished(_ expected: UInt64) -> Bool {
+        for _ in 0..<configuration.idleSpinYields {
+            if waker.submitted() != expected { return true }
+            sched_yield()
+        }
+        return waker.submitted() != expected
     }
 
     private func enter(wait: Bool) {
@@ -244,6 +273,8 @@ public final class IOLoop {
 
     private func stage() -> Pass {
         var pass = Pass()
+        pass.resumedCallers = statistics.requestsCompleted != completedAtLastPass
+        completedAtLastPass = statistics.requestsCompleted
         if wakePollNeeded {
             guard waker.reinstall(into: &ring.submissionQueue) else {
                 pass.localWorkLeft = true

@@ -1,0 +1,49 @@
+// The measured pattern shared by every async engine: C tasks, each awaiting
+// one operation at a time in a loop until the time is up.
+
+enum ClosedLoop {
+    /// Runs `operation(task)` from `concurrency` tasks for `duration`;
+    /// `pause` inserts an idle gap after each operation (the wake workload).
+    static func run(
+        concurrency: Int, duration: Duration, pause: Duration? = nil,
+        _ operation: @escaping @Sendable (Int) async throws -> Void
+    ) async throws -> Measurement {
+        let start = ContinuousClock.now
+        let end = start + duration
+        let sampler = try await withThrowingTaskGroup(of: LatencySampler.self) { group in
+            for task in 0..<concurrency {
+                group.addTask {
+                    var sampler = LatencySampler()
+                    var now = ContinuousClock.now
+                    while now < end {
+                        try await operation(task)
+                        let done = ContinuousClock.now
+                        sampler.record(done - now)
+                        if let pause {
+                            try await Task.sleep(for: pause)
+                            now = ContinuousClock.now
+                        } else {
+                            now = done
+                        }
+                    }
+                    return sampler
+                }
+            }
+            var total = LatencySampler()
+            for try await sampler in group { total.merge(sampler) }
+            return total
+        }
+        return Measurement(sampler: sampler, elapsed: ContinuousClock.now - start)
+    }
+}
+
+/// What one run measured.
+struct Measurement: Sendable {
+    var sampler: LatencySampler
+    var elapsed: Duration
+
+    var operationsPerSecond: Double {
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return seconds > 0 ? Double(sampler.operations) / seconds : 0
+    }
+}

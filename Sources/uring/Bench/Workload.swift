@@ -1,0 +1,29 @@
+// The workloads `uring bench` knows, with their defaults and engines.
+import ArgumentParser
+
+enum Workload: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case nop
+    case wake
+
+    /// The engines measured by default, ours first.
+    var engines: [Engine] {
+        switch self {
+        case .nop, .wake: return [.uring, .floor]
+        }
+    }
+
+    var defaultConcurrency: Int {
+        switch self {
+        case .nop: return 64
+        case .wake: return 1
+        }
+    }
+
+    /// Seconds per engine in the quick default suite.
+    var defaultSeconds: Double { 3 }
+}
+
+enum Engine: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case uring
+    case floor
+}
