@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "URing", targets: ["URing"]),
         .library(name: "URingLoop", targets: ["URingLoop"]),
+        .library(name: "URingStorage", targets: ["URingStorage"]),
         .executable(name: "uring", targets: ["uring"]),
     ],
     dependencies: [
@@ -28,17 +29,21 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // Partitions and blobs on the loop.
+        .target(name: "URingStorage", dependencies: ["URingLoop", "URing", "CURing"]),
         .executableTarget(
             name: "uring",
             dependencies: [
                 "URing",
                 "URingLoop",
+                "URingStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .testTarget(name: "URingTests", dependencies: ["URing", "CURing"]),
         .testTarget(name: "URingLoopTests", dependencies: ["URingLoop", "URing", "CURing"]),
+        .testTarget(name: "URingStorageTests", dependencies: ["URingStorage", "URingLoop", "URing", "CURing"]),
     ],
     swiftLanguageModes: [.v6]
 )

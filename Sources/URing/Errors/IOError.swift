@@ -27,6 +27,12 @@ public struct IOError: Error, Sendable, Hashable, CustomStringConvertible {
         case abandoned
         /// The caller passed a value the operation cannot accept.
         case invalidArgument(String)
+        /// Something that should exist does not (a blob, a partition).
+        case notFound
+        /// Stored data is not in the expected format (bad magic, unknown header).
+        case corrupt(String)
+        /// Stored data has a version outside the range the caller accepts.
+        case unsupportedVersion(found: UInt16, accepted: ClosedRange<UInt16>)
     }
 
     /// The operation that failed, e.g. `"read"` or `"io_uring_setup"`.
@@ -66,6 +72,10 @@ public struct IOError: Error, Sendable, Hashable, CustomStringConvertible {
         case .shutdown: text += "the loop is shut down"
         case .abandoned: text += "abandoned by shutdown before the kernel completed it"
         case .invalidArgument(let why): text += "invalid argument: \(why)"
+        case .notFound: text += "not found"
+        case .corrupt(let why): text += "corrupt: \(why)"
+        case .unsupportedVersion(let found, let accepted):
+            text += "version \(found) is outside the accepted \(accepted.lowerBound)...\(accepted.upperBound)"
         }
         if let context { text += " [\(context)]" }
         return text

@@ -1,0 +1,127 @@
+// A blob: a file in a partition whose data path runs through the ring.
+// Logical offsets start after the 8-byte header.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CURing
+import URing
+import URingLoop
+
+/// An open blob. Copies share the descriptor and may be used concurrently
+/// from many tasks; it is closed when the last copy is released.
+///
+/// Errors are `IOError`s whose context names the partition and the blob (hex).
+public struct Blob: Sendable {
+    let file: BlobFile
+    let core: StorageCore
+    /// The partition the blob lives in.
+    public let partition: String
+    /// The blob's name.
+    public let name: [UInt8]
+
+    init(file: BlobFile, core: StorageCore, partition: String, name: [UInt8]) {
+        self.file = file
+        self.core = core
+        self.partition = partition
+        self.name = name
+    }
+
+    private var handle: Handle { core.handle }
+
+    /// Reads exactly `count` bytes at logical `offset`.
+    ///
+    /// - Throws: `IOError` `.endOfFile` if the blob is shorter than
+    ///   `offset + count`; `.invalidArgument` for offsets past the largest file.
+    public func read(at offset: UInt64, count: Int, deadline: ContinuousClock.Instant? = nil) async throws -> [UInt8] {
+        let physical = try physicalOffset(offset, count: count, operation: "read")
+        return try await labelled { try await handle.read(from: file.fd, at: physical, count: count, deadline: deadline) }
+    }
+
+    /// Reads exactly `count` bytes (default: the buffer's capacity) at
+    /// logical `offset` into `buffer`, which is returned filled.
+    public func read(
+        at offset: UInt64, into buffer: IOBuffer, count: Int? = nil, deadline: ContinuousClock.Instant? = nil
+    ) async throws -> IOBuffer {
+        let physical = try physicalOffset(offset, count: count ?? buffer.capacity, operation: "read")
+        return try await labelled {
+            try await handle.read(from: file.fd, at: physical, into: buffer, count: count, deadline: deadline)
+        }
+    }
+
+    /// Writes `bytes` at logical `offset`, extending the blob if needed.
+    public func write(_ bytes: [UInt8], at offset: UInt64, options: WriteOptions = .buffered) async throws {
+        try await write([IOBuffer(bytes: bytes)], at: offset, options: options)
+    }
+
+    /// Writes the buffers back to back at logical `offset` (one vectored
+    /// write, continued after partial progress until every byte is written).
+    public func write(_ buffers: [IOBuffer], at offset: UInt64, options: WriteOptions = .buffered) async throws {
+        let total = buffers.reduce(0) { $0 + $1.count }
+        let physical = try physicalOffset(offset, count: total, operation: "write")
+        var flags: Int32 = options.durability == .dataSync ? RWF_DSYNC : 0
+        let dropFromCache = options.dropFromCache && core.dropFromCacheSupported.load(ordering: .relaxed)
+        if dropFromCache { flags |= RWF_DONTCACHE }
+        try await labelled {
+            do {
+                try await handle.write(buffers, to: file.fd, at: physical, rwFlags: flags)
+            } catch let error as IOError where dropFromCache && (error.errno == EOPNOTSUPP || error.errno == EINVAL) {
+                // The kernel or filesystem has no RWF_DONTCACHE: remember, and
+                // write normally (it rejects the flag before writing anything).
+                core.dropFromCacheSupported.store(false, ordering: .relaxed)
+                try await handle.write(buffers, to: file.fd, at: physical, rwFlags: flags & ~RWF_DONTCACHE)
+            }
+            if options.durability == .writeThenSync {
+                try await handle.sync(file.fd, dataOnly: true)
+            }
+        }
+    }
+
+    /// Sets the logical length: truncates, or extends with zeros.
+    public func resize(to length: UInt64) async throws {
+        let (physical, overflow) = length.addingReportingOverflow(UInt64(BlobHeader.size))
+        guard !overflow, physical <= UInt64(Int64.max) else {
+            throw IOError("resize", .invalidArgument("length \(length) is past the largest file size"), context: file.label)
+        }
+        guard ftruncate(file.fd, off_t(physical)) == 0 else {
+            throw IOError("resize", errno: curing_errno(), context: file.label)
+        }
+    }
+
+    /// Makes every completed write durable (`fsync`).
+    public func sync() async throws {
+        try await labelled { try await handle.sync(file.fd) }
+    }
+
+    /// The logical length right now.
+    public func length() throws -> UInt64 {
+        var info = stat()
+        guard fstat(file.fd, &info) == 0 else {
+            throw IOError("stat", errno: curing_errno(), context: file.label)
+        }
+        return UInt64(max(0, Int64(info.st_size) - Int64(BlobHeader.size)))
+    }
+
+    private func physicalOffset(_ offset: UInt64, count: Int, operation: String) throws(IOError) -> UInt64 {
+        guard count >= 0 else {
+            throw IOError(operation, .invalidArgument("negative byte count \(count)"), context: file.label)
+        }
+        let (physical, overflow) = offset.addingReportingOverflow(UInt64(BlobHeader.size))
+        let (end, endOverflow) = physical.addingReportingOverflow(UInt64(count))
+        guard !overflow, !endOverflow, end <= UInt64(Int64.max) else {
+            throw IOError(operation, .invalidArgument("offset \(offset) + \(count) bytes is past the largest blob"), context: file.label)
+        }
+        return physical
+    }
+
+    /// Runs `body`, adding the blob's label to any IOError without one.
+    private func labelled<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch var error as IOError {
+            error.context = error.context.map { "\(file.label): \($0)" } ?? file.label
+            throw error
+        }
+    }
+}

@@ -1,0 +1,141 @@
+// Partitions (directories) of blobs (files) under one root, on a loop of
+// their own.
+//
+// Invariants:
+// - Names are validated before anything touches the filesystem.
+// - open/remove/scan are serialised by `metadataLock`, so two opens of one
+//   new blob cannot both initialise it (and truncate each other's data).
+// - A blob exists durably once `open` returns: its header, its directory
+//   entry and, for a new partition, the partition's own entry are fsynced.
+// - Removal is durable when `remove` returns (the directory is fsynced).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CURing
+import URing
+import URingLoop
+
+/// A durable blob store rooted at a directory.
+public final class Storage: Sendable {
+    /// The root directory.
+    public let directory: String
+    let core: StorageCore
+    private let metadataLock = AsyncMutex()
+
+    /// Opens (creating if needed) the store at `directory` and starts its loop.
+    ///
+    /// - Parameter configuration: the loop's settings (single issuer by default).
+    public init(directory: String, configuration: LoopConfiguration = LoopConfiguration()) throws(IOError) {
+        var configuration = configuration
+        if configuration.threadName == LoopConfiguration().threadName { configuration.threadName = "uring-storage" }
+        try FileSystem.makeDirectories(directory)
+        self.directory = directory
+        core = StorageCore(handle: try IOLoop.start(configuration))
+    }
+
+    /// The loop serving this storage (for statistics).
+    public var handle: Handle { core.handle }
+
+    /// Stops the loop after in-flight work; later calls fail with `.shutdown`.
+    public func shutdown() async {
+        await core.handle.shutdown()
+    }
+
+    /// Opens `name` in `partition`, creating both if missing.
+    ///
+    /// A new (or shorter-than-header) blob gets a header with the highest of
+    /// `versions`; an existing one must carry a version in `versions`.
+    ///
+    /// - Returns: the blob, its logical length and its version.
+    /// - Throws: `IOError` `.invalidArgument` for bad names, `.corrupt` for a
+    ///   file that is not a blob, `.unsupportedVersion` for a version outside
+    ///   `versions`, `.errno` for filesystem failures.
+    public func open(
+        partition: String, name: [UInt8], versions: ClosedRange<UInt16> = 0...0
+    ) async throws -> (blob: Blob, length: UInt64, version: UInt16) {
+        try PartitionName.validate(partition)
+        try BlobName.validate(name, partition: partition)
+        let partitionPath = directory + "/" + partition
+        let path = partitionPath + "/" + BlobName.encode(name)
+        let label = partition + "/" + BlobName.encode(name)
+        return try await metadataLock.withLock {
+            let newPartition = try FileSystem.makeDirectory(partitionPath)
+            let file = BlobFile(fd: try FileSystem.open(path, flags: O_RDWR | O_CREAT), label: label)
+            let blob = Blob(file: file, core: core, partition: partition, name: name)
+            let size = try FileSystem.size(of: file.fd, context: label)
+            if size >= UInt64(BlobHeader.size) {
+                let stored = try await core.handle.read(from: file.fd, at: 0, count: BlobHeader.size)
+                let header = try BlobHeader.parse(stored, accepted: versions, context: label)
+                return (blob, size - UInt64(BlobHeader.size), header.blobVersion)
+            }
+            // New, or torn before its header was complete: (re)initialise.
+            if size > 0 && ftruncate(file.fd, 0) != 0 {
+                throw IOError("open", errno: curing_errno(), context: label)
+            }
+            let header = BlobHeader(blobVersion: versions.upperBound)
+            try await core.handle.write(header.bytes, to: file.fd, at: 0)
+            try await core.handle.sync(file.fd)
+            try await syncDirectory(partitionPath)
+            if newPartition { try await syncDirectory(directory) }
+            return (blob, 0, header.blobVersion)
+        }
+    }
+
+    /// Removes one blob, or the whole partition when `name` is `nil`.
+    ///
+    /// - Throws: `IOError` `.notFound` if it does not exist.
+    public func remove(partition: String, name: [UInt8]? = nil) async throws {
+        try PartitionName.validate(partition)
+        if let name { try BlobName.validate(name, partition: partition) }
+        let partitionPath = directory + "/" + partition
+        try await metadataLock.withLock {
+            if let name {
+                let label = partition + "/" + BlobName.encode(name)
+                if unlink(partitionPath + "/" + BlobName.encode(name)) != 0 {
+                    let code = curing_errno()
+                    throw IOError("remove", code == ENOENT ? .notFound : .errno(code), context: label)
+                }
+                try await syncDirectory(partitionPath)
+            } else {
+                guard FileSystem.isDirectory(partitionPath) else {
+                    throw IOError("remove", .notFound, context: partition)
+                }
+                try FileSystem.removeTree(partitionPath)
+                try await syncDirectory(directory)
+            }
+        }
+    }
+
+    /// Lists a partition's blobs (and reports entries that are not blobs).
+    ///
+    /// - Throws: `IOError` `.notFound` if the partition does not exist.
+    public func scan(partition: String) async throws -> PartitionScan {
+        try PartitionName.validate(partition)
+        let partitionPath = directory + "/" + partition
+        return try await metadataLock.withLock {
+            var scan = PartitionScan(blobs: [], foreignEntries: [])
+            for entry in try FileSystem.list(partitionPath) {
+                if entry.isRegularFile, let name = BlobName.decode(entry.name) {
+                    scan.blobs.append(name)
+                } else {
+                    scan.foreignEntries.append(entry.name)
+                }
+            }
+            return scan
+        }
+    }
+
+    /// fsyncs a directory through the ring, so new or removed entries are durable.
+    private func syncDirectory(_ path: String) async throws {
+        let fd = try FileSystem.open(path, flags: O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        do {
+            try await core.handle.sync(fd)
+        } catch var error as IOError {
+            error.context = path
+            throw error
+        }
+    }
+}

@@ -1,0 +1,88 @@
+// The few metadata system calls the storage makes directly (directory
+// creation, listing and removal, opening files). They are rare, short, and
+// have no io_uring benefit worth the complexity; data and fsyncs go through
+// the ring.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CURing
+import URing
+
+enum FileSystem {
+    /// Creates `path` as a directory; `true` if it was created, `false` if
+    /// it already existed as one.
+    static func makeDirectory(_ path: String) throws(IOError) -> Bool {
+        if mkdir(path, 0o755) == 0 { return true }
+        let code = curing_errno()
+        guard code == EEXIST else { throw IOError("mkdir", errno: code, context: path) }
+        guard isDirectory(path) else { throw IOError("mkdir", errno: ENOTDIR, context: path) }
+        return false
+    }
+
+    /// Creates `path` and its missing parents.
+    static func makeDirectories(_ path: String) throws(IOError) {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component
+            _ = try makeDirectory(prefix)
+            prefix += "/"
+        }
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(IOError) -> Int32 {
+        let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw IOError("open", errno: curing_errno(), context: path) }
+        return fd
+    }
+
+    static func size(of fd: Int32, context: String) throws(IOError) -> UInt64 {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw IOError("stat", errno: curing_errno(), context: context) }
+        return UInt64(info.st_size)
+    }
+
+    /// The entries of a directory (without "." and ".."), with whether each
+    /// is a regular file (not following symlinks).
+    static func list(_ path: String) throws(IOError) -> [(name: String, isRegularFile: Bool)] {
+        guard let directory = opendir(path) else {
+            let code = curing_errno()
+            throw IOError("opendir", code == ENOENT ? .notFound : .errno(code), context: path)
+        }
+        defer { closedir(directory) }
+        var entries: [(String, Bool)] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name == "." || name == ".." { continue }
+            var isFile = entry.pointee.d_type == UInt8(DT_REG)
+            if entry.pointee.d_type == UInt8(DT_UNKNOWN) {
+                var info = stat()
+                isFile = lstat(path + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+            }
+            entries.append((name, isFile))
+        }
+        return entries
+    }
+
+    /// Removes a directory tree (files, subdirectories) without following symlinks.
+    static func removeTree(_ path: String) throws(IOError) {
+        for entry in try list(path) {
+            let child = path + "/" + entry.name
+            var info = stat()
+            if lstat(child, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+                try removeTree(child)
+            } else if unlink(child) != 0 {
+                throw IOError("unlink", errno: curing_errno(), context: child)
+            }
+        }
+        guard rmdir(path) == 0 else { throw IOError("rmdir", errno: curing_errno(), context: path) }
+    }
+}

@@ -1,0 +1,240 @@
+// Storage and blobs end to end on a real filesystem.
+import Glibc
+import Testing
+import URing
+import URingLoop
+@testable import URingStorage
+
+@Suite struct StorageTests {
+    @Test func createWriteReopenWithHeader() async throws {
+        try await withStorage { storage, root in
+            let (blob, length, version) = try await storage.open(partition: "journal", name: [0x01, 0xab], versions: 3...5)
+            #expect(length == 0)
+            #expect(version == 5)
+            try await blob.write(Array("hello".utf8), at: 0)
+            try await blob.sync()
+            #expect(try blob.length() == 5)
+            // On disk: header then data, under the hex name.
+            let fd = open(root + "/journal/01ab", O_RDONLY)
+            try #require(fd >= 0)
+            defer { close(fd) }
+            var raw = [UInt8](repeating: 0, count: 13)
+            #expect(read(fd, &raw, 13) == 13)
+            #expect(Array(raw[0..<8]) == Array("SURB".utf8) + [0, 1, 0, 5])
+            #expect(Array(raw[8...]) == Array("hello".utf8))
+
+            let reopened = try await storage.open(partition: "journal", name: [0x01, 0xab], versions: 4...9)
+            #expect(reopened.length == 5)
+            #expect(reopened.version == 5)
+            #expect(try await reopened.blob.read(at: 1, count: 4) == Array("ello".utf8))
+        }
+    }
+
+    @Test func versionOutsideTheAcceptedRangeIsRejected() async throws {
+        try await withStorage { storage, _ in
+            _ = try await storage.open(partition: "p", name: [1], versions: 2...2)
+            await expectReason(.unsupportedVersion(found: 2, accepted: 3...4)) {
+                _ = try await storage.open(partition: "p", name: [1], versions: 3...4)
+            }
+            #expect(try await storage.open(partition: "p", name: [1], versions: 0...2).version == 2)
+        }
+    }
+
+    @Test func corruptMagicAndUnknownFormatAreRejected() async throws {
+        try await withStorage { storage, root in
+            _ = try await storage.open(partition: "p", name: [1])
+            try writeRaw(root + "/p/02", Array("NOPE".utf8) + [0, 1, 0, 0, 9, 9])
+            do {
+                _ = try await storage.open(partition: "p", name: [2])
+                Issue.record("corrupt blob opened")
+            } catch let error as IOError {
+                guard case .corrupt = error.reason else { Issue.record("\(error)"); return }
+                #expect(error.context == "p/02")
+            }
+            try writeRaw(root + "/p/03", Array("SURB".utf8) + [0, 7, 0, 0])
+            do {
+                _ = try await storage.open(partition: "p", name: [3])
+                Issue.record("unknown header format accepted")
+            } catch let error as IOError {
+                guard case .corrupt = error.reason else { Issue.record("\(error)"); return }
+            }
+        }
+    }
+
+    @Test func fileShorterThanTheHeaderIsTreatedAsNew() async throws {
+        try await withStorage { storage, root in
+            _ = try FileSystem.makeDirectory(root + "/p")
+            try writeRaw(root + "/p/0a", [1, 2, 3])
+            let (blob, length, version) = try await storage.open(partition: "p", name: [0x0a], versions: 1...7)
+            #expect(length == 0)
+            #expect(version == 7)
+            try await blob.write([9], at: 0)
+            #expect(try await blob.read(at: 0, count: 1) == [9])
+        }
+    }
+
+    @Test func readsPastTheEndAndEmptyTransfers() async throws {
+        try await withStorage { storage, _ in
+            let (blob, _, _) = try await storage.open(partition: "p", name: [1])
+            try await blob.write([1, 2, 3, 4], at: 0)
+            await expectReason(.endOfFile) { _ = try await blob.read(at: 2, count: 3) }
+            await expectReason(.endOfFile) { _ = try await blob.read(at: 100, count: 1) }
+            #expect(try await blob.read(at: 100, count: 0) == [])
+            try await blob.write([UInt8](), at: 50)
+            #expect(try blob.length() == 4)
+            await expectReason(.invalidArgument("offset 18446744073709551615 + 1 bytes is past the largest blob")) {
+                _ = try await blob.read(at: .max, count: 1)
+            }
+            await expectReason(.invalidArgument("negative byte count -1")) { _ = try await blob.read(at: 0, count: -1) }
+        }
+    }
+
+    @Test func vectoredWritesLandBackToBack() async throws {
+        try await withStorage { storage, _ in
+            let (blob, _, _) = try await storage.open(partition: "p", name: [1])
+            let parts = (0..<64).map { index in IOBuffer(bytes: [UInt8](repeating: UInt8(index), count: 100 + index)) }
+            try await blob.write(parts, at: 10, options: .dataSync)
+            let expected = parts.flatMap(\.bytes)
+            #expect(try await blob.read(at: 10, count: expected.count) == expected)
+            // A large vectored write (16 MiB in 4 KiB pieces) also completes whole.
+            let large = (0..<4096).map { index in IOBuffer(bytes: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: 4096)) }
+            try await blob.write(large, at: 0, options: .writeThenSync)
+            let back = try await blob.read(at: 4096 * 4095, count: 4096)
+            #expect(back == [UInt8](repeating: UInt8(truncatingIfNeeded: 4095), count: 4096))
+        }
+    }
+
+    @Test func dropFromCacheWritesWorkOrFallBack() async throws {
+        try await withStorage { storage, _ in
+            let (blob, _, _) = try await storage.open(partition: "p", name: [1])
+            let options = WriteOptions(durability: .buffered, dropFromCache: true)
+            try await blob.write(Array("uncached".utf8), at: 0, options: options)
+            try await blob.write(Array("again".utf8), at: 8, options: options)
+            #expect(try await blob.read(at: 0, count: 13) == Array("uncachedagain".utf8))
+        }
+    }
+
+    @Test func resizeDownAndUp() async throws {
+        try await withStorage { storage, _ in
+            let (blob, _, _) = try await storage.open(partition: "p", name: [1])
+            try await blob.write([UInt8](repeating: 7, count: 100), at: 0)
+            try await blob.resize(to: 10)
+            #expect(try blob.length() == 10)
+            await expectReason(.endOfFile) { _ = try await blob.read(at: 0, count: 11) }
+            try await blob.resize(to: 20)
+            #expect(try await blob.read(at: 0, count: 20) == [UInt8](repeating: 7, count: 10) + [UInt8](repeating: 0, count: 10))
+            // The header survives resizing to zero.
+            try await blob.resize(to: 0)
+            #expect(try await storage.open(partition: "p", name: [1]).length == 0)
+        }
+    }
+
+    @Test func concurrentReadersOfOneBlob() async throws {
+        try await withStorage { storage, _ in
+            let (blob, _, _) = try await storage.open(partition: "p", name: [1])
+            let data = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            try await blob.write(data, at: 0)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for task in 0..<32 {
+                    group.addTask {
+                        for step in 0..<50 {
+                            let offset = ((task * 50 + step) * 4096) % (data.count - 4096)
+                            let bytes = try await blob.read(at: UInt64(offset), count: 4096)
+                            guard bytes == Array(data[offset..<(offset + 4096)]) else {
+                                throw IOError("verify", .corrupt("wrong bytes at \(offset)"))
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    @Test func removeBlobsAndPartitions() async throws {
+        try await withStorage { storage, root in
+            _ = try await storage.open(partition: "p", name: [1])
+            _ = try await storage.open(partition: "p", name: [2])
+            try await storage.remove(partition: "p", name: [1])
+            #expect(try await storage.scan(partition: "p").blobs == [[2]])
+            await expectReason(.notFound) { try await storage.remove(partition: "p", name: [1]) }
+            try await storage.remove(partition: "p")
+            #expect(!FileSystem.isDirectory(root + "/p"))
+            await expectReason(.notFound) { try await storage.remove(partition: "p") }
+            await expectReason(.notFound) { _ = try await storage.scan(partition: "p") }
+        }
+    }
+
+    @Test func scanReportsForeignEntries() async throws {
+        try await withStorage { storage, root in
+            _ = try await storage.open(partition: "p", name: [0xde, 0xad])
+            _ = try await storage.open(partition: "p", name: Array("name".utf8))
+            _ = try FileSystem.makeDirectory(root + "/p/subdir")
+            try writeRaw(root + "/p/DEAD", [])
+            try writeRaw(root + "/p/xyz", [])
+            try writeRaw(root + "/p/abc", [])
+            let scan = try await storage.scan(partition: "p")
+            #expect(Set(scan.blobs) == [[0xde, 0xad], Array("name".utf8)])
+            #expect(Set(scan.foreignEntries) == ["subdir", "DEAD", "xyz", "abc"])
+        }
+    }
+
+    @Test func invalidNamesAreRejectedWithoutTouchingTheFilesystem() async throws {
+        try await withStorage { storage, root in
+            for partition in ["", "../x", "a/b", ".", "..", "with space", "ünï"] {
+                await expectInvalid { _ = try await storage.open(partition: partition, name: [1]) }
+                await expectInvalid { _ = try await storage.scan(partition: partition) }
+                await expectInvalid { try await storage.remove(partition: partition) }
+            }
+            await expectInvalid { _ = try await storage.open(partition: "p", name: []) }
+            await expectInvalid { _ = try await storage.open(partition: "p", name: [UInt8](repeating: 1, count: 128)) }
+            let entries = try FileSystem.list(root)
+            #expect(entries.isEmpty, "\(entries)")
+        }
+    }
+
+    @Test func syncedDataSurvivesANewStorage() async throws {
+        let root = try temporaryDirectory()
+        defer { try? FileSystem.removeTree(root) }
+        do {
+            let storage = try Storage(directory: root)
+            let (blob, _, _) = try await storage.open(partition: "durable", name: [7], versions: 1...1)
+            try await blob.write(Array("persisted".utf8), at: 0)
+            try await blob.sync()
+            await storage.shutdown()
+        }
+        let storage = try Storage(directory: root)
+        let (blob, length, version) = try await storage.open(partition: "durable", name: [7], versions: 1...1)
+        #expect(length == 9)
+        #expect(version == 1)
+        #expect(try await blob.read(at: 0, count: 9) == Array("persisted".utf8))
+        await storage.shutdown()
+        await expectReason(.shutdown) { _ = try await blob.read(at: 0, count: 1) }
+    }
+
+    @Test func errorsNameThePartitionAndBlob() async throws {
+        try await withStorage { storage, _ in
+            let (blob, _, _) = try await storage.open(partition: "p", name: [0xbe, 0xef])
+            do {
+                _ = try await blob.read(at: 0, count: 1)
+                Issue.record("read of an empty blob succeeded")
+            } catch let error as IOError {
+                #expect(error.description.contains("p/beef"))
+            }
+        }
+    }
+}
+
+private func expectInvalid(_ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async {
+    do {
+        try await body()
+        Issue.record("invalid name accepted", sourceLocation: sourceLocation)
+    } catch let error as IOError {
+        guard case .invalidArgument = error.reason else {
+            Issue.record("expected invalidArgument, got \(error)", sourceLocation: sourceLocation)
+            return
+        }
+    } catch {
+        Issue.record("expected IOError, got \(error)", sourceLocation: sourceLocation)
+    }
+}
