@@ -89,9 +89,10 @@ public struct Blob: Sendable {
         }
     }
 
-    /// Makes every completed write durable (`fsync`).
-    public func sync() async throws {
-        try await labelled { try await handle.sync(file.fd) }
+    /// Makes every completed write durable: `fsync`, or `fdatasync` with
+    /// `dataOnly` (skips metadata that reading the data does not need).
+    public func sync(dataOnly: Bool = false) async throws {
+        try await labelled { try await handle.sync(file.fd, dataOnly: dataOnly) }
     }
 
     /// The logical length right now.

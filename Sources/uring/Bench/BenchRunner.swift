@@ -2,7 +2,7 @@
 import URingLoop
 
 enum BenchRunner {
-    static func run(_ settings: BenchSettings, engine: Engine) async throws -> BenchResult {
+    static func run(_ settings: BenchSettings, engine: Engine, fixture: StorageFixture?) async throws -> BenchResult {
         switch (settings.workload, engine) {
         case (.nop, .uring), (.wake, .uring):
             return try await runLoopNop(settings)
@@ -15,6 +15,14 @@ enum BenchRunner {
             var result = BenchResult(workload: settings.workload, engine: .floor, concurrency: settings.concurrency, measurement: measurement)
             result.eventfdPerOperation = Double(floor.eventfdWrites) / Double(max(measurement.sampler.operations, 1))
             return result
+        case (.storageRead, _):
+            let measurement = try await StorageEngines.read(settings, engine: engine, fixture: fixture!)
+            return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
+        case (.storageWrite, _):
+            let measurement = try await StorageEngines.write(settings, engine: engine, fixture: fixture!)
+            return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
+        default:
+            throw BenchError("engine \(engine.rawValue) does not run \(settings.workload.rawValue)")
         }
     }
 

@@ -4,11 +4,14 @@ import ArgumentParser
 enum Workload: String, CaseIterable, ExpressibleByArgument, Sendable {
     case nop
     case wake
+    case storageRead = "storage-read"
+    case storageWrite = "storage-write"
 
     /// The engines measured by default, ours first.
     var engines: [Engine] {
         switch self {
         case .nop, .wake: return [.uring, .floor]
+        case .storageRead, .storageWrite: return [.uring, .nio, .pread]
         }
     }
 
@@ -16,6 +19,7 @@ enum Workload: String, CaseIterable, ExpressibleByArgument, Sendable {
         switch self {
         case .nop: return 64
         case .wake: return 1
+        case .storageRead, .storageWrite: return 32
         }
     }
 
@@ -26,4 +30,6 @@ enum Workload: String, CaseIterable, ExpressibleByArgument, Sendable {
 enum Engine: String, CaseIterable, ExpressibleByArgument, Sendable {
     case uring
     case floor
+    case nio
+    case pread
 }

@@ -20,6 +20,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("engine"), help: "Engines to measure (repeatable; default: all for the workload).")
     var engines: [Engine] = []
 
+    @Flag(help: "storage-read: open with O_DIRECT (device-bound) instead of reading the warm page cache.")
+    var direct = false
+
+    @Option(help: "storage-read: size of the file read at random, in MiB.")
+    var fileSizeMib = 256
+
+    @Option(help: "Where the storage workloads create their temporary files.")
+    var directory = "/tmp"
+
     @Option(help: "Runs per engine, interleaved; the run with the median ops/s is reported.")
     var runs = 1
 
@@ -33,16 +42,15 @@ struct BenchCommand: AsyncParsableCommand {
         if let seconds, !(seconds > 0 && seconds <= 3600) {
             throw ValidationError("--seconds must be in (0, 3600], got \(seconds)")
         }
+        if !(1...65536).contains(fileSizeMib) { throw ValidationError("--file-size-mib must be in 1...65536, got \(fileSizeMib)") }
         if !(1...99).contains(runs) { throw ValidationError("--runs must be in 1...99, got \(runs)") }
         if let idleSpin, idleSpin < 0 { throw ValidationError("--idle-spin must not be negative") }
         if let concurrency, !(1...4096).contains(concurrency) {
             throw ValidationError("--concurrency must be in 1...4096, got \(concurrency)")
         }
-        for workload in workloads.isEmpty ? Workload.allCases : workloads {
-            let unknown = engines.filter { !workload.engines.contains($0) }
-            if !unknown.isEmpty, workloads.count == 1 || engines.allSatisfy({ !workload.engines.contains($0) }) {
-                throw ValidationError("engine \(unknown.map(\.rawValue).joined(separator: ", ")) does not run \(workload.rawValue) (it has: \(workload.engines.map(\.rawValue).joined(separator: ", ")))")
-            }
+        let selectedWorkloads = workloads.isEmpty ? Workload.allCases : workloads
+        for engine in engines where !selectedWorkloads.contains(where: { $0.engines.contains(engine) }) {
+            throw ValidationError("engine \(engine.rawValue) runs none of the selected workloads (\(selectedWorkloads.map(\.rawValue).joined(separator: ", ")))")
         }
     }
 
@@ -50,27 +58,21 @@ struct BenchCommand: AsyncParsableCommand {
         var results: [BenchResult] = []
         for workload in workloads.isEmpty ? Workload.allCases : workloads {
             let selected = engines.isEmpty ? workload.engines : workload.engines.filter(engines.contains)
+            if selected.isEmpty { continue }
             let settings = BenchSettings(
                 workload: workload,
                 concurrency: concurrency ?? workload.defaultConcurrency,
                 duration: .milliseconds(Int64((seconds ?? workload.defaultSeconds) * 1000)),
-                idleSpin: idleSpin)
-            var samples: [Engine: [BenchResult]] = [:]
-            for run in 1...runs {
-                for engine in selected {
-                    Progress.show("\(workload.rawValue) / \(engine.rawValue) (run \(run) of \(runs)): \(settings.concurrency) tasks for \(format(settings.seconds, 1)) s")
-                    let result = try await BenchRunner.run(settings, engine: engine)
-                    Progress.clear()
-                    if runs > 1 && !json { print("  run \(run): " + result.line) }
-                    samples[engine, default: []].append(result)
-                }
+                idleSpin: idleSpin,
+                direct: direct)
+            let fixture = try await Fixtures.make(for: workload, directory: directory, fileSize: UInt64(fileSizeMib) << 20)
+            do {
+                results += try await measure(settings, engines: selected, fixture: fixture)
+            } catch {
+                await fixture?.tearDown()
+                throw error
             }
-            for engine in selected {
-                let sorted = samples[engine]!.sorted { $0.operationsPerSecond < $1.operationsPerSecond }
-                let median = sorted[sorted.count / 2]
-                if !json { print(median.line) }
-                results.append(median)
-            }
+            await fixture?.tearDown()
         }
         if json {
             let encoder = JSONEncoder()
@@ -83,11 +85,49 @@ struct BenchCommand: AsyncParsableCommand {
     }
 }
 
+extension BenchCommand {
+    /// Runs every engine `runs` times, interleaved, and keeps each one's median run.
+    func measure(_ settings: BenchSettings, engines selected: [Engine], fixture: StorageFixture?) async throws -> [BenchResult] {
+        var samples: [Engine: [BenchResult]] = [:]
+        for run in 1...runs {
+            for engine in selected {
+                Progress.show("\(settings.workload.rawValue) / \(engine.rawValue) (run \(run) of \(runs)): \(settings.concurrency) tasks for \(format(settings.seconds, 1)) s")
+                let result = try await BenchRunner.run(settings, engine: engine, fixture: fixture)
+                Progress.clear()
+                if runs > 1 && !json { print("  run \(run): " + result.line) }
+                samples[engine, default: []].append(result)
+            }
+        }
+        return selected.map { engine in
+            let sorted = samples[engine]!.sorted { $0.operationsPerSecond < $1.operationsPerSecond }
+            let median = sorted[sorted.count / 2]
+            if !json { print(median.line) }
+            return median
+        }
+    }
+}
+
 /// What one workload run is asked to do.
 struct BenchSettings: Sendable {
     var workload: Workload
     var concurrency: Int
     var duration: Duration
     var idleSpin: Int?
+    var direct = false
     var seconds: Double { Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18 }
+}
+
+enum Fixtures {
+    /// The files a workload needs, or nil for workloads that need none.
+    static func make(for workload: Workload, directory: String, fileSize: UInt64) async throws -> StorageFixture? {
+        switch workload {
+        case .nop, .wake: return nil
+        case .storageRead:
+            Progress.show("preparing a \(fileSize >> 20) MiB file in \(directory)")
+            defer { Progress.clear() }
+            return try await StorageFixture.make(parent: directory, fileSize: fileSize, needsReadFile: true)
+        case .storageWrite:
+            return try await StorageFixture.make(parent: directory, fileSize: 0, needsReadFile: false)
+        }
+    }
 }

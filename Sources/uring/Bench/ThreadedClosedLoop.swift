@@ -1,0 +1,64 @@
+// The blocking-syscall pattern: C dedicated threads, each doing one blocking
+// operation at a time until the time is up (the `pread` engine).
+import Glibc
+
+enum ThreadedClosedLoop {
+    private final class Worker: @unchecked Sendable {
+        // `@unchecked Sendable`: `sampler` and `failure` are written only by
+        // the worker's own thread and read after pthread_join.
+        let index: Int
+        let end: ContinuousClock.Instant
+        let makeOperation: (Int) -> () throws -> Void
+        var sampler = LatencySampler()
+        var failure: (any Error)?
+
+        init(index: Int, end: ContinuousClock.Instant, makeOperation: @escaping (Int) -> () throws -> Void) {
+            self.index = index
+            self.end = end
+            self.makeOperation = makeOperation
+        }
+
+        func run() {
+            // Per-thread state (buffers, generators) lives in the closure.
+            let operation = makeOperation(index)
+            var now = ContinuousClock.now
+            do {
+                while now < end {
+                    try operation()
+                    let done = ContinuousClock.now
+                    sampler.record(done - now)
+                    now = done
+                }
+            } catch {
+                failure = error
+            }
+        }
+    }
+
+    /// Starts `threads` threads; each calls `makeOperation(index)` once and
+    /// then runs the returned operation until the time is up.
+    static func run(threads: Int, duration: Duration, _ makeOperation: @escaping (Int) -> () throws -> Void) throws -> Measurement {
+        let start = ContinuousClock.now
+        let workers = (0..<threads).map { Worker(index: $0, end: start + duration, makeOperation: makeOperation) }
+        var handles: [pthread_t] = []
+        for worker in workers {
+            var thread = pthread_t()
+            let context = Unmanaged.passRetained(worker).toOpaque()
+            guard pthread_create(&thread, nil, { context in
+                let worker = Unmanaged<Worker>.fromOpaque(context!).takeRetainedValue()
+                worker.run()
+                return nil
+            }, context) == 0 else {
+                throw BenchError("could not start a benchmark thread")
+            }
+            handles.append(thread)
+        }
+        for thread in handles { pthread_join(thread, nil) }
+        var total = LatencySampler()
+        for worker in workers {
+            if let failure = worker.failure { throw failure }
+            total.merge(worker.sampler)
+        }
+        return Measurement(sampler: total, elapsed: ContinuousClock.now - start)
+    }
+}

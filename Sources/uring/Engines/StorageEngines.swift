@@ -1,0 +1,179 @@
+// storage-read and storage-write for each engine, the same pattern for all:
+// C concurrent workers, 4 KiB per operation, the same offsets per worker.
+//
+// - uring: URingStorage blobs (page cache) or the storage's loop on an
+//   O_DIRECT descriptor (--direct: the blob header would misalign O_DIRECT).
+// - nio: NIOFileSystem on its default thread pool (`readChunk`, `write`,
+//   `synchronize`); for --direct, which NIOFileSystem cannot open, `pread`
+//   run on that same pool (`NIOThreadPool.singleton`), as NIO users would.
+// - pread: blocking pread/pwrite from C dedicated threads.
+import CURing
+import Glibc
+import NIOCore
+import NIOPosix
+import URing
+import URingLoop
+import URingStorage
+import _NIOFileSystem
+
+enum StorageEngines {
+    static let writesPerSync = 64
+    /// Each writer appends up to this much, then wraps to the start.
+    static let appendSpan: UInt64 = 64 << 20
+
+    // MARK: Reads
+
+    static func read(_ settings: BenchSettings, engine: Engine, fixture: StorageFixture) async throws -> Measurement {
+        let size = fixture.fileSize
+        let block = UInt64(StorageFixture.blockSize)
+        switch engine {
+        case .uring where !settings.direct:
+            let buffers = (0..<settings.concurrency).map { _ in IOBuffer(capacity: StorageFixture.blockSize, alignment: 4096) }
+            let blob = fixture.readBlob
+            let offsets = Offsets(settings.concurrency, size: size)
+            return try await ClosedLoop.run(concurrency: settings.concurrency, duration: settings.duration) { task in
+                _ = try await blob.read(at: offsets.with(task) { $0.next() }, into: buffers[task])
+            }
+        case .uring:
+            let fd = try openDirect(fixture.readPath)
+            defer { close(fd) }
+            let handle = fixture.storage.handle
+            let buffers = (0..<settings.concurrency).map { _ in IOBuffer(capacity: StorageFixture.blockSize, alignment: 4096) }
+            let offsets = Offsets(settings.concurrency, size: size)
+            return try await ClosedLoop.run(concurrency: settings.concurrency, duration: settings.duration) { task in
+                _ = try await handle.read(from: fd, at: offsets.with(task) { $0.next() }, into: buffers[task])
+            }
+        case .nio where !settings.direct:
+            let file = try await _NIOFileSystem.FileSystem.shared.openFile(forReadingAt: FilePath(fixture.readPath), options: OpenOptions.Read())
+            let offsets = Offsets(settings.concurrency, size: size)
+            do {
+                let measurement = try await ClosedLoop.run(concurrency: settings.concurrency, duration: settings.duration) { task in
+                    let offset = Int64(offsets.with(task) { $0.next() } + StorageFixture.headerSize)
+                    _ = try await file.readChunk(fromAbsoluteOffset: offset, length: .bytes(Int64(block)))
+                }
+                try await file.close()
+                return measurement
+            } catch {
+                try? await file.close()
+                throw error
+            }
+        case .nio:
+            let fd = try openDirect(fixture.readPath)
+            defer { close(fd) }
+            let pool = NIOThreadPool.singleton
+            let offsets = Offsets(settings.concurrency, size: size)
+            let buffers = (0..<settings.concurrency).map { _ in IOBuffer(capacity: StorageFixture.blockSize, alignment: 4096) }
+            return try await ClosedLoop.run(concurrency: settings.concurrency, duration: settings.duration) { task in
+                let offset = offsets.with(task) { $0.next() }
+                let buffer = buffers[task]
+                try await pool.runIfActive {
+                    try buffer.withUnsafeMutableBytes { bytes in
+                        guard pread(fd, bytes.baseAddress, bytes.count, off_t(offset)) == bytes.count else {
+                            throw BenchError("pread failed: errno \(errno)")
+                        }
+                    }
+                }
+            }
+        case .pread:
+            let fd = settings.direct ? try openDirect(fixture.readPath) : open(fixture.readPath, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw BenchError("cannot open \(fixture.readPath): errno \(errno)") }
+            defer { close(fd) }
+            let base = settings.direct ? 0 : StorageFixture.headerSize
+            let buffers = PerTask<UnsafeMutableRawPointer>(settings.concurrency) { _ in
+                .allocate(byteCount: Int(block), alignment: 4096)
+            }
+            defer { for index in 0..<settings.concurrency { buffers.with(index) { $0.deallocate() } } }
+            return try ThreadedClosedLoop.run(threads: settings.concurrency, duration: settings.duration) { thread in
+                var offsets = RandomOffsets(seed: thread, fileSize: size, blockSize: block)
+                let buffer = buffers.with(thread) { $0 }
+                return {
+                    guard pread(fd, buffer, Int(block), off_t(offsets.next() + base)) == Int(block) else {
+                        throw BenchError("pread failed: errno \(errno)")
+                    }
+                }
+            }
+        default:
+            throw BenchError("engine \(engine.rawValue) does not run storage-read")
+        }
+    }
+
+    // MARK: Writes
+
+    static func write(_ settings: BenchSettings, engine: Engine, fixture: StorageFixture) async throws -> Measurement {
+        let block = StorageFixture.blockSize
+        switch engine {
+        case .uring:
+            var blobs: [Blob] = []
+            for task in 0..<settings.concurrency {
+                blobs.append(try await fixture.storage.open(partition: "bench-write", name: [0xA0, UInt8(truncatingIfNeeded: task), UInt8(task >> 8)]).blob)
+            }
+            let buffers = (0..<settings.concurrency).map { _ in IOBuffer(bytes: [UInt8](repeating: 0x5A, count: block)) }
+            let counters = Counters(settings.concurrency)
+            return try await ClosedLoop.run(concurrency: settings.concurrency, duration: settings.duration) { [blobs] task in
+                let count = counters.with(task) { value -> Int in defer { value += 1 }; return value }
+                try await blobs[task].write([buffers[task]], at: (UInt64(count) * UInt64(block)) % appendSpan)
+                if (count + 1) % writesPerSync == 0 { try await blobs[task].sync(dataOnly: true) }
+            }
+        case .nio:
+            var files: [WriteFileHandle] = []
+            for task in 0..<settings.concurrency {
+                files.append(try await _NIOFileSystem.FileSystem.shared.openFile(
+                    forWritingAt: FilePath(fixture.root + "/nio-write-\(task)"),
+                    options: .newFile(replaceExisting: true)))
+            }
+            let payload = ByteBuffer(repeating: 0x5A, count: block)
+            let counters = Counters(settings.concurrency)
+            do {
+                let measurement = try await ClosedLoop.run(concurrency: settings.concurrency, duration: settings.duration) { [files] task in
+                    let count = counters.with(task) { value -> Int in defer { value += 1 }; return value }
+                    try await files[task].write(contentsOf: payload, toAbsoluteOffset: Int64((UInt64(count) * UInt64(block)) % appendSpan))
+                    if (count + 1) % writesPerSync == 0 { try await files[task].synchronize() }
+                }
+                for file in files { try await file.close() }
+                return measurement
+            } catch {
+                for file in files { try? await file.close() }
+                throw error
+            }
+        case .pread:
+            var fds: [Int32] = []
+            defer { for fd in fds { close(fd) } }
+            for task in 0..<settings.concurrency {
+                let fd = open(fixture.root + "/pwrite-\(task)", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                guard fd >= 0 else { throw BenchError("cannot create a write file in \(fixture.root): errno \(errno)") }
+                fds.append(fd)
+            }
+            let descriptors = fds
+            return try ThreadedClosedLoop.run(threads: settings.concurrency, duration: settings.duration) { thread in
+                let fd = descriptors[thread]
+                let buffer = [UInt8](repeating: 0x5A, count: block)
+                var count = 0
+                return {
+                    guard pwrite(fd, buffer, block, off_t((UInt64(count) * UInt64(block)) % appendSpan)) == block else {
+                        throw BenchError("pwrite failed: errno \(errno)")
+                    }
+                    if (count + 1) % writesPerSync == 0 { guard fdatasync(fd) == 0 else { throw BenchError("fdatasync failed: errno \(errno)") } }
+                    count += 1
+                }
+            }
+        default:
+            throw BenchError("engine \(engine.rawValue) does not run storage-write")
+        }
+    }
+
+    private static func openDirect(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | CURING_O_DIRECT)
+        guard fd >= 0 else { throw BenchError("cannot open \(path) with O_DIRECT: errno \(errno) (does the filesystem support it? tmpfs does not)") }
+        return fd
+    }
+
+    /// Per-task random offsets within the file, seeded by task index.
+    private static func Offsets(_ tasks: Int, size: UInt64) -> PerTask<RandomOffsets> {
+        PerTask(tasks) { RandomOffsets(seed: $0, fileSize: size, blockSize: UInt64(StorageFixture.blockSize)) }
+    }
+
+    /// Per-task operation counters.
+    private static func Counters(_ tasks: Int) -> PerTask<Int> {
+        PerTask(tasks) { _ in 0 }
+    }
+}

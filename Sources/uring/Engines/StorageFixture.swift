@@ -1,0 +1,73 @@
+// The files the storage workloads run on, made once per workload and shared
+// by every engine: a blob of the requested size (warm in the page cache
+// unless --direct), and one append blob per task for writes.
+import CURing
+import Glibc
+import URing
+import URingLoop
+import URingStorage
+
+final class StorageFixture: Sendable {
+    static let blockSize = 4096
+    let root: String
+    let storage: Storage
+    let readBlob: Blob
+    /// The read blob's path (engines other than ours open it themselves).
+    let readPath: String
+    let fileSize: UInt64
+
+    /// Creates the fixture under a fresh directory in `parent`.
+    static func make(parent: String, fileSize: UInt64, needsReadFile: Bool) async throws -> StorageFixture {
+        var template = Array((parent + "/uring-bench-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw BenchError("cannot create a benchmark directory in \(parent): errno \(errno)")
+        }
+        let root = String(cString: made)
+        let storage = try Storage(directory: root)
+        let (blob, _, _) = try await storage.open(partition: "bench", name: [1])
+        if needsReadFile {
+            let chunk = IOBuffer(capacity: 1 << 20)
+            var offset: UInt64 = 0
+            while offset < fileSize {
+                chunk.withUnsafeMutableBytes { bytes in
+                    for index in stride(from: 0, to: bytes.count, by: 8) {
+                        bytes.storeBytes(of: (offset + UInt64(index)) &* 0x9E37_79B9, toByteOffset: index, as: UInt64.self)
+                    }
+                }
+                chunk.count = Int(min(UInt64(chunk.capacity), fileSize - offset))
+                try await blob.write([chunk], at: offset)
+                offset += UInt64(chunk.count)
+            }
+            try await blob.sync()
+        }
+        return StorageFixture(root: root, storage: storage, readBlob: blob, readPath: root + "/bench/01", fileSize: fileSize)
+    }
+
+    private init(root: String, storage: Storage, readBlob: Blob, readPath: String, fileSize: UInt64) {
+        self.root = root
+        self.storage = storage
+        self.readBlob = readBlob
+        self.readPath = readPath
+        self.fileSize = fileSize
+    }
+
+    /// Physical offset of logical `offset` in the read blob (past its header).
+    static let headerSize: UInt64 = 8
+
+    func tearDown() async {
+        await storage.shutdown()
+        removeTree(root)
+    }
+
+    private func removeTree(_ path: String) {
+        guard let directory = opendir(path) else { unlink(path); return }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name == "." || name == ".." { continue }
+            let child = path + "/" + name
+            if entry.pointee.d_type == UInt8(DT_DIR) { removeTree(child) } else { unlink(child) }
+        }
+        closedir(directory)
+        rmdir(path)
+    }
+}
