@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "URing", targets: ["URing"]),
         .library(name: "URingLoop", targets: ["URingLoop"]),
         .library(name: "URingStorage", targets: ["URingStorage"]),
+        .library(name: "URingNetwork", targets: ["URingNetwork"]),
         .executable(name: "uring", targets: ["uring"]),
     ],
     dependencies: [
@@ -33,12 +34,15 @@ let package = Package(
         ),
         // Partitions and blobs on the loop.
         .target(name: "URingStorage", dependencies: ["URingLoop", "URing", "CURing"]),
+        // TCP on the loop.
+        .target(name: "URingNetwork", dependencies: ["URingLoop", "URing", "CURing"]),
         .executableTarget(
             name: "uring",
             dependencies: [
                 "URing",
                 "URingLoop",
                 "URingStorage",
+                "URingNetwork",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -48,6 +52,7 @@ let package = Package(
         ),
         .testTarget(name: "URingTests", dependencies: ["URing", "CURing"]),
         .testTarget(name: "URingLoopTests", dependencies: ["URingLoop", "URing", "CURing"]),
+        .testTarget(name: "URingNetworkTests", dependencies: ["URingNetwork", "URingLoop", "URing", "CURing"]),
         .testTarget(name: "URingStorageTests", dependencies: ["URingStorage", "URingLoop", "URing", "CURing"]),
     ],
     swiftLanguageModes: [.v6]

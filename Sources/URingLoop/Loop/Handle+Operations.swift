@@ -78,21 +78,27 @@ extension Handle {
         try await send([IOBuffer(bytes: bytes)], to: fd, deadline: deadline)
     }
 
-    /// Receives into `buffer` from its start: with `exact`, exactly `count`
-    /// bytes (a peer that closes first throws `.endOfFile`); otherwise one
-    /// receive of at most `count` bytes, where an empty result means the peer
-    /// closed its side.
+    /// Receives into `buffer` at byte `start` (default 0): with `exact`,
+    /// exactly `count` bytes (a peer that closes first throws `.endOfFile`);
+    /// otherwise one receive of at most `count` bytes (default: the rest of
+    /// the capacity), where no new bytes mean the peer closed its side.
+    ///
+    /// - Returns: `buffer`, with `count` = `start` + bytes received.
     public func receive(
-        from fd: Int32, into buffer: IOBuffer, count: Int? = nil, exact: Bool = false,
+        from fd: Int32, into buffer: IOBuffer, startingAt start: Int = 0, count: Int? = nil, exact: Bool = false,
         deadline: ContinuousClock.Instant? = nil
     ) async throws -> IOBuffer {
-        let count = count ?? buffer.capacity
-        try Handle.check(count: count, capacity: buffer.capacity, offset: nil, operation: "recv")
+        guard start >= 0 && start <= buffer.capacity else {
+            throw IOError("recv", .invalidArgument("start \(start) is outside a buffer of \(buffer.capacity)"))
+        }
+        let count = count ?? buffer.capacity - start
+        try Handle.check(count: count, capacity: buffer.capacity - start, offset: nil, operation: "recv")
         if count == 0 {
-            buffer.count = 0
+            buffer.count = start
             return buffer
         }
-        return try await core.perform(ReceiveRequest(fd: fd, buffer: buffer, count: count, exact: exact, deadline: deadline))
+        return try await core.perform(
+            ReceiveRequest(fd: fd, buffer: buffer, start: start, count: count, exact: exact, deadline: deadline))
     }
 
     /// Receives up to (or, with `exact`, exactly) `count` bytes.

@@ -1,4 +1,4 @@
-// recv into a buffer: `exact` keeps receiving until `count` bytes arrived
+// recv into a buffer at `start`: `exact` keeps receiving until `count` bytes arrived
 // (a peer that closes first is `.endOfFile`); otherwise one receive of at
 // most `count` bytes, where 0 bytes means the peer closed its side.
 import URing
@@ -6,20 +6,23 @@ import URing
 final class ReceiveRequest: ValueRequest<IOBuffer>, @unchecked Sendable {
     let fd: Int32
     let buffer: IOBuffer
+    /// Where in the buffer received bytes start.
+    let start: Int
     let target: Int
     let exact: Bool
     private var done = 0
 
-    init(fd: Int32, buffer: IOBuffer, count: Int, exact: Bool, deadline: ContinuousClock.Instant?) {
+    init(fd: Int32, buffer: IOBuffer, start: Int, count: Int, exact: Bool, deadline: ContinuousClock.Instant?) {
         self.fd = fd
         self.buffer = buffer
+        self.start = start
         self.target = count
         self.exact = exact
         super.init(operation: "recv", deadline: deadline)
     }
 
     override func makeEntry() -> SubmissionEntry {
-        .recv(fd: fd, into: buffer.base + done, count: UInt32(min(target - done, IOBuffer.maximumTransfer)))
+        .recv(fd: fd, into: buffer.base + start + done, count: UInt32(min(target - done, IOBuffer.maximumTransfer)))
     }
 
     override func onCompletion(_ result: Int32) -> CompletionStep {
@@ -33,7 +36,7 @@ final class ReceiveRequest: ValueRequest<IOBuffer>, @unchecked Sendable {
             return .finished
         }
         if exact && done < target { return .again }
-        buffer.count = done
+        buffer.count = start + done
         succeed(buffer)
         return .finished
     }

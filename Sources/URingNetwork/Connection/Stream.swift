@@ -1,0 +1,133 @@
+// The receiving half of a connection, with a buffer so that many small
+// exact reads cost one large receive, and large reads bypass the buffer.
+//
+// Invariant (why `@unchecked Sendable` is sound): `buffer` and `start` are
+// touched only by the one call that holds `busy` (acquired with acquire
+// ordering, released with release ordering), so calls from different tasks
+// are ordered; a concurrent second call is refused, not raced.
+import Synchronization
+import URing
+import URingLoop
+
+/// Receives bytes from a connection. Sendable; use from one task at a time.
+public final class Stream: @unchecked Sendable {
+    let socket: Socket
+    private let busy = Atomic<Bool>(false)
+    /// Received, unread bytes are `start..<buffer.count`.
+    private let buffer: IOBuffer
+    private var start = 0
+
+    init(socket: Socket) {
+        self.socket = socket
+        buffer = IOBuffer(capacity: max(socket.configuration.receiveBufferSize, 1))
+    }
+
+    /// The peer's address.
+    public var peer: SocketAddress { socket.peer }
+
+    /// Unread bytes already received.
+    private var buffered: Int { buffer.count - start }
+
+    /// Returns exactly `count` bytes (within the read/write timeout).
+    ///
+    /// - Throws: `IOError` `.endOfFile` if the peer closes first (a truncated
+    ///   message), `.timedOut`, or the kernel's errno.
+    public func receive(exactly count: Int) async throws -> [UInt8] {
+        guard count >= 0 else { throw IOError("recv", .invalidArgument("negative byte count \(count)")) }
+        return try await exclusive { deadline in
+            var result = take(min(count, buffered))
+            result.reserveCapacity(count)
+            var missing = count - result.count
+            if missing == 0 { return result }
+            if missing >= buffer.capacity {
+                // Large: straight into its own buffer, no double copy.
+                let direct = try await socket.receiveLoop.receive(
+                    from: socket.fd, into: IOBuffer(capacity: missing), count: missing, exact: true, deadline: deadline)
+                return result + direct.bytes
+            }
+            while buffered < missing {
+                try await fill(deadline: deadline, closedMidMessage: true)
+            }
+            result += take(missing)
+            missing = 0
+            return result
+        }
+    }
+
+    /// Returns between 1 and `maxLength` bytes as soon as any are available,
+    /// or an empty array once the peer has closed its side.
+    public func receive(upTo maxLength: Int) async throws -> [UInt8] {
+        guard maxLength > 0 else { throw IOError("recv", .invalidArgument("maxLength must be positive, got \(maxLength)")) }
+        return try await exclusive { deadline in
+            if buffered == 0 {
+                let received = try await fill(deadline: deadline, closedMidMessage: false)
+                if received == 0 { return [] }
+            }
+            return take(min(maxLength, buffered))
+        }
+    }
+
+    /// Up to `maxLength` bytes already received, without consuming them and
+    /// without waiting.
+    public func peek(maxLength: Int) throws -> [UInt8] {
+        guard maxLength >= 0 else { throw IOError("peek", .invalidArgument("negative maxLength \(maxLength)")) }
+        guard !busy.exchange(true, ordering: .acquiring) else {
+            throw IOError("peek", .invalidArgument("a receive is in progress on this stream"))
+        }
+        defer { busy.store(false, ordering: .releasing) }
+        return buffer.withUnsafeBytes { Array($0[start..<(start + min(maxLength, buffered))]) }
+    }
+
+    /// Ends the connection in both directions; a pending receive ends with
+    /// `.endOfFile`.
+    public func close() {
+        socket.shutdown()
+    }
+
+    // MARK: - Internals (caller holds `busy`)
+
+    private func exclusive<T>(_ body: (ContinuousClock.Instant?) async throws -> T) async throws -> T {
+        guard !busy.exchange(true, ordering: .acquiring) else {
+            throw IOError("recv", .invalidArgument("another receive is in progress on this stream"))
+        }
+        defer { busy.store(false, ordering: .releasing) }
+        do {
+            return try await body(socket.deadline)
+        } catch var error as IOError {
+            error.context = error.context.map { "\(socket.peer): \($0)" } ?? "\(socket.peer)"
+            throw error
+        }
+    }
+
+    private func take(_ count: Int) -> [UInt8] {
+        guard count > 0 else { return [] }
+        let bytes = buffer.withUnsafeBytes { Array($0[start..<(start + count)]) }
+        start += count
+        if start == buffer.count {
+            start = 0
+            buffer.count = 0
+        }
+        return bytes
+    }
+
+    /// One receive into the free end of the buffer (compacting first).
+    /// Returns the bytes received; 0 means the peer closed.
+    @discardableResult
+    private func fill(deadline: ContinuousClock.Instant?, closedMidMessage: Bool) async throws -> Int {
+        if start > 0 {
+            let unread = buffered
+            buffer.withUnsafeMutableBytes { bytes in
+                bytes.baseAddress!.copyMemory(from: bytes.baseAddress! + start, byteCount: unread)
+            }
+            buffer.count = unread
+            start = 0
+        }
+        let before = buffer.count
+        _ = try await socket.receiveLoop.receive(from: socket.fd, into: buffer, startingAt: before, deadline: deadline)
+        let received = buffer.count - before
+        if received == 0 && closedMidMessage {
+            throw IOError("recv", .endOfFile, context: "peer closed with \(buffered) bytes of the message received")
+        }
+        return received
+    }
+}

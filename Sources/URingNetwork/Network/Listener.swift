@@ -1,0 +1,42 @@
+// A listening TCP socket whose accepts run on the ring.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import URing
+import URingLoop
+
+/// Accepts connections. Closing it ends pending and future accepts.
+public final class Listener: Sendable {
+    let fd: Int32
+    let network: Network
+    /// The bound address (with the real port when bound to port 0).
+    public let localAddress: SocketAddress
+
+    init(fd: Int32, network: Network, localAddress: SocketAddress) {
+        self.fd = fd
+        self.network = network
+        self.localAddress = localAddress
+    }
+
+    deinit { Glibc.close(fd) }
+
+    /// Waits for the next connection (no timeout unless `deadline`).
+    public func accept(deadline: ContinuousClock.Instant? = nil) async throws -> (peer: SocketAddress, sink: Sink, stream: Stream) {
+        let accepted = try await network.receiveLoop.accept(on: fd, deadline: deadline)
+        do {
+            try SocketOptions.configure(accepted.fd, network.configuration)
+        } catch {
+            Glibc.close(accepted.fd)
+            throw error
+        }
+        let (sink, stream) = network.connection(fd: accepted.fd, peer: accepted.peer)
+        return (accepted.peer, sink, stream)
+    }
+
+    /// Stops listening: a pending `accept` fails, later ones too.
+    public func close() {
+        _ = shutdown(fd, Int32(SHUT_RDWR))
+    }
+}

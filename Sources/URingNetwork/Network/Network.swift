@@ -1,0 +1,76 @@
+// TCP over io_uring: listeners, dialing, and connections as Sink + Stream.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CURing
+import URing
+import URingLoop
+
+/// TCP networking on its own loop(s): accept, connect, send and receive all
+/// go through io_uring.
+public final class Network: Sendable {
+    public let configuration: NetworkConfiguration
+    let sendLoop: Handle
+    let receiveLoop: Handle
+
+    /// Starts the loop(s).
+    public init(configuration: NetworkConfiguration = NetworkConfiguration()) throws(IOError) {
+        guard configuration.receiveBufferSize > 0 else {
+            throw IOError("network configuration", .invalidArgument("receiveBufferSize must be positive"))
+        }
+        self.configuration = configuration
+        var loop = configuration.loop
+        loop.threadName = "uring-net-recv"
+        receiveLoop = try IOLoop.start(loop)
+        if configuration.separateLoops {
+            loop.threadName = "uring-net-send"
+            sendLoop = try IOLoop.start(loop)
+        } else {
+            sendLoop = receiveLoop
+        }
+    }
+
+    /// Stops the loops after their in-flight work.
+    public func shutdown() async {
+        await receiveLoop.shutdown()
+        await sendLoop.shutdown()
+    }
+
+    /// Listens on `address` (IPv4 or IPv6; port 0 picks a free port).
+    public func bind(_ address: SocketAddress, backlog: Int32 = 1024) throws(IOError) -> Listener {
+        let fd = try SocketOptions.makeTCPSocket(for: address)
+        do throws(IOError) {
+            try SocketOptions.set(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1, label: "SO_REUSEADDR")
+            var storage = address.storage
+            let bound = withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, address.length) }
+            }
+            guard bound == 0 else { throw IOError("bind", errno: curing_errno(), context: "\(address)") }
+            guard listen(fd, backlog) == 0 else { throw IOError("listen", errno: curing_errno(), context: "\(address)") }
+            return Listener(fd: fd, network: self, localAddress: try SocketOptions.localAddress(of: fd))
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    /// Connects to `address` (within `deadline`, default: the read/write timeout).
+    public func dial(_ address: SocketAddress, deadline: ContinuousClock.Instant? = nil) async throws -> (sink: Sink, stream: Stream) {
+        let fd = try SocketOptions.makeTCPSocket(for: address)
+        do {
+            try SocketOptions.configure(fd, configuration)
+            try await receiveLoop.connect(fd, to: address, deadline: deadline ?? configuration.readWriteTimeout.map { .now + $0 })
+        } catch {
+            close(fd)
+            throw error
+        }
+        return connection(fd: fd, peer: address)
+    }
+
+    func connection(fd: Int32, peer: SocketAddress) -> (Sink, Stream) {
+        let socket = Socket(fd: fd, peer: peer, sendLoop: sendLoop, receiveLoop: receiveLoop, configuration: configuration)
+        return (Sink(socket: socket), Stream(socket: socket))
+    }
+}

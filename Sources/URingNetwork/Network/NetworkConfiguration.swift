@@ -1,0 +1,22 @@
+// How a Network behaves: socket options, timeouts, buffering, loops.
+import URingLoop
+
+/// The settings of one `Network`.
+public struct NetworkConfiguration: Sendable, Hashable {
+    /// Disable Nagle's algorithm (`TCP_NODELAY`): small messages leave at once.
+    public var noDelay = true
+    /// `SO_LINGER` with a zero timeout: closing resets the connection instead
+    /// of lingering in TIME_WAIT, reclaiming sockets from misbehaving peers at once.
+    public var zeroLinger = true
+    /// Applied to every top-level send and receive; `nil` waits forever.
+    public var readWriteTimeout: Duration? = .seconds(30)
+    /// Size of each stream's receive buffer (large reads bypass it).
+    public var receiveBufferSize = 64 * 1024
+    /// Run sends and receives on separate loops, so a slow peer's sends never
+    /// delay anyone's receives. With `false`, one loop serves both.
+    public var separateLoops = true
+    /// Settings of the loop(s).
+    public var loop = LoopConfiguration()
+
+    public init() {}
+}

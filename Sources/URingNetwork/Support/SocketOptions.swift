@@ -1,0 +1,49 @@
+// Socket creation and options: plain system calls, done once per socket.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CURing
+import URing
+import URingLoop
+
+enum SocketOptions {
+    /// A new TCP socket of `address`'s family, close-on-exec.
+    static func makeTCPSocket(for address: SocketAddress) throws(IOError) -> Int32 {
+        let fd = socket(address.family, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0)
+        guard fd >= 0 else { throw IOError("socket", errno: curing_errno(), context: "\(address)") }
+        return fd
+    }
+
+    static func set(_ fd: Int32, level: Int32, name: Int32, value: Int32, label: String) throws(IOError) {
+        var value = value
+        guard setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+            throw IOError("setsockopt(\(label))", errno: curing_errno())
+        }
+    }
+
+    /// Applies the configured per-connection options.
+    static func configure(_ fd: Int32, _ configuration: NetworkConfiguration) throws(IOError) {
+        if configuration.noDelay {
+            try set(fd, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1, label: "TCP_NODELAY")
+        }
+        if configuration.zeroLinger {
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            guard setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size)) == 0 else {
+                throw IOError("setsockopt(SO_LINGER)", errno: curing_errno())
+            }
+        }
+    }
+
+    /// The address a socket is bound to.
+    static func localAddress(of fd: Int32) throws(IOError) -> SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard result == 0 else { throw IOError("getsockname", errno: curing_errno()) }
+        return SocketAddress(storage: storage, length: length)
+    }
+}

@@ -1,0 +1,244 @@
+// TCP over the loop on loopback: every transfer is checked byte for byte.
+import Glibc
+import Testing
+import URing
+import URingLoop
+@testable import URingNetwork
+
+private func withNetwork<T>(timeout: Duration? = .seconds(20), _ body: (Network) async throws -> T) async throws -> T {
+    var configuration = NetworkConfiguration()
+    configuration.readWriteTimeout = timeout
+    configuration.receiveBufferSize = 16 * 1024
+    let network = try Network(configuration: configuration)
+    do {
+        let result = try await body(network)
+        await network.shutdown()
+        return result
+    } catch {
+        await network.shutdown()
+        throw error
+    }
+}
+
+/// A listener on loopback and one accepted connection per dial.
+private func connectedPair(_ network: Network, host: String = "127.0.0.1") async throws
+    -> (listener: Listener, client: (sink: Sink, stream: Stream), server: (peer: SocketAddress, sink: Sink, stream: Stream)) {
+    let listener = try network.bind(try SocketAddress(host: host, port: 0))
+    async let accepted = listener.accept()
+    let client = try await network.dial(listener.localAddress)
+    return (listener, client, try await accepted)
+}
+
+private func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
+    (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 131) ^ seed) }
+}
+
+private func expectReason(_ reason: IOError.Reason, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async {
+    do {
+        try await body()
+        Issue.record("expected \(reason), got success", sourceLocation: sourceLocation)
+    } catch let error as IOError {
+        #expect(error.reason == reason, "\(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected \(reason), got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+@Suite struct NetworkTests {
+    @Test func bindAcceptDialOverIPv4() async throws {
+        try await withNetwork { network in
+            let (listener, client, server) = try await connectedPair(network)
+            #expect(listener.localAddress.port != 0)
+            #expect(server.peer.host == "127.0.0.1")
+            try await client.sink.send(Array("ping".utf8))
+            #expect(try await server.stream.receive(exactly: 4) == Array("ping".utf8))
+            try await server.sink.send(Array("pong".utf8))
+            #expect(try await client.stream.receive(exactly: 4) == Array("pong".utf8))
+        }
+    }
+
+    @Test func bindAcceptDialOverIPv6WhereAvailable() async throws {
+        let probe = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_addr = in6addr_loopback
+        let available = probe >= 0 && withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0 }
+        }
+        if probe >= 0 { close(probe) }
+        guard available else { return }  // no IPv6 loopback on this machine
+        try await withNetwork { network in
+            let (listener, client, server) = try await connectedPair(network, host: "::1")
+            #expect(listener.localAddress.family == AF_INET6)
+            #expect(server.peer.host == "::1")
+            try await client.sink.send([1, 2, 3])
+            #expect(try await server.stream.receive(exactly: 3) == [1, 2, 3])
+        }
+    }
+
+    @Test func largeTransfersBothWaysAreByteExact() async throws {
+        try await withNetwork { network in
+            let (_, client, server) = try await connectedPair(network)
+            let up = pattern(5 << 20, seed: 3)
+            let down = pattern(3 << 20, seed: 7)
+            async let sentUp: Void = client.sink.send(up)
+            async let sentDown: Void = server.sink.send(down)
+            // Mixed read sizes: small (buffered) and large (bypassing the buffer).
+            var received: [UInt8] = []
+            received += try await server.stream.receive(exactly: 10)
+            received += try await server.stream.receive(exactly: 1 << 20)
+            while received.count < up.count {
+                received += try await server.stream.receive(exactly: min(7000, up.count - received.count))
+            }
+            let back = try await client.stream.receive(exactly: down.count)
+            try await sentUp
+            try await sentDown
+            #expect(received == up)
+            #expect(back == down)
+        }
+    }
+
+    @Test func vectoredSend() async throws {
+        try await withNetwork { network in
+            let (_, client, server) = try await connectedPair(network)
+            let parts = (0..<50).map { IOBuffer(bytes: pattern(1000 + $0, seed: $0)) }
+            try await client.sink.send(parts)
+            let expected = parts.flatMap(\.bytes)
+            #expect(try await server.stream.receive(exactly: expected.count) == expected)
+        }
+    }
+
+    @Test func exactReceiveAcrossManySmallSends() async throws {
+        try await withNetwork { network in
+            let (_, client, server) = try await connectedPair(network)
+            let message = pattern(10_000)
+            let sender = Task {
+                for offset in stride(from: 0, to: message.count, by: 7) {
+                    try await client.sink.send(Array(message[offset..<min(offset + 7, message.count)]))
+                }
+            }
+            #expect(try await server.stream.receive(exactly: message.count) == message)
+            try await sender.value
+        }
+    }
+
+    @Test func peekShowsBufferedBytesWithoutConsuming() async throws {
+        try await withNetwork { network in
+            let (_, client, server) = try await connectedPair(network)
+            #expect(try server.stream.peek(maxLength: 10) == [])
+            try await client.sink.send(Array("abcdef".utf8))
+            #expect(try await server.stream.receive(exactly: 2) == Array("ab".utf8))
+            // Whatever that receive buffered beyond the two bytes (one TCP
+            // segment on loopback: all of it) is visible and not consumed.
+            let peeked = try server.stream.peek(maxLength: 3)
+            #expect(Array("cde".utf8).starts(with: peeked))
+            #expect(try server.stream.peek(maxLength: 3) == peeked)
+            #expect(try await server.stream.receive(exactly: 4) == Array("cdef".utf8))
+            #expect(try server.stream.peek(maxLength: 10) == [])
+        }
+    }
+
+    @Test func silentPeerTimesOut() async throws {
+        try await withNetwork(timeout: .milliseconds(100)) { network in
+            let (_, client, server) = try await connectedPair(network)
+            await expectReason(.timedOut) { _ = try await server.stream.receive(exactly: 1) }
+            withExtendedLifetime(client) {}  // the peer stays connected, silent
+        }
+    }
+
+    @Test func peerClosingMidMessageIsEndOfFile() async throws {
+        try await withNetwork { network in
+            let (_, client, server) = try await connectedPair(network)
+            try await client.sink.send([1, 2, 3])
+            client.sink.close()
+            await expectReason(.endOfFile) { _ = try await server.stream.receive(exactly: 10) }
+        }
+    }
+
+    @Test func dialToAClosedPortFailsFast() async throws {
+        try await withNetwork { network in
+            // Bind then close a listener to find a port nobody listens on.
+            let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+            let address = listener.localAddress
+            listener.close()
+            _ = listener
+            let started = ContinuousClock.now
+            await expectReason(.errno(ECONNREFUSED)) { _ = try await network.dial(address) }
+            #expect(ContinuousClock.now - started < .seconds(5))
+        }
+    }
+
+    @Test func twoHundredConcurrentConnectionsEcho() async throws {
+        try await withNetwork { network in
+            let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+            let server = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<200 {
+                        let (_, sink, stream) = try await listener.accept()
+                        group.addTask {
+                            while true {
+                                let chunk = try await stream.receive(upTo: 4096)
+                                if chunk.isEmpty { return }
+                                try await sink.send(chunk)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        let (sink, stream) = try await network.dial(listener.localAddress)
+                        for round in 0..<5 {
+                            let message = pattern(64 + index, seed: index &* 31 &+ round)
+                            try await sink.send(message)
+                            let echoed = try await stream.receive(exactly: message.count)
+                            guard echoed == message else { throw IOError("echo", .corrupt("connection \(index) round \(round)")) }
+                        }
+                        sink.close()
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await server.value
+        }
+    }
+
+    @Test func closingWhileAReceiveIsPendingResumesTheReceiver() async throws {
+        try await withNetwork { network in
+            let (_, client, server) = try await connectedPair(network)
+            let receiver = Task { try await server.stream.receive(exactly: 8) }
+            let patience = ContinuousClock.now + .seconds(10)
+            while network.receiveLoop.statistics.pendingRequests == 0 {
+                try #require(ContinuousClock.now < patience, "the receive never reached the loop")
+                await Task.yield()
+            }
+            server.stream.close()
+            let outcome = await receiver.result
+            #expect(throws: IOError("recv", .endOfFile, context: "\(server.peer): peer closed with 0 bytes of the message received")) {
+                try outcome.get()
+            }
+            withExtendedLifetime(client) {}
+        }
+    }
+
+    @Test func sinkRefusesToSendAfterAFailure() async throws {
+        try await withNetwork(timeout: .milliseconds(200)) { network in
+            let (_, client, server) = try await connectedPair(network)
+            server.stream.close()
+            // Keep sending until the reset shows up as an error.
+            var failed = false
+            for _ in 0..<1000 where !failed {
+                do { try await client.sink.send(pattern(64 * 1024)) } catch { failed = true }
+            }
+            #expect(failed)
+            do {
+                try await client.sink.send([1])
+                Issue.record("a failed sink sent again")
+            } catch let error as IOError {
+                guard case .invalidArgument = error.reason else { Issue.record("\(error)"); return }
+            }
+        }
+    }
+}
