@@ -6,7 +6,7 @@ struct Uring: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "uring",
         abstract: "swift-uring: io_uring for Swift. Run with no arguments for the quick benchmark suite.",
-        subcommands: [BenchCommand.self, FeaturesCommand.self],
+        subcommands: [BenchCommand.self, EchoServerCommand.self, FeaturesCommand.self],
         defaultSubcommand: BenchCommand.self
     )
 }

@@ -166,13 +166,15 @@ public final class IOLoop {
         waker.disarm()
     }
 
-    /// Yields up to `configuration.idleSpinYields` times; `true` as soon as
-    /// a new publish shows up.
+    /// Yields the CPU until a new publish shows up (`true`) or
+    /// `configuration.idleSpin` has passed (`false`).
     private func spinUntilPublished(_ expected: UInt64) -> Bool {
-        for _ in 0..<configuration.idleSpinYields {
+        guard configuration.idleSpin > .zero else { return false }
+        let end = ContinuousClock.now + configuration.idleSpin
+        repeat {
             if waker.submitted() != expected { return true }
             sched_yield()
-        }
+        } while ContinuousClock.now < end
         return waker.submitted() != expected
     }
 

@@ -19,10 +19,11 @@ public struct LoopConfiguration: Sendable, Hashable {
     public var shutdownTimeout: Duration?
     /// The timing wheel's resolution: deadlines fire at most this late.
     public var timeoutWheelTick: Duration = .milliseconds(5)
-    /// Before sleeping after a pass that resumed callers, the loop yields
-    /// its CPU up to this many times waiting for their next request (0
-    /// sleeps at once). Saves eventfd writes and cross-CPU wakes under load.
-    public var idleSpinYields = 16
+    /// Before sleeping after a pass that resumed callers, the loop keeps
+    /// yielding its CPU for up to this long, waiting for their next request
+    /// (zero sleeps at once). Under load this saves the eventfd write and the
+    /// cross-CPU wake (tens of microseconds) that sleeping would cost.
+    public var idleSpin: Duration = .microseconds(20)
     /// The loop thread's name (first 15 bytes).
     public var threadName = "uring-loop"
 
@@ -45,8 +46,8 @@ public struct LoopConfiguration: Sendable, Hashable {
         guard maximumRequestTimeout.clampedNanoseconds / timeoutWheelTick.clampedNanoseconds <= 1 << 22 else {
             throw IOError("loop configuration", .invalidArgument("maximumRequestTimeout / timeoutWheelTick exceeds 4M slots; use a coarser tick"))
         }
-        guard idleSpinYields >= 0 else {
-            throw IOError("loop configuration", .invalidArgument("idleSpinYields must not be negative"))
+        guard idleSpin >= .zero, idleSpin <= .milliseconds(10) else {
+            throw IOError("loop configuration", .invalidArgument("idleSpin must be within 0...10 ms"))
         }
         if let shutdownTimeout, shutdownTimeout < .zero {
             throw IOError("loop configuration", .invalidArgument("shutdownTimeout must not be negative"))

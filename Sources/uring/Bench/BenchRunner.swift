@@ -1,4 +1,5 @@
 // Runs one (workload, engine) pair and turns it into a result.
+import Glibc
 import URingLoop
 
 enum BenchRunner {
@@ -21,6 +22,21 @@ enum BenchRunner {
         case (.storageWrite, _):
             let measurement = try await StorageEngines.write(settings, engine: engine, fixture: fixture!)
             return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
+        case (.echo, .uring), (.echo, .nio):
+            let server: any EchoServer = engine == .uring
+                ? try URingEchoServer(host: "127.0.0.1", port: 0)
+                : try NIOEchoServer(host: "127.0.0.1", port: 0)
+            do {
+                let port = server.port
+                let measurement = try await runBlocking {
+                    try EchoClient.run(port: port, connections: settings.concurrency, messageSize: settings.messageSize, duration: settings.duration)
+                }
+                try await server.stop()
+                return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
+            } catch {
+                try? await server.stop()
+                throw error
+            }
         default:
             throw BenchError("engine \(engine.rawValue) does not run \(settings.workload.rawValue)")
         }
@@ -33,7 +49,7 @@ enum BenchRunner {
 
     private static func runLoopNop(_ settings: BenchSettings) async throws -> BenchResult {
         var configuration = LoopConfiguration()
-        if let idleSpin = settings.idleSpin { configuration.idleSpinYields = idleSpin }
+        if let idleSpin = settings.idleSpin { configuration.idleSpin = .microseconds(idleSpin) }
         let handle = try IOLoop.start(configuration)
         let before = handle.statistics
         let measurement = try await ClosedLoop.run(
@@ -46,5 +62,30 @@ enum BenchRunner {
         result.eventfdPerOperation = Double(after.eventfdWrites - before.eventfdWrites) / operations
         result.enterPerOperation = Double(after.enterCalls - before.enterCalls) / operations
         return result
+    }
+}
+
+/// Runs blocking work (thread joins) off the cooperative pool, so the async
+/// servers under test keep every pool thread.
+func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = BlockingThread { continuation.resume(with: Result { try body() }) }
+        thread.start()
+    }
+}
+
+private final class BlockingThread: @unchecked Sendable {
+    // `@unchecked Sendable`: `body` is immutable and runs once on the new thread.
+    let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+
+    func start() {
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        pthread_create(&thread, nil, { context in
+            Unmanaged<BlockingThread>.fromOpaque(context!).takeRetainedValue().body()
+            return nil
+        }, context)
+        pthread_detach(thread)
     }
 }

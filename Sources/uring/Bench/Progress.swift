@@ -20,3 +20,9 @@ func writeError(_ text: String) {
     var text = text
     text.withUTF8 { bytes in _ = write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
 }
+
+/// Writes `text` to standard output (fd 1) at once, unbuffered.
+func writeOutput(_ text: String) {
+    var text = text
+    text.withUTF8 { bytes in _ = write(STDOUT_FILENO, bytes.baseAddress, bytes.count) }
+}

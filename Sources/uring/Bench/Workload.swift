@@ -6,12 +6,14 @@ enum Workload: String, CaseIterable, ExpressibleByArgument, Sendable {
     case wake
     case storageRead = "storage-read"
     case storageWrite = "storage-write"
+    case echo
 
     /// The engines measured by default, ours first.
     var engines: [Engine] {
         switch self {
         case .nop, .wake: return [.uring, .floor]
         case .storageRead, .storageWrite: return [.uring, .nio, .pread]
+        case .echo: return [.uring, .nio]
         }
     }
 
@@ -19,7 +21,7 @@ enum Workload: String, CaseIterable, ExpressibleByArgument, Sendable {
         switch self {
         case .nop: return 64
         case .wake: return 1
-        case .storageRead, .storageWrite: return 32
+        case .storageRead, .storageWrite, .echo: return 32
         }
     }
 

@@ -26,13 +26,16 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "storage-read: size of the file read at random, in MiB.")
     var fileSizeMib = 256
 
+    @Option(help: "echo: bytes per message.")
+    var messageSize = 64
+
     @Option(help: "Where the storage workloads create their temporary files.")
     var directory = "/tmp"
 
     @Option(help: "Runs per engine, interleaved; the run with the median ops/s is reported.")
     var runs = 1
 
-    @Option(help: "The uring loop's idle spin (yields before sleeping); default: the loop's own.")
+    @Option(help: "The uring loop's idle spin in microseconds (yielding before it sleeps); default: the loop's own.")
     var idleSpin: Int?
 
     @Flag(help: "Print the results as JSON instead of a table.")
@@ -42,9 +45,10 @@ struct BenchCommand: AsyncParsableCommand {
         if let seconds, !(seconds > 0 && seconds <= 3600) {
             throw ValidationError("--seconds must be in (0, 3600], got \(seconds)")
         }
+        if !(1...(1 << 20)).contains(messageSize) { throw ValidationError("--message-size must be in 1...1048576, got \(messageSize)") }
         if !(1...65536).contains(fileSizeMib) { throw ValidationError("--file-size-mib must be in 1...65536, got \(fileSizeMib)") }
         if !(1...99).contains(runs) { throw ValidationError("--runs must be in 1...99, got \(runs)") }
-        if let idleSpin, idleSpin < 0 { throw ValidationError("--idle-spin must not be negative") }
+        if let idleSpin, !(0...10_000).contains(idleSpin) { throw ValidationError("--idle-spin must be in 0...10000 µs") }
         if let concurrency, !(1...4096).contains(concurrency) {
             throw ValidationError("--concurrency must be in 1...4096, got \(concurrency)")
         }
@@ -64,7 +68,8 @@ struct BenchCommand: AsyncParsableCommand {
                 concurrency: concurrency ?? workload.defaultConcurrency,
                 duration: .milliseconds(Int64((seconds ?? workload.defaultSeconds) * 1000)),
                 idleSpin: idleSpin,
-                direct: direct)
+                direct: direct,
+                messageSize: messageSize)
             let fixture = try await Fixtures.make(for: workload, directory: directory, fileSize: UInt64(fileSizeMib) << 20)
             do {
                 results += try await measure(settings, engines: selected, fixture: fixture)
@@ -114,6 +119,7 @@ struct BenchSettings: Sendable {
     var duration: Duration
     var idleSpin: Int?
     var direct = false
+    var messageSize = 64
     var seconds: Double { Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18 }
 }
 
@@ -121,7 +127,7 @@ enum Fixtures {
     /// The files a workload needs, or nil for workloads that need none.
     static func make(for workload: Workload, directory: String, fileSize: UInt64) async throws -> StorageFixture? {
         switch workload {
-        case .nop, .wake: return nil
+        case .nop, .wake, .echo: return nil
         case .storageRead:
             Progress.show("preparing a \(fileSize >> 20) MiB file in \(directory)")
             defer { Progress.clear() }

@@ -1,0 +1,47 @@
+// The one echo client used against every server: C blocking client threads,
+// one connection each, one S-byte message outstanding per connection.
+import CURing
+import Glibc
+
+enum EchoClient {
+    static func run(port: UInt16, connections: Int, messageSize: Int, duration: Duration) throws -> Measurement {
+        var sockets: [Int32] = []
+        defer { for fd in sockets { close(fd) } }
+        for _ in 0..<connections {
+            let fd = socket(AF_INET, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0)
+            guard fd >= 0 else { throw BenchError("socket failed: errno \(errno)") }
+            sockets.append(fd)
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = UInt32(INADDR_LOOPBACK).bigEndian
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else { throw BenchError("connect to 127.0.0.1:\(port) failed: errno \(errno)") }
+        }
+        let descriptors = sockets
+        return try ThreadedClosedLoop.run(threads: connections, duration: duration) { index in
+            let fd = descriptors[index]
+            let message = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: messageSize)
+            var reply = [UInt8](repeating: 0, count: messageSize)
+            return {
+                var sent = 0
+                while sent < messageSize {
+                    let count = message.withUnsafeBytes { send(fd, $0.baseAddress! + sent, messageSize - sent, Int32(MSG_NOSIGNAL)) }
+                    guard count > 0 else { throw BenchError("send failed: errno \(errno)") }
+                    sent += count
+                }
+                var received = 0
+                while received < messageSize {
+                    let count = reply.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + received, messageSize - received, 0) }
+                    guard count > 0 else { throw BenchError(count == 0 ? "the server closed the connection" : "recv failed: errno \(errno)") }
+                    received += count
+                }
+                guard reply == message else { throw BenchError("the server echoed different bytes") }
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+// Echo servers for the echo workload and the echo-server command: ours on
+// URingNetwork, and NIO's on one event-loop thread (the idiomatic NIO echo
+// handler: write what is read, flush at the end of each read burst).
+import NIOCore
+import NIOPosix
+import URing
+import URingLoop
+import URingNetwork
+
+/// A running echo server.
+protocol EchoServer: Sendable {
+    var port: UInt16 { get }
+    func stop() async throws
+}
+
+/// Echo on URingNetwork: one task per connection, `receive(upTo:)` then `send`.
+final class URingEchoServer: EchoServer {
+    let network: Network
+    let listener: Listener
+    private let acceptor: Task<Void, Never>
+
+    var port: UInt16 { listener.localAddress.port }
+
+    init(host: String, port: UInt16, configuration: NetworkConfiguration = URingEchoServer.defaultConfiguration) throws {
+        network = try Network(configuration: configuration)
+        listener = try network.bind(try SocketAddress(host: host, port: port))
+        let listener = self.listener
+        acceptor = Task {
+            await withTaskGroup(of: Void.self) { group in
+                while let (_, sink, stream) = try? await listener.accept() {
+                    group.addTask { await URingEchoServer.serve(sink: sink, stream: stream) }
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// No read/write timeout: an echo server waits as long as its clients do.
+    static var defaultConfiguration: NetworkConfiguration {
+        var configuration = NetworkConfiguration()
+        configuration.readWriteTimeout = nil
+        return configuration
+    }
+
+    static func serve(sink: Sink, stream: Stream) async {
+        do {
+            while true {
+                let chunk = try await stream.receive(upTo: 64 * 1024)
+                if chunk.isEmpty { break }
+                try await sink.send(chunk)
+            }
+        } catch {
+            // A vanished peer or a cancelled task ends this connection only.
+        }
+        sink.close()
+    }
+
+    func stop() async throws {
+        listener.close()
+        acceptor.cancel()
+        // Connections still open end when the loops shut down.
+        await network.shutdown()
+        await acceptor.value
+    }
+}
+
+/// Echo on NIOPosix with a single event-loop thread.
+final class NIOEchoServer: EchoServer {
+    private final class EchoHandler: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            context.write(data, promise: nil)
+        }
+
+        func channelReadComplete(context: ChannelHandlerContext) {
+            context.flush()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
+    }
+
+    let group: MultiThreadedEventLoopGroup
+    let channel: any Channel
+    let port: UInt16
+
+    init(host: String, port: UInt16) throws {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(EchoHandler())
+                }
+            }
+        channel = try bootstrap.bind(host: host, port: Int(port)).wait()
+        self.port = UInt16(channel.localAddress?.port ?? 0)
+    }
+
+    func stop() async throws {
+        try await channel.close()
+        try await group.shutdownGracefully()
+    }
+}
