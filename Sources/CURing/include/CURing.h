@@ -111,6 +111,11 @@ static inline int curing_register(int fd, unsigned opcode, const void *arg, unsi
 
 static inline int curing_errno(void) { return errno; }
 
+/// The loop whose thread this is (NULL on other threads). Thread-local
+/// storage lives in CURing.c: Swift has no thread-local variables of its own.
+void *curing_current_loop(void);
+void curing_set_current_loop(void *loop);
+
 /// Names the calling thread (first 15 bytes), as seen in top and gdb.
 static inline void curing_set_thread_name(const char *name) {
     prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);

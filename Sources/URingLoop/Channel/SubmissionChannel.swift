@@ -1,10 +1,12 @@
 // The bounded multi-producer, single-consumer queue between handles and the
 // loop thread.
 //
-// Two kinds of message travel here, both counted by the Waker's sequence:
+// Three kinds of message travel here, all counted by the Waker's sequence:
 // - requests, at most `capacity` of them queued (the ring size);
 // - cancellations (a task was cancelled), never bounded, since a cancel must
-//   never wait behind the work it cancels.
+//   never wait behind the work it cancels;
+// - jobs for the loop's executor from other threads, never bounded (a job
+//   that could not be queued would strand its task). One wake path for all.
 //
 // A producer that finds the request queue full does not block its thread and
 // does not publish: its request is parked, and its task stays suspended on
@@ -17,8 +19,10 @@
 //   (by its producer, or by the loop for promoted parked requests);
 // - the loop drains at most as many messages as it has seen published
 //   (`budget`), so its processed count never passes the submitted one;
-// - once closed, nothing new gets in; what is already queued or parked is
-//   still drained, so no admitted caller is forgotten.
+// - once closed, no new request gets in; what is already queued or parked is
+//   still drained, so no admitted caller is forgotten. Jobs and cancels are
+//   taken until the loop `terminate`s; after that a job is refused and its
+//   sender runs it elsewhere.
 
 final class SubmissionChannel: Sendable {
     enum EnqueueOutcome {
@@ -35,7 +39,7 @@ final class SubmissionChannel: Sendable {
         var taken = 0
         /// Parked requests moved into the queue, which the loop must publish.
         var promoted = 0
-        /// Closed, and nothing queued, parked or pending remains.
+        /// Closed, and no request is queued or parked.
         var finished = false
     }
 
@@ -43,7 +47,9 @@ final class SubmissionChannel: Sendable {
         var requests: RingBuffer<Request>
         var parked = RingBuffer<Request>()
         var cancellations: [Request] = []
+        var jobs: [UnownedJob] = []
         var isClosed = false
+        var isTerminated = false
     }
 
     let capacity: Int
@@ -71,22 +77,45 @@ final class SubmissionChannel: Sendable {
     /// request's cancel flag when it drains it).
     func enqueueCancellation(_ request: Request) -> Bool {
         state.withLock { state in
-            if state.isClosed { return false }
+            if state.isTerminated { return false }
             state.cancellations.append(request)
             return true
         }
     }
 
-    /// Refuses new messages from now on.
+    /// Queues a job for the loop's executor; `false` once the loop has
+    /// terminated (the caller must run it elsewhere).
+    func enqueueJob(_ job: UnownedJob) -> Bool {
+        state.withLock { state in
+            if state.isTerminated { return false }
+            state.jobs.append(job)
+            return true
+        }
+    }
+
+    /// Called by the loop as it exits: refuses further jobs and cancels, and
+    /// returns the jobs still queued for the loop to hand elsewhere.
+    func terminate() -> [UnownedJob] {
+        state.withLock { state in
+            state.isTerminated = true
+            state.isClosed = true
+            defer { state.jobs = [] }
+            return state.jobs
+        }
+    }
+
+    /// Refuses new requests from now on.
     func close() {
         state.withLock { $0.isClosed = true }
     }
 
     var isClosed: Bool { state.withLock { $0.isClosed } }
 
-    /// Takes at most `budget` messages: cancellations first, then at most
-    /// `requestLimit` requests, appended in FIFO order.
-    func drain(budget: Int, requestLimit: Int, requests: inout [Request], cancellations: inout [Request]) -> DrainResult {
+    /// Takes at most `budget` messages: cancellations first, then jobs, then
+    /// at most `requestLimit` requests, each in FIFO order.
+    func drain(
+        budget: Int, requestLimit: Int, requests: inout [Request], cancellations: inout [Request], jobs: inout [UnownedJob]
+    ) -> DrainResult {
         state.withLock { state in
             var result = DrainResult()
             var budget = budget
@@ -94,6 +123,13 @@ final class SubmissionChannel: Sendable {
                 let take = min(budget, state.cancellations.count)
                 cancellations.append(contentsOf: state.cancellations.prefix(take))
                 state.cancellations.removeFirst(take)
+                budget -= take
+                result.taken += take
+            }
+            if budget > 0 && !state.jobs.isEmpty {
+                let take = min(budget, state.jobs.count)
+                jobs.append(contentsOf: state.jobs.prefix(take))
+                state.jobs.removeFirst(take)
                 budget -= take
                 result.taken += take
             }
@@ -108,7 +144,6 @@ final class SubmissionChannel: Sendable {
                 result.promoted += 1
             }
             result.finished = state.isClosed && state.requests.isEmpty && state.parked.isEmpty
-                && state.cancellations.isEmpty
             return result
         }
     }

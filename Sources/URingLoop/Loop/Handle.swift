@@ -25,6 +25,17 @@ public struct Handle: Sendable {
         await core.termination.wait()
     }
 
+    /// The loop's executor: tasks that prefer it run on the loop thread and
+    /// submit their I/O without crossing threads.
+    public var executor: LoopExecutor { core.executor }
+
+    /// Runs `body` with the loop's executor as task-executor preference:
+    /// it and its child tasks run on the loop thread, and their requests
+    /// are staged directly.
+    public func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(core.executor) { try await body() }
+    }
+
     /// Whether the loop thread has exited.
     public var isTerminated: Bool { core.termination.isFinished }
 

@@ -10,12 +10,14 @@ final class HandleCore: Sendable {
     let waker: Waker
     let counters: LoopCounters
     let termination: LoopTermination
+    let executor: LoopExecutor
 
-    init(channel: SubmissionChannel, waker: Waker, counters: LoopCounters, termination: LoopTermination) {
+    init(channel: SubmissionChannel, waker: Waker, counters: LoopCounters, termination: LoopTermination, executor: LoopExecutor) {
         self.channel = channel
         self.waker = waker
         self.counters = counters
         self.termination = termination
+        self.executor = executor
     }
 
     deinit {
@@ -36,6 +38,16 @@ final class HandleCore: Sendable {
                 request.continuation = continuation
                 if request.isCancelRequested {
                     request.fail(CancellationError())
+                    return
+                }
+                if executor.isCurrent {
+                    // Already on the loop thread: stage it at the next pass,
+                    // with no lock, no sequence and no eventfd.
+                    if executor.local.isClosing {
+                        request.fail(IOError(request.operation, .shutdown))
+                    } else {
+                        executor.local.directRequests.append(request)
+                    }
                     return
                 }
                 switch channel.enqueue(request) {

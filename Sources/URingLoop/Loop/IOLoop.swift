@@ -19,7 +19,11 @@
 //      At waiter capacity that same arm-and-recheck wait ends on a CQE (a
 //      slot frees) or on a new publish (a cancel must be served even then).
 //
+// Jobs of the loop's executor run right after reaping, in bounded batches;
+// requests made by those tasks are staged directly (see LoopExecutor).
+//
 // All state below is touched only by the loop thread.
+import CURing
 import Logging
 import URing
 
@@ -33,6 +37,9 @@ public final class IOLoop {
     private let channel: SubmissionChannel
     private let waker: Waker
     private let counters: LoopCounters
+    private let executor: LoopExecutor
+    /// The executor's loop-thread state (jobs, direct requests).
+    private let local: LoopLocalState
     private var waiters: WaiterTable
     private var readyQueue: RingBuffer<WaiterID>
     private var pendingCancels: RingBuffer<WaiterID>
@@ -48,6 +55,7 @@ public final class IOLoop {
     // Scratch arrays reused every pass so draining allocates nothing.
     private var drainedRequests: [Request] = []
     private var drainedCancellations: [Request] = []
+    private var drainedJobs: [UnownedJob] = []
     private var expired: [TimingWheel.Entry] = []
 
     /// Starts a loop on a new thread and returns the handle that feeds it.
@@ -63,12 +71,14 @@ public final class IOLoop {
         let channel = SubmissionChannel(capacity: Int(configuration.size))
         let counters = LoopCounters()
         let termination = LoopTermination()
+        let executor = LoopExecutor(channel: channel, waker: waker)
         let startup = ThreadStartup()
         try LoopThread.spawn(name: configuration.threadName) {
             let loop: IOLoop
             do throws(IOError) {
-                loop = try IOLoop(configuration: configuration, channel: channel, waker: waker, counters: counters)
+                loop = try IOLoop(configuration: configuration, channel: channel, waker: waker, counters: counters, executor: executor)
             } catch {
+                _ = channel.terminate()
                 startup.report(.failure(error))
                 termination.finish()
                 return
@@ -78,10 +88,13 @@ public final class IOLoop {
             termination.finish()
         }
         try startup.wait().get()
-        return Handle(core: HandleCore(channel: channel, waker: waker, counters: counters, termination: termination))
+        return Handle(core: HandleCore(channel: channel, waker: waker, counters: counters, termination: termination, executor: executor))
     }
 
-    private init(configuration: LoopConfiguration, channel: SubmissionChannel, waker: Waker, counters: LoopCounters) throws(IOError) {
+    private init(
+        configuration: LoopConfiguration, channel: SubmissionChannel, waker: Waker, counters: LoopCounters,
+        executor: LoopExecutor
+    ) throws(IOError) {
         var flags: SetupFlags = []
         if configuration.ioPoll { flags.insert(.ioPoll) }
         if configuration.singleIssuer { flags.formUnion([.singleIssuer, .deferTaskRun, .taskRunFlag]) }
@@ -93,6 +106,8 @@ public final class IOLoop {
         self.channel = channel
         self.waker = waker
         self.counters = counters
+        self.executor = executor
+        local = executor.local
         waiters = WaiterTable(capacity: Int(size))
         readyQueue = RingBuffer(capacity: Int(size))
         pendingCancels = RingBuffer(capacity: Int(size))
@@ -104,15 +119,19 @@ public final class IOLoop {
     // MARK: - The loop
 
     private func run() {
+        curing_set_current_loop(Unmanaged.passUnretained(executor).toOpaque())
         while true {
             reap()
+            runJobs()
             advanceTimeouts()
             let pass = stage()
             publishStatistics()
             if pass.channelFinished {
                 let now = ContinuousClock.now
                 if shutdownStarted == nil { shutdownStarted = now }
-                if waiters.isEmpty { break }
+                // From now on, tasks on this thread get `.shutdown` too.
+                local.isClosing = true
+                if waiters.isEmpty && local.jobs.isEmpty && local.directRequests.isEmpty { break }
                 if let limit = configuration.shutdownTimeout, now - shutdownStarted! >= limit {
                     abandonRemaining()
                     break
@@ -120,7 +139,28 @@ public final class IOLoop {
             }
             wait(after: pass)
         }
+        // Jobs that still arrive (or wait) run on the global executor: a task
+        // that had this loop as its preference continues there.
+        curing_set_current_loop(nil)
+        local.directRequests.removeAll { $0.fail(IOError($0.operation, .shutdown)) }
+        for job in channel.terminate() { globalConcurrentExecutor.enqueue(ExecutorJob(job)) }
+        local.jobs.removeAll { globalConcurrentExecutor.enqueue(ExecutorJob($0)) }
         publishStatistics()
+    }
+
+    /// Runs the jobs queued when the batch starts (at most
+    /// `configuration.jobBatch`); jobs they enqueue wait for the next pass,
+    /// so completions are reaped between batches and never starve.
+    private func runJobs() {
+        var budget = min(local.jobs.count, configuration.jobBatch)
+        guard budget > 0 else { return }
+        let serial = executor.asUnownedSerialExecutor()
+        let task = executor.asUnownedTaskExecutor()
+        while budget > 0, let job = local.jobs.popFirst() {
+            job.runSynchronously(isolatedTo: serial, taskExecutor: task)
+            budget -= 1
+            local.jobsRun += 1
+        }
     }
 
     /// What staging left behind, for the wait decision.
@@ -293,13 +333,21 @@ public final class IOLoop {
         while !ring.submissionQueue.isFull, let id = readyQueue.popFirst() {
             stageWaiter(id)
         }
+        // Requests from tasks running on this thread: no channel, no sequence.
+        while !waiters.isFull && !ring.submissionQueue.isFull, let request = local.directRequests.popFirst() {
+            local.directSubmissions += 1
+            admit(request)
+        }
 
         let snapshot = waker.submitted()
         let budget = Int((snapshot &- processedSeq) & Waker.sequenceMask)
         let room = min(waiters.freeCount, ring.submissionQueue.freeCount)
-        let drained = channel.drain(budget: budget, requestLimit: room,
-                                    requests: &drainedRequests, cancellations: &drainedCancellations)
+        let drained = channel.drain(budget: budget, requestLimit: room, requests: &drainedRequests,
+                                    cancellations: &drainedCancellations, jobs: &drainedJobs)
         processedSeq = (processedSeq &+ UInt64(drained.taken)) & Waker.sequenceMask
+        statistics.channelMessages += UInt64(drained.taken)
+        for job in drainedJobs { local.jobs.append(job) }
+        drainedJobs.removeAll(keepingCapacity: true)
         if drained.promoted > 0 { waker.publish(count: UInt64(drained.promoted)) }
         for request in drainedRequests { admit(request) }
         drainedRequests.removeAll(keepingCapacity: true)
@@ -309,7 +357,8 @@ public final class IOLoop {
         drainedCancellations.removeAll(keepingCapacity: true)
 
         pass.expectedSeq = (snapshot &+ UInt64(drained.promoted)) & Waker.sequenceMask
-        pass.localWorkLeft = !pendingCancels.isEmpty || !readyQueue.isEmpty
+        pass.localWorkLeft = !pendingCancels.isEmpty || !readyQueue.isEmpty || !local.jobs.isEmpty
+            || (!local.directRequests.isEmpty && !waiters.isFull)
         pass.atCapacity = waiters.isFull
         pass.channelFinished = drained.finished
         return pass
@@ -376,6 +425,8 @@ public final class IOLoop {
 
     private func publishStatistics() {
         statistics.pendingRequests = UInt64(waiters.count)
+        statistics.jobsRun = local.jobsRun
+        statistics.directSubmissions = local.directSubmissions
         statistics.eventfdWrites = waker.ringCount
         counters.store(statistics)
         metrics.report(statistics)

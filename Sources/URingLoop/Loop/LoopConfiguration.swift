@@ -24,6 +24,9 @@ public struct LoopConfiguration: Sendable, Hashable {
     /// (zero sleeps at once). Under load this saves the eventfd write and the
     /// cross-CPU wake (tens of microseconds) that sleeping would cost.
     public var idleSpin: Duration = .microseconds(20)
+    /// The most executor jobs the loop runs between two reaps of the
+    /// completion queue, so running tasks never starve I/O.
+    public var jobBatch = 128
     /// The loop thread's name (first 15 bytes).
     public var threadName = "uring-loop"
 
@@ -45,6 +48,9 @@ public struct LoopConfiguration: Sendable, Hashable {
         }
         guard maximumRequestTimeout.clampedNanoseconds / timeoutWheelTick.clampedNanoseconds <= 1 << 22 else {
             throw IOError("loop configuration", .invalidArgument("maximumRequestTimeout / timeoutWheelTick exceeds 4M slots; use a coarser tick"))
+        }
+        guard jobBatch > 0 else {
+            throw IOError("loop configuration", .invalidArgument("jobBatch must be positive"))
         }
         guard idleSpin >= .zero, idleSpin <= .milliseconds(10) else {
             throw IOError("loop configuration", .invalidArgument("idleSpin must be within 0...10 ms"))

@@ -17,6 +17,9 @@ final class LoopCounters: Sendable {
     private let cancellations = Atomic<UInt64>(0)
     private let abandoned = Atomic<UInt64>(0)
     private let eventfdWrites = Atomic<UInt64>(0)
+    private let channelMessages = Atomic<UInt64>(0)
+    private let jobsRun = Atomic<UInt64>(0)
+    private let directSubmissions = Atomic<UInt64>(0)
 
     func store(_ statistics: LoopStatistics) {
         pending.store(statistics.pendingRequests, ordering: .relaxed)
@@ -27,6 +30,9 @@ final class LoopCounters: Sendable {
         cancellations.store(statistics.cancellations, ordering: .relaxed)
         abandoned.store(statistics.abandoned, ordering: .relaxed)
         eventfdWrites.store(statistics.eventfdWrites, ordering: .relaxed)
+        channelMessages.store(statistics.channelMessages, ordering: .relaxed)
+        jobsRun.store(statistics.jobsRun, ordering: .relaxed)
+        directSubmissions.store(statistics.directSubmissions, ordering: .relaxed)
     }
 
     func snapshot(eventfdWrites current: UInt64) -> LoopStatistics {
@@ -39,6 +45,9 @@ final class LoopCounters: Sendable {
         statistics.cancellations = cancellations.load(ordering: .relaxed)
         statistics.abandoned = abandoned.load(ordering: .relaxed)
         statistics.eventfdWrites = current
+        statistics.channelMessages = channelMessages.load(ordering: .relaxed)
+        statistics.jobsRun = jobsRun.load(ordering: .relaxed)
+        statistics.directSubmissions = directSubmissions.load(ordering: .relaxed)
         return statistics
     }
 }

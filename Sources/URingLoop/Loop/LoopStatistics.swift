@@ -18,12 +18,19 @@ public struct LoopStatistics: Sendable, Hashable, CustomStringConvertible {
     public var cancellations: UInt64 = 0
     /// Requests abandoned by a shutdown timeout.
     public var abandoned: UInt64 = 0
+    /// Messages (requests, cancels, jobs) taken from the cross-thread channel.
+    public var channelMessages: UInt64 = 0
+    /// Executor jobs run on the loop thread.
+    public var jobsRun: UInt64 = 0
+    /// Requests staged directly by tasks running on the loop thread.
+    public var directSubmissions: UInt64 = 0
 
     public init() {}
 
     public var description: String {
         "pending=\(pendingRequests) completed=\(requestsCompleted) eventfd_writes=\(eventfdWrites) "
             + "wake_cqes=\(wakeCompletions) enter_calls=\(enterCalls) timeouts=\(timeouts) "
-            + "cancellations=\(cancellations) abandoned=\(abandoned)"
+            + "cancellations=\(cancellations) abandoned=\(abandoned) channel_messages=\(channelMessages) "
+            + "jobs_run=\(jobsRun) direct_submissions=\(directSubmissions)"
     }
 }

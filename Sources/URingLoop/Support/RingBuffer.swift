@@ -31,7 +31,7 @@ struct RingBuffer<Element> {
 
     var first: Element? { count > 0 ? storage[head] : nil }
 
-    /// Removes every element, in order, into `body`.
+    /// Removes every element, in order, handing each to `body`.
     mutating func removeAll(_ body: (Element) -> Void) {
         while let element = popFirst() { body(element) }
     }

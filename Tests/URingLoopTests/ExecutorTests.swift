@@ -1,0 +1,133 @@
+// The loop as a task executor: jobs from anywhere run on the loop thread,
+// requests from tasks already there skip the channel and the eventfd.
+import CURing
+import Glibc
+import Testing
+import URing
+@testable import URingLoop
+
+@Suite struct ExecutorTests {
+    @Test func jobsEnqueuedFromManyThreadsAllRun() async throws {
+        let handle = try smallLoop()
+        let ran = SharedCounter()
+        let onLoop = SharedCounter()
+        let executor = handle.executor
+        try await within(60, "jobs from many tasks") {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<64 {
+                    group.addTask {
+                        for _ in 0..<50 {
+                            await withTaskExecutorPreference(executor) {
+                                ran.increment()
+                                if executor.isCurrent { onLoop.increment() }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(ran.count == 64 * 50)
+        #expect(onLoop.count == 64 * 50)
+        await handle.shutdown()
+        #expect(handle.statistics.jobsRun >= UInt64(64 * 50))
+    }
+
+    @Test func tasksOnTheLoopSubmitDirectly() async throws {
+        let handle = try smallLoop()
+        try await handle.nop()  // settle: the loop has run once
+        let before = handle.statistics
+        let count = 2000
+        try await handle.run {
+            precondition(handle.executor.isCurrent)
+            for _ in 0..<count { try await handle.nop() }
+            // Still on the loop thread after every resumption.
+            #expect(handle.executor.isCurrent)
+        }
+        await handle.shutdown()  // statistics are final once the loop has exited
+        let after = handle.statistics
+        #expect(after.directSubmissions - before.directSubmissions == UInt64(count))
+        #expect(after.requestsCompleted - before.requestsCompleted == UInt64(count))
+        // Entering the loop took at most a couple of channel messages and
+        // wakes (the hop onto the loop); the requests themselves took none.
+        #expect(after.channelMessages - before.channelMessages <= 4)
+        #expect(after.eventfdWrites - before.eventfdWrites <= 4)
+    }
+
+    @Test func directAndCrossThreadRequestsMixUnderLoad() async throws {
+        let handle = try smallLoop(size: 32)
+        let fd = try temporaryFile()
+        defer { close(fd) }
+        try await handle.write([UInt8](repeating: 0xAB, count: 65536), to: fd, at: 0)
+        try await within(60, "mixed direct and cross-thread requests") {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<32 {
+                    let local = index % 2 == 0
+                    group.addTask(executorPreference: local ? handle.executor : nil) {
+                        for step in 0..<200 {
+                            let bytes = try await handle.read(from: fd, at: UInt64((index * 7 + step) % 64) * 1024, count: 1024)
+                            guard bytes.allSatisfy({ $0 == 0xAB }) else { throw IOError("verify", .corrupt("bad bytes")) }
+                            if local { precondition(handle.executor.isCurrent) }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        await handle.shutdown()
+        let statistics = handle.statistics
+        #expect(statistics.directSubmissions >= 16 * 200)
+        #expect(statistics.requestsCompleted >= 32 * 200)
+    }
+
+    @Test func shutdownWithJobsAndRequestsPendingAnswersEveryone() async throws {
+        let handle = try smallLoop(size: 8)
+        let finished = SharedCounter()
+        let tasks = (0..<40).map { index in
+            Task(executorPreference: index % 2 == 0 ? handle.executor : nil) {
+                do {
+                    for _ in 0..<100 { try await handle.nop() }
+                } catch let error as IOError where error.reason == .shutdown {
+                    // The loop went away mid-way: a clear error, not a hang.
+                }
+                finished.increment()
+            }
+        }
+        await Task.yield()
+        await handle.shutdown()
+        try await within(30, "every task after shutdown") { for task in tasks { _ = await task.result } }
+        #expect(finished.count == 40)
+        // After the loop is gone, work that prefers its executor still runs.
+        let ran = try await within(10, "a job after shutdown") {
+            await withTaskExecutorPreference(handle.executor) { 42 }
+        }
+        #expect(ran == 42)
+    }
+
+    @Test func actorsCanLiveOnTheLoop() async throws {
+        let handle = try smallLoop()
+        let counter = LoopBoundCounter(executor: handle.executor)
+        try await within(30, "actor calls") {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<20 { group.addTask { for _ in 0..<50 { await counter.increment() } } }
+            }
+        }
+        #expect(await counter.value == 1000)
+        #expect(await counter.ranOnLoop)
+        await handle.shutdown()
+    }
+}
+
+/// An actor whose serial executor is the loop.
+actor LoopBoundCounter {
+    nonisolated let executor: LoopExecutor
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    var value = 0
+    var ranOnLoop = true
+
+    init(executor: LoopExecutor) { self.executor = executor }
+
+    func increment() {
+        value += 1
+        if !executor.isCurrent { ranOnLoop = false }
+    }
+}
