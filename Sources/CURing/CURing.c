@@ -2,7 +2,9 @@
 // thing that cannot be inline: the thread-local "current loop" pointer.
 #include "CURing.h"
 
-static __thread void *current_loop;
+// initial-exec: a direct %fs-relative access instead of a __tls_get_addr
+// call per lookup (this is read on every request and job enqueue).
+static __thread void *current_loop __attribute__((tls_model("initial-exec")));
 
 void *curing_current_loop(void) { return current_loop; }
 

@@ -131,3 +131,37 @@ actor LoopBoundCounter {
         if !executor.isCurrent { ranOnLoop = false }
     }
 }
+
+@Suite struct LoopGroupTests {
+    @Test func groupSpreadsWorkAndPinsKeys() async throws {
+        var configuration = LoopConfiguration()
+        configuration.size = 16
+        let group = try LoopGroup(count: 3, configuration: configuration)
+        // Round-robin visits every loop.
+        let picked = Set((0..<9).map { _ in ObjectIdentifier(group.next().executor) })
+        #expect(picked.count == 3)
+        // A key always maps to the same loop.
+        for key in ["blob-1", "peer:9000", "x"] {
+            let first = ObjectIdentifier(group.handle(for: key).executor)
+            for _ in 0..<10 { #expect(ObjectIdentifier(group.handle(for: key).executor) == first) }
+        }
+        // Work spread over the group runs on each loop's own thread.
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for index in 0..<30 {
+                let handle = group.handles[index % 3]
+                tasks.addTask(executorPreference: handle.executor) {
+                    for _ in 0..<20 { try await handle.nop() }
+                    guard group.current?.executor === handle.executor else {
+                        throw IOError("group", .corrupt("task left its loop"))
+                    }
+                }
+            }
+            try await tasks.waitForAll()
+        }
+        #expect(group.current.map { _ in true } == nil)
+        await group.shutdown()
+        for handle in group.handles {
+            #expect(handle.statistics.directSubmissions == 200)
+        }
+    }
+}

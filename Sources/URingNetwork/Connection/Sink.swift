@@ -21,6 +21,10 @@ public final class Sink: Sendable {
     /// The peer's address.
     public var peer: SocketAddress { socket.peer }
 
+    /// The executor of the loop this connection sends on: a task preferring
+    /// it sends without crossing threads.
+    public var executor: LoopExecutor { socket.sendLoop.executor }
+
     /// Sends every byte of `bytes` (within the read/write timeout).
     public func send(_ bytes: [UInt8]) async throws {
         try await send([IOBuffer(bytes: bytes)])

@@ -25,6 +25,10 @@ public final class Stream: @unchecked Sendable {
     /// The peer's address.
     public var peer: SocketAddress { socket.peer }
 
+    /// The executor of the loop this connection receives on: a task
+    /// preferring it receives without crossing threads.
+    public var executor: LoopExecutor { socket.receiveLoop.executor }
+
     /// Unread bytes already received.
     private var buffered: Int { buffer.count - start }
 

@@ -14,6 +14,8 @@ public final class Network: Sendable {
     public let configuration: NetworkConfiguration
     let sendLoop: Handle
     let receiveLoop: Handle
+    /// With a group: each connection lives on one loop of it, both ways.
+    let group: LoopGroup?
 
     /// Starts the loop(s).
     public init(configuration: NetworkConfiguration = NetworkConfiguration()) throws(IOError) {
@@ -21,6 +23,7 @@ public final class Network: Sendable {
             throw IOError("network configuration", .invalidArgument("receiveBufferSize must be positive"))
         }
         self.configuration = configuration
+        group = nil
         var loop = configuration.loop
         loop.threadName = "uring-net-recv"
         receiveLoop = try IOLoop.start(loop)
@@ -32,8 +35,23 @@ public final class Network: Sendable {
         }
     }
 
-    /// Stops the loops after their in-flight work.
+    /// Runs on an existing group of loops: each connection is assigned one
+    /// loop (round-robin) for its sends and receives, and its `executor`
+    /// lets a server run the connection's task right there, where its I/O
+    /// skips every cross-thread hop. The group stays the caller's.
+    public init(configuration: NetworkConfiguration = NetworkConfiguration(), loops: LoopGroup) throws(IOError) {
+        guard configuration.receiveBufferSize > 0 else {
+            throw IOError("network configuration", .invalidArgument("receiveBufferSize must be positive"))
+        }
+        self.configuration = configuration
+        group = loops
+        receiveLoop = loops.handles[0]
+        sendLoop = loops.handles[0]
+    }
+
+    /// Stops the loops after their in-flight work (when the network started them).
     public func shutdown() async {
+        guard group == nil else { return }
         await receiveLoop.shutdown()
         await sendLoop.shutdown()
     }
@@ -70,7 +88,9 @@ public final class Network: Sendable {
     }
 
     func connection(fd: Int32, peer: SocketAddress) -> (Sink, Stream) {
-        let socket = Socket(fd: fd, peer: peer, sendLoop: sendLoop, receiveLoop: receiveLoop, configuration: configuration)
+        let loop = group?.next()
+        let socket = Socket(fd: fd, peer: peer, sendLoop: loop ?? sendLoop, receiveLoop: loop ?? receiveLoop,
+                            configuration: configuration)
         return (Sink(socket: socket), Stream(socket: socket))
     }
 }

@@ -28,7 +28,7 @@ public struct Blob: Sendable {
         self.name = name
     }
 
-    private var handle: Handle { core.handle }
+    private var handle: Handle { core.loop(for: name) }
 
     /// Reads exactly `count` bytes at logical `offset`.
     ///

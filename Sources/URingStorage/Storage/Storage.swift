@@ -32,15 +32,26 @@ public final class Storage: Sendable {
         if configuration.threadName == LoopConfiguration().threadName { configuration.threadName = "uring-storage" }
         try FileSystem.makeDirectories(directory)
         self.directory = directory
-        core = StorageCore(handle: try IOLoop.start(configuration))
+        core = StorageCore(handle: try IOLoop.start(configuration), group: nil, ownsLoops: true)
+    }
+
+    /// Opens the store at `directory` on an existing group of loops: a blob
+    /// operation made by a task running on one of the group's loops is
+    /// submitted on that loop directly; from anywhere else it goes to the
+    /// blob's loop (chosen by name). The group stays the caller's to shut down.
+    public init(directory: String, loops: LoopGroup) throws(IOError) {
+        try FileSystem.makeDirectories(directory)
+        self.directory = directory
+        core = StorageCore(handle: loops.handles[0], group: loops, ownsLoops: false)
     }
 
     /// The loop serving this storage (for statistics).
     public var handle: Handle { core.handle }
 
-    /// Stops the loop after in-flight work; later calls fail with `.shutdown`.
+    /// Stops the loop after in-flight work (when the storage started it);
+    /// later calls fail with `.shutdown`.
     public func shutdown() async {
-        await core.handle.shutdown()
+        if core.ownsLoops { await core.handle.shutdown() }
     }
 
     /// Opens `name` in `partition`, creating both if missing.

@@ -1,12 +1,15 @@
 // Runs one (workload, engine) pair and turns it into a result.
 import Glibc
 import URingLoop
+import URingStorage
 
 enum BenchRunner {
     static func run(_ settings: BenchSettings, engine: Engine, fixture: StorageFixture?) async throws -> BenchResult {
         switch (settings.workload, engine) {
         case (.nop, .uring), (.wake, .uring):
             return try await runLoopNop(settings)
+        case (.nop, .uringLocal), (.wake, .uringLocal):
+            return try await runLocalNop(settings)
         case (.nop, .floor), (.wake, .floor):
             let floor = try FloorEngine()
             defer { floor.stop() }
@@ -16,12 +19,48 @@ enum BenchRunner {
             var result = BenchResult(workload: settings.workload, engine: .floor, concurrency: settings.concurrency, measurement: measurement)
             result.eventfdPerOperation = Double(floor.eventfdWrites) / Double(max(measurement.sampler.operations, 1))
             return result
+        case (.storageRead, .uringLocal):
+            let group = try LoopGroup(configuration: loopConfiguration(settings))
+            do {
+                let storage = try Storage(directory: fixture!.root, loops: group)
+                let blob = try await storage.open(partition: "bench", name: [1]).blob
+                let buffers = PerTask(settings.concurrency) { _ in IOBuffer(capacity: StorageFixture.blockSize, alignment: 4096) }
+                let offsets = PerTask(settings.concurrency) {
+                    RandomOffsets(seed: $0, fileSize: fixture!.fileSize, blockSize: UInt64(StorageFixture.blockSize))
+                }
+                let measurement = try await ClosedLoop.run(
+                    concurrency: settings.concurrency, duration: settings.duration, executors: group.handles.map(\.executor)
+                ) { task in
+                    _ = try await blob.read(at: offsets.with(task) { $0.next() }, into: buffers.with(task) { $0 })
+                }
+                await group.shutdown()
+                return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
+            } catch {
+                await group.shutdown()
+                throw error
+            }
         case (.storageRead, _):
             let measurement = try await StorageEngines.read(settings, engine: engine, fixture: fixture!)
             return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
         case (.storageWrite, _):
             let measurement = try await StorageEngines.write(settings, engine: engine, fixture: fixture!)
             return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
+        case (.echo, .uringLocal):
+            let group = try LoopGroup(configuration: loopConfiguration(settings))
+            let server = try URingEchoServer(host: "127.0.0.1", port: 0, loops: group)
+            do {
+                let port = server.port
+                let measurement = try await runBlocking {
+                    try EchoClient.run(port: port, connections: settings.concurrency, messageSize: settings.messageSize, duration: settings.duration)
+                }
+                try await server.stop()
+                await group.shutdown()
+                return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
+            } catch {
+                try? await server.stop()
+                await group.shutdown()
+                throw error
+            }
         case (.echo, .uring), (.echo, .nio):
             let server: any EchoServer = engine == .uring
                 ? try URingEchoServer(host: "127.0.0.1", port: 0)
@@ -47,10 +86,32 @@ enum BenchRunner {
         settings.workload == .wake ? .microseconds(500) : nil
     }
 
-    private static func runLoopNop(_ settings: BenchSettings) async throws -> BenchResult {
+    private static func loopConfiguration(_ settings: BenchSettings) -> LoopConfiguration {
         var configuration = LoopConfiguration()
         if let idleSpin = settings.idleSpin { configuration.idleSpin = .microseconds(idleSpin) }
-        let handle = try IOLoop.start(configuration)
+        return configuration
+    }
+
+    /// nop/wake with tasks on the loops themselves: a LoopGroup (one loop
+    /// per CPU), tasks spread over it, every request submitted directly.
+    private static func runLocalNop(_ settings: BenchSettings) async throws -> BenchResult {
+        let group = try LoopGroup(configuration: loopConfiguration(settings))
+        let handles = settings.workload == .wake ? [group.handles[0]] : group.handles
+        let measurement = try await ClosedLoop.run(
+            concurrency: settings.concurrency, duration: settings.duration, pause: pause(settings),
+            executors: handles.map(\.executor)
+        ) { task in try await handles[task % handles.count].nop() }
+        await group.shutdown()
+        var result = BenchResult(workload: settings.workload, engine: .uringLocal, concurrency: settings.concurrency, measurement: measurement)
+        let operations = Double(max(measurement.sampler.operations, 1))
+        let statistics = handles.map(\.statistics)
+        result.eventfdPerOperation = Double(statistics.reduce(0) { $0 + $1.eventfdWrites }) / operations
+        result.enterPerOperation = Double(statistics.reduce(0) { $0 + $1.enterCalls }) / operations
+        return result
+    }
+
+    private static func runLoopNop(_ settings: BenchSettings) async throws -> BenchResult {
+        let handle = try IOLoop.start(loopConfiguration(settings))
         let before = handle.statistics
         let measurement = try await ClosedLoop.run(
             concurrency: settings.concurrency, duration: settings.duration, pause: pause(settings)

@@ -4,15 +4,18 @@
 enum ClosedLoop {
     /// Runs `operation(task)` from `concurrency` tasks for `duration`;
     /// `pause` inserts an idle gap after each operation (the wake workload).
+    /// With `executors`, task i runs with `executors[i % count]` as its
+    /// task-executor preference (on that loop's thread).
     static func run(
-        concurrency: Int, duration: Duration, pause: Duration? = nil,
+        concurrency: Int, duration: Duration, pause: Duration? = nil, executors: [any TaskExecutor] = [],
         _ operation: @escaping @Sendable (Int) async throws -> Void
     ) async throws -> Measurement {
         let start = ContinuousClock.now
         let end = start + duration
         let sampler = try await withThrowingTaskGroup(of: LatencySampler.self) { group in
             for task in 0..<concurrency {
-                group.addTask {
+                let preference: (any TaskExecutor)? = executors.isEmpty ? nil : executors[task % executors.count]
+                group.addTask(executorPreference: preference) {
                     var sampler = LatencySampler()
                     var now = ContinuousClock.now
                     while now < end {

@@ -11,9 +11,10 @@ enum Workload: String, CaseIterable, ExpressibleByArgument, Sendable {
     /// The engines measured by default, ours first.
     var engines: [Engine] {
         switch self {
-        case .nop, .wake: return [.uring, .floor]
-        case .storageRead, .storageWrite: return [.uring, .nio, .pread]
-        case .echo: return [.uring, .nio]
+        case .nop, .wake: return [.uring, .uringLocal, .floor]
+        case .storageRead: return [.uring, .uringLocal, .nio, .pread]
+        case .storageWrite: return [.uring, .nio, .pread]
+        case .echo: return [.uring, .uringLocal, .nio]
         }
     }
 
@@ -31,6 +32,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument, Sendable {
 
 enum Engine: String, CaseIterable, ExpressibleByArgument, Sendable {
     case uring
+    /// Tasks with the loops' executor preference (a LoopGroup, one loop per CPU).
+    case uringLocal = "uring-local"
     case floor
     case nio
     case pread

@@ -21,14 +21,20 @@ final class URingEchoServer: EchoServer {
 
     var port: UInt16 { listener.localAddress.port }
 
-    init(host: String, port: UInt16, configuration: NetworkConfiguration = URingEchoServer.defaultConfiguration) throws {
-        network = try Network(configuration: configuration)
+    /// With `loops`, every connection lives on one loop of the group and its
+    /// task runs there too (executor preference): no cross-thread hops.
+    init(host: String, port: UInt16, configuration: NetworkConfiguration = URingEchoServer.defaultConfiguration,
+         loops: LoopGroup? = nil) throws {
+        network = try loops.map { try Network(configuration: configuration, loops: $0) } ?? Network(configuration: configuration)
         listener = try network.bind(try SocketAddress(host: host, port: port))
         let listener = self.listener
+        let local = loops != nil
         acceptor = Task {
             await withTaskGroup(of: Void.self) { group in
                 while let (_, sink, stream) = try? await listener.accept() {
-                    group.addTask { await URingEchoServer.serve(sink: sink, stream: stream) }
+                    group.addTask(executorPreference: local ? stream.executor : nil) {
+                        await URingEchoServer.serve(sink: sink, stream: stream)
+                    }
                 }
                 group.cancelAll()
             }
@@ -58,7 +64,8 @@ final class URingEchoServer: EchoServer {
     func stop() async throws {
         listener.close()
         acceptor.cancel()
-        // Connections still open end when the loops shut down.
+        // Connections still open end when the loops shut down (or, on a
+        // group's loops, when the group's owner shuts it down).
         await network.shutdown()
         await acceptor.value
     }

@@ -1,0 +1,56 @@
+// Several loops for several cores. Work is spread round-robin, or pinned by
+// key so that one connection or blob always lands on the same ring.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+import URing
+
+/// N independent loops (default: one per online CPU), each with its own
+/// thread and ring; nothing is shared between them.
+public final class LoopGroup: Sendable {
+    /// The loops, in a fixed order.
+    public let handles: [Handle]
+    private let cursor = Atomic<Int>(0)
+
+    /// Starts `count` loops (default: one per online CPU).
+    public init(count: Int? = nil, configuration: LoopConfiguration = LoopConfiguration()) throws(IOError) {
+        let count = count ?? max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        guard count > 0 && count <= 1024 else {
+            throw IOError("loop group", .invalidArgument("a group needs 1...1024 loops, got \(count)"))
+        }
+        var handles: [Handle] = []
+        for index in 0..<count {
+            var each = configuration
+            each.threadName = "\(configuration.threadName.prefix(11))-\(index)"
+            handles.append(try IOLoop.start(each))
+        }
+        self.handles = handles
+    }
+
+    /// The next loop, round-robin.
+    public func next() -> Handle {
+        handles[cursor.wrappingAdd(1, ordering: .relaxed).oldValue % handles.count]
+    }
+
+    /// The loop for `key`: the same key always gets the same loop (within
+    /// this process), so its work stays on one ring and one thread.
+    public func handle(for key: some Hashable) -> Handle {
+        var hasher = Hasher()
+        hasher.combine(key)
+        let hash = hasher.finalize()
+        return handles[Int(UInt(bitPattern: hash) % UInt(handles.count))]
+    }
+
+    /// The loop whose thread is calling, if the caller runs on one of them.
+    public var current: Handle? {
+        handles.first { $0.executor.isCurrent }
+    }
+
+    /// Shuts every loop down (each drains its in-flight work).
+    public func shutdown() async {
+        for handle in handles { await handle.shutdown() }
+    }
+}
