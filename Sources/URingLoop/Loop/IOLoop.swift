@@ -404,6 +404,10 @@ public final class IOLoop {
 
     // MARK: - Shutdown
 
+    /// Requests abandoned by any loop's shutdown, kept reachable (and so
+    /// never freed) for the life of the process; see `abandonRemaining`.
+    private static let graveyard = Locked<[Request]>([])
+
     /// Ends every request still in the kernel with `.abandoned`, asks the
     /// kernel to cancel them all, and deliberately never frees them.
     ///
@@ -416,7 +420,7 @@ public final class IOLoop {
         let abandoned = waiters.abandonAll { IOError($0.operation, .abandoned) }
         statistics.abandoned += UInt64(abandoned.count)
         statistics.requestsCompleted += UInt64(abandoned.count)
-        for request in abandoned { _ = Unmanaged.passRetained(request) }
+        IOLoop.graveyard.withLock { $0.append(contentsOf: abandoned) }
         if ring.push(.cancelAny().userData(WaiterID.cancelTag)) {
             _ = try? ring.submit()
         }
