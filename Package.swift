@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        // Property-based tests of the waiter table and the timing wheel.
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         // Peers for the benchmark tool only; no library module depends on them.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
@@ -51,7 +53,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "URingTests", dependencies: ["URing", "CURing"]),
-        .testTarget(name: "URingLoopTests", dependencies: ["URingLoop", "URing", "CURing"]),
+        .testTarget(
+            name: "URingLoopTests",
+            dependencies: [
+                "URingLoop", "URing", "CURing",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
         .testTarget(name: "URingNetworkTests", dependencies: ["URingNetwork", "URingLoop", "URing", "CURing"]),
         .testTarget(name: "URingStorageTests", dependencies: ["URingStorage", "URingLoop", "URing", "CURing"]),
     ],
