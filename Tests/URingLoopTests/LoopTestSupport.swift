@@ -73,9 +73,10 @@ final class SharedCounter: Sendable {
     var count: Int { value.load(ordering: .relaxed) }
 }
 
-/// A shared, locked list that Sendable closures can capture.
+/// A shared, locked list that Sendable closures can capture. (A pthread
+/// lock, like the loop's: ThreadSanitizer cannot see Synchronization.Mutex.)
 final class SharedList<Element: Sendable>: Sendable {
-    private let items = Mutex<[Element]>([])
+    private let items = Locked<[Element]>([])
     func append(_ item: Element) { items.withLock { $0.append(item) } }
     var all: [Element] { items.withLock { $0 } }
 }
