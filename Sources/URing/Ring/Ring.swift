@@ -21,10 +21,12 @@ public final class Ring {
     public let features: RingFeatures
     /// The flags the ring was created with.
     public let setupFlags: SetupFlags
+    // A Ring is used by one thread at a time (it is not Sendable), so the
+    // queues skip dynamic exclusivity checks on their hot paths.
     /// The submission side.
-    public var submissionQueue: SubmissionQueue
+    @exclusivity(unchecked) public var submissionQueue: SubmissionQueue
     /// The completion side.
-    public var completionQueue: CompletionQueue
+    @exclusivity(unchecked) public var completionQueue: CompletionQueue
 
     private let mappings: [(UnsafeMutableRawPointer, Int)]
 

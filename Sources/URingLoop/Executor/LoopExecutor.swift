@@ -65,11 +65,12 @@ public final class LoopExecutor: TaskExecutor, SerialExecutor, @unchecked Sendab
 /// What only the loop thread touches: jobs to run and requests made by tasks
 /// running on it.
 final class LoopLocalState {
-    var jobs = RingBuffer<UnownedJob>(capacity: 256)
-    var directRequests = RingBuffer<Request>(capacity: 64)
+    // Loop-thread confined (see above): no dynamic exclusivity checks needed.
+    @exclusivity(unchecked) var jobs = RingBuffer<UnownedJob>(capacity: 256)
+    @exclusivity(unchecked) var directRequests = RingBuffer<Request>(capacity: 64)
     /// Set once the loop is shutting down: direct requests fail with `.shutdown`.
     var isClosing = false
     /// Jobs run and requests submitted directly, for statistics.
-    var jobsRun: UInt64 = 0
-    var directSubmissions: UInt64 = 0
+    @exclusivity(unchecked) var jobsRun: UInt64 = 0
+    @exclusivity(unchecked) var directSubmissions: UInt64 = 0
 }

@@ -40,23 +40,26 @@ public final class IOLoop {
     private let executor: LoopExecutor
     /// The executor's loop-thread state (jobs, direct requests).
     private let local: LoopLocalState
-    private var waiters: WaiterTable
-    private var readyQueue: RingBuffer<WaiterID>
-    private var pendingCancels: RingBuffer<WaiterID>
-    private var wheel: TimingWheel
-    private var wheelAligned = false
+    // The mutable state below is confined to the loop thread, so dynamic
+    // exclusivity checks (a runtime call on every access of a class's stored
+    // property, several per request) buy nothing: they are turned off here.
+    @exclusivity(unchecked) private var waiters: WaiterTable
+    @exclusivity(unchecked) private var readyQueue: RingBuffer<WaiterID>
+    @exclusivity(unchecked) private var pendingCancels: RingBuffer<WaiterID>
+    @exclusivity(unchecked) private var wheel: TimingWheel
+    @exclusivity(unchecked) private var wheelAligned = false
     /// Messages drained from the channel, in the Waker's 63-bit domain.
-    private var processedSeq: UInt64 = 0
-    private var wakePollNeeded = true
+    @exclusivity(unchecked) private var processedSeq: UInt64 = 0
+    @exclusivity(unchecked) private var wakePollNeeded = true
     private var shutdownStarted: ContinuousClock.Instant?
-    private var completedAtLastPass: UInt64 = 0
-    private var statistics = LoopStatistics()
-    private var metrics: LoopMetrics
+    @exclusivity(unchecked) private var completedAtLastPass: UInt64 = 0
+    @exclusivity(unchecked) private var statistics = LoopStatistics()
+    @exclusivity(unchecked) private var metrics: LoopMetrics
     // Scratch arrays reused every pass so draining allocates nothing.
-    private var drainedRequests: [Request] = []
-    private var drainedCancellations: [Request] = []
-    private var drainedJobs: [UnownedJob] = []
-    private var expired: [TimingWheel.Entry] = []
+    @exclusivity(unchecked) private var drainedRequests: [Request] = []
+    @exclusivity(unchecked) private var drainedCancellations: [Request] = []
+    @exclusivity(unchecked) private var drainedJobs: [UnownedJob] = []
+    @exclusivity(unchecked) private var expired: [TimingWheel.Entry] = []
 
     /// Starts a loop on a new thread and returns the handle that feeds it.
     ///
