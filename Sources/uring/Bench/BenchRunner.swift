@@ -1,4 +1,5 @@
 // Runs one (workload, engine) pair and turns it into a result.
+import CURing
 import Glibc
 import URingLoop
 import URingStorage
@@ -28,10 +29,22 @@ enum BenchRunner {
                 let offsets = PerTask(settings.concurrency) {
                     RandomOffsets(seed: $0, fileSize: fixture!.fileSize, blockSize: UInt64(StorageFixture.blockSize))
                 }
+                // --direct: the same O_DIRECT descriptor the other engines read
+                // (the blob's header would misalign O_DIRECT), on the task's loop.
+                let directFD = settings.direct ? open(fixture!.readPath, O_RDONLY | O_CLOEXEC | CURING_O_DIRECT) : -1
+                if settings.direct && directFD < 0 { throw BenchError("cannot open \(fixture!.readPath) with O_DIRECT: errno \(errno)") }
+                defer { if directFD >= 0 { close(directFD) } }
+                let handles = group.handles
                 let measurement = try await ClosedLoop.run(
-                    concurrency: settings.concurrency, duration: settings.duration, executors: group.handles.map(\.executor)
+                    concurrency: settings.concurrency, duration: settings.duration, executors: handles.map(\.executor)
                 ) { task in
-                    _ = try await blob.read(at: offsets.with(task) { $0.next() }, into: buffers.with(task) { $0 })
+                    let offset = offsets.with(task) { $0.next() }
+                    let buffer = buffers.with(task) { $0 }
+                    if directFD >= 0 {
+                        _ = try await handles[task % handles.count].read(from: directFD, at: offset, into: buffer)
+                    } else {
+                        _ = try await blob.read(at: offset, into: buffer)
+                    }
                 }
                 await group.shutdown()
                 return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
