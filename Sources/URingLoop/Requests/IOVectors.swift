@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import URing
 
 /// iovecs with a cursor. Owns its memory; the buffers are kept alive by
 /// `buffers` for as long as the kernel may read them.
@@ -33,6 +34,19 @@ final class IOVectors {
 
     var remainingCount: Int { buffers.count - first }
     var current: UnsafeMutablePointer<iovec> { vectors + first }
+
+    /// Accounts one CQE of a transfer that must move every byte: `true` when
+    /// all bytes are done, `false` when another SQE is needed, or the error.
+    /// A zero result with bytes left means no progress: it fails with
+    /// `stalled` instead of spinning.
+    func account(_ result: Int32, operation: String, fd: Int32, stalled: Int32) -> Result<Bool, IOError> {
+        if result < 0 { return .failure(IOError(operation, errno: result, context: "fd \(fd)")) }
+        if result == 0 {
+            return .failure(IOError(operation, .errno(stalled), context: "fd \(fd): no progress with \(remainingBytes) bytes left"))
+        }
+        advance(by: Int(result))
+        return .success(remainingBytes == 0)
+    }
 
     /// Marks `bytes` as transferred.
     func advance(by bytes: Int) {

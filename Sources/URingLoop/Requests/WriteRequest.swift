@@ -36,18 +36,14 @@ final class WriteRequest: ValueRequest<Void>, @unchecked Sendable {
     }
 
     override func onCompletion(_ result: Int32) -> CompletionStep {
-        if result < 0 {
-            fail(IOError(operation, errno: result, context: "fd \(fd)"))
-            return .finished
+        switch vectors.account(result, operation: operation, fd: fd, stalled: EIO) {
+        case .failure(let error):
+            fail(error)
+        case .success(false):
+            return .again
+        case .success(true):
+            succeed(())
         }
-        if result == 0 {
-            // No progress on a non-empty write: stop instead of spinning.
-            fail(IOError(operation, .errno(EIO), context: "fd \(fd): no progress with \(vectors.remainingBytes) bytes left"))
-            return .finished
-        }
-        vectors.advance(by: Int(result))
-        guard vectors.remainingBytes == 0 else { return .again }
-        succeed(())
         return .finished
     }
 }
