@@ -253,3 +253,26 @@ import URing
         try ring.unregisterEventFD()
     }
 }
+
+@Suite struct CompletionOverflowTests {
+    @Test func overflowedCompletionsAreHeldBackAndFlushed() throws {
+        // An 8-entry CQ, 16 NOPs submitted before any is reaped: the kernel
+        // holds 8 back (NODROP) and flags the overflow; entering with
+        // GETEVENTS after reaping hands them over. Nothing is lost.
+        let ring = try Ring(entries: 8, options: RingOptions(completionQueueEntries: 8))
+        try #require(ring.features.contains(.noDrop))
+        for index in 0..<8 { ring.push(.nop().userData(UInt64(index))) }
+        _ = try ring.submit()
+        for index in 8..<16 { ring.push(.nop().userData(UInt64(index))) }
+        _ = try ring.submit()
+        #expect(ring.completionQueue.readyCount == 8)
+        #expect(ring.submissionQueue.completionQueueOverflowed)
+        var seen: [UInt64] = []
+        while seen.count < 16 {
+            ring.completionQueue.forEach { seen.append($0.userData) }
+            if seen.count < 16 { _ = try ring.submitAndWait(want: 1, timeout: .seconds(5)) }
+        }
+        #expect(seen.sorted() == Array(0..<16))
+        #expect(!ring.submissionQueue.completionQueueOverflowed)
+    }
+}

@@ -40,6 +40,8 @@ public final class IOLoop {
     private let executor: LoopExecutor
     /// The executor's loop-thread state (jobs, direct requests).
     private let local: LoopLocalState
+    /// Test-only fault injection; nil in production.
+    private let faults: FaultPlan?
     // The mutable state below is confined to the loop thread, so dynamic
     // exclusivity checks (a runtime call on every access of a class's stored
     // property, several per request) buy nothing: they are turned off here.
@@ -69,6 +71,11 @@ public final class IOLoop {
     /// - Throws: `IOError` for an invalid configuration, or when io_uring is
     ///   unavailable (the description says how to check why).
     public static func start(_ configuration: LoopConfiguration = LoopConfiguration()) throws(IOError) -> Handle {
+        try start(configuration, faults: nil)
+    }
+
+    /// `start` with a fault plan (tests only).
+    package static func start(_ configuration: LoopConfiguration, faults: FaultPlan?) throws(IOError) -> Handle {
         let configuration = try configuration.validated()
         let waker = try Waker()
         let channel = SubmissionChannel(capacity: Int(configuration.size))
@@ -79,7 +86,8 @@ public final class IOLoop {
         try LoopThread.spawn(name: configuration.threadName) {
             let loop: IOLoop
             do throws(IOError) {
-                loop = try IOLoop(configuration: configuration, channel: channel, waker: waker, counters: counters, executor: executor)
+                loop = try IOLoop(configuration: configuration, channel: channel, waker: waker, counters: counters,
+                                  executor: executor, faults: faults)
             } catch {
                 _ = channel.terminate()
                 startup.report(.failure(error))
@@ -96,8 +104,9 @@ public final class IOLoop {
 
     private init(
         configuration: LoopConfiguration, channel: SubmissionChannel, waker: Waker, counters: LoopCounters,
-        executor: LoopExecutor
+        executor: LoopExecutor, faults: FaultPlan?
     ) throws(IOError) {
+        self.faults = faults
         var flags: SetupFlags = []
         if configuration.ioPoll { flags.insert(.ioPoll) }
         if configuration.singleIssuer { flags.formUnion([.singleIssuer, .deferTaskRun, .taskRunFlag]) }
@@ -226,6 +235,11 @@ public final class IOLoop {
             return
         }
         statistics.enterCalls += 1
+        if let faults, faults.enter() != nil {
+            // An injected EINTR/EAGAIN/EBUSY: like the real ones, the call
+            // did nothing and the loop simply goes around again.
+            return
+        }
         do {
             if wait {
                 var timeout = wheel.nextDeadline()
@@ -275,7 +289,11 @@ public final class IOLoop {
             }
             return
         }
-        switch waiters.complete(userData: completion.userData, result: completion.result) {
+        var result = completion.result
+        if let faults, let request = waiters.request(for: completion.userData) {
+            result = faults.completion(request.operation, result)
+        }
+        switch waiters.complete(userData: completion.userData, result: result) {
         case .ignored:
             break
         case .again(let id):

@@ -75,6 +75,12 @@ struct WaiterTable {
 
     func targetTick(of id: WaiterID) -> UInt64? { contains(id) ? slots[id.index].targetTick : nil }
 
+    /// The request an operation CQE belongs to (nil for cancels and strays).
+    func request(for userData: UInt64) -> Request? {
+        let (id, isCancel) = WaiterID.decode(userData)
+        return !isCancel && contains(id) ? slots[id.index].request : nil
+    }
+
     /// Frees the slot and returns its request; bumps the generation so any
     /// late cancel CQE for the old id is recognised as stale.
     private mutating func remove(_ id: WaiterID) -> Request {
