@@ -60,6 +60,7 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        .testTarget(name: "URingLeakTests", dependencies: ["URingStorage", "URingNetwork", "URingLoop", "URing", "CURing"]),
         .testTarget(name: "URingNetworkTests", dependencies: ["URingNetwork", "URingLoop", "URing", "CURing"]),
         .testTarget(name: "URingStorageTests", dependencies: ["URingStorage", "URingLoop", "URing", "CURing"]),
     ],

@@ -83,19 +83,27 @@ public final class IOLoop {
         let termination = LoopTermination()
         let executor = LoopExecutor(channel: channel, waker: waker)
         let startup = ThreadStartup()
+        // The thread takes its references out of `parts` and drops them with
+        // the loop, so by the time `termination` fires, the ring is closed
+        // and nothing of the loop keeps the eventfd open: a caller whose
+        // shutdown returned sees every descriptor of the loop gone once it
+        // drops its handle (no closure capture outlives the loop).
+        let parts = LoopParts(channel: channel, waker: waker, counters: counters, executor: executor)
         try LoopThread.spawn(name: configuration.threadName) {
-            let loop: IOLoop
             do throws(IOError) {
-                loop = try IOLoop(configuration: configuration, channel: channel, waker: waker, counters: counters,
-                                  executor: executor, faults: faults)
+                let (channel, waker, counters, executor) = parts.take()
+                do throws(IOError) {
+                    let loop = try IOLoop(configuration: configuration, channel: channel, waker: waker, counters: counters,
+                                          executor: executor, faults: faults)
+                    startup.report(.success(()))
+                    loop.run()
+                } catch {
+                    _ = channel.terminate()
+                    throw error
+                }
             } catch {
-                _ = channel.terminate()
                 startup.report(.failure(error))
-                termination.finish()
-                return
             }
-            startup.report(.success(()))
-            loop.run()
             termination.finish()
         }
         try startup.wait().get()
@@ -463,3 +471,20 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+
+/// What the loop thread needs, handed over once: `take()` moves the
+/// references out, so the thread's closure keeps none of them alive.
+private final class LoopParts: Sendable {
+    private let parts: Locked<(SubmissionChannel, Waker, LoopCounters, LoopExecutor)?>
+
+    init(channel: SubmissionChannel, waker: Waker, counters: LoopCounters, executor: LoopExecutor) {
+        parts = Locked((channel, waker, counters, executor))
+    }
+
+    func take() -> (SubmissionChannel, Waker, LoopCounters, LoopExecutor) {
+        parts.withLock { parts in
+            defer { parts = nil }
+            return parts!
+        }
+    }
+}

@@ -1,0 +1,145 @@
+// Thousands of loops, connections and blobs opened and closed: the process
+// must end with exactly the descriptors it started with.
+//
+// Counting the process's descriptors is only meaningful when nothing else
+// runs in it, and `swift test` runs suites in parallel. So the parent test
+// re-runs this test binary as a child process with only the workload
+// selected; the child does the work and records its descriptor counts, and
+// the parent checks them. (Run alone in the normal suite, the workload still
+// checks that every operation succeeds.)
+import CURing
+import Glibc
+import Testing
+import URing
+import URingLoop
+import URingNetwork
+import URingStorage
+
+/// Open descriptors of this process and what each refers to, from
+/// /proc/self/fd (without the directory stream used to list them).
+private func openDescriptors() -> [String] {
+    guard let directory = opendir("/proc/self/fd") else { return [] }
+    defer { closedir(directory) }
+    let own = dirfd(directory)
+    var targets: [String] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard name != "." && name != "..", Int32(name) != own else { continue }
+        var target = [CChar](repeating: 0, count: 512)
+        let length = readlink("/proc/self/fd/" + name, &target, target.count - 1)
+        targets.append("\(name)->" + (length > 0 ? String(cString: target) : "?"))
+    }
+    return targets
+}
+
+private func temporaryDirectory() throws -> String {
+    var template = Array("/tmp/uring-leak-XXXXXX".utf8CString)
+    let made = try #require(mkdtemp(&template))
+    return String(cString: made)
+}
+
+/// Opens and closes loops, connections and blobs, `rounds` times each.
+private func churn(loops: Int, connections: Int, blobs: Int, root: String) async throws {
+    var small = LoopConfiguration()
+    small.size = 8
+    for _ in 0..<loops {
+        let handle = try IOLoop.start(small)
+        try await handle.nop()
+        await handle.shutdown()
+    }
+    let network = try Network()
+    let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+    for _ in 0..<connections {
+        async let accepted = listener.accept()
+        let (sink, stream) = try await network.dial(listener.localAddress)
+        let (_, serverSink, serverStream) = try await accepted
+        try await sink.send([1, 2, 3])
+        _ = try await serverStream.receive(exactly: 3)
+        sink.close()
+        serverSink.close()
+        _ = (stream, serverStream)
+    }
+    listener.close()
+    await network.shutdown()
+    let storage = try Storage(directory: root)
+    for index in 0..<blobs {
+        let name = [UInt8(truncatingIfNeeded: index), UInt8(truncatingIfNeeded: index >> 8)]
+        let (blob, _, _) = try await storage.open(partition: "leak", name: name)
+        try await blob.write([7], at: 0)
+        if index % 2 == 0 { try await storage.remove(partition: "leak", name: name) }
+    }
+    try await storage.remove(partition: "leak")
+    await storage.shutdown()
+}
+
+@Suite struct DescriptorLeakTests {
+    static let childVariable = "URING_LEAK_CHILD_REPORT"
+
+    /// The workload. In the child process it also writes the descriptor
+    /// counts before and after to the report file the parent named.
+    @Test func churnLoopsConnectionsAndBlobs() async throws {
+        let root = try temporaryDirectory()
+        defer { rmdir(root) }
+        // Warm up once, so lazily created process-wide descriptors (the
+        // dispatch runtime's, for instance) exist in the baseline.
+        try await churn(loops: 2, connections: 2, blobs: 2, root: root)
+        let before = openDescriptors()
+        try await churn(loops: 300, connections: 1000, blobs: 2000, root: root)
+        let after = openDescriptors()
+        #expect(!before.isEmpty && !after.isEmpty)
+        if let report = getenv(DescriptorLeakTests.childVariable) {
+            let added = Set(after).subtracting(before).sorted().joined(separator: " ")
+            let text = "before=\(before.count) after=\(after.count)\nnew: \(added)\n"
+            let fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            try #require(fd >= 0)
+            _ = text.withCString { write(fd, $0, strlen($0)) }
+            close(fd)
+        }
+    }
+
+    @Test func descriptorCountReturnsToWhereItStarted() throws {
+        var path = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &path, path.count - 1)
+        try #require(length > 0)
+        let executable = String(cString: path)
+        let report = "/tmp/uring-leak-report-\(getpid())"
+        defer { unlink(report) }
+        let arguments = [executable, "--testing-library", "swift-testing",
+                         "--filter", "DescriptorLeakTests/churnLoopsConnectionsAndBlobs"]
+        var environment = ["\(DescriptorLeakTests.childVariable)=\(report)"]
+        for name in ["PATH", "TSAN_OPTIONS", "ASAN_OPTIONS", "LSAN_OPTIONS"] {
+            if let value = getenv(name) { environment.append("\(name)=\(String(cString: value))") }
+        }
+        let status = try spawnAndWait(arguments, environment: environment)
+        #expect(status == 0, "the child workload failed (exit status \(status))")
+        let fd = open(report, O_RDONLY)
+        try #require(fd >= 0, "the child wrote no report: did the filter select the workload?")
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = read(fd, &buffer, buffer.count)
+        close(fd)
+        let text = String(decoding: buffer.prefix(max(count, 0)), as: UTF8.self)
+        let numbers = (text.split(separator: "\n").first ?? "").split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        try #require(numbers.count == 2, "unreadable report: \(text)")
+        #expect(numbers[0] == numbers[1], "descriptors before and after the churn: \(text)")
+    }
+}
+
+/// Runs `arguments[0]` with `arguments` and `environment`; returns its exit status.
+private func spawnAndWait(_ arguments: [String], environment: [String]) throws -> Int32 {
+    func cStrings(_ strings: [String]) -> [UnsafeMutablePointer<CChar>?] {
+        strings.map { strdup($0) } + [nil]
+    }
+    let argv = cStrings(arguments)
+    let envp = cStrings(environment)
+    defer {
+        for pointer in argv { free(pointer) }
+        for pointer in envp { free(pointer) }
+    }
+    var pid = pid_t()
+    let spawned = posix_spawn(&pid, arguments[0], nil, nil, argv, envp)
+    try #require(spawned == 0, "posix_spawn failed: \(spawned)")
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    // WIFEXITED / WEXITSTATUS, spelled out (they are C macros).
+    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+}
