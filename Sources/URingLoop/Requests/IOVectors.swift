@@ -66,3 +66,18 @@ final class IOVectors {
         while first < buffers.count && vectors[first].iov_len == 0 { first += 1 }
     }
 }
+
+extension ValueRequest where Value == Void {
+    /// Ends or continues an all-bytes transfer after `IOVectors.account`.
+    func transferStep(_ accounted: Result<Bool, IOError>) -> CompletionStep {
+        switch accounted {
+        case .failure(let error):
+            fail(error)
+        case .success(false):
+            return .again
+        case .success(true):
+            succeed(())
+        }
+        return .finished
+    }
+}

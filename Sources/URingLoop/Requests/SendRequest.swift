@@ -35,14 +35,6 @@ final class SendRequest: ValueRequest<Void>, @unchecked Sendable {
     }
 
     override func onCompletion(_ result: Int32) -> CompletionStep {
-        switch vectors.account(result, operation: operation, fd: fd, stalled: EPIPE) {
-        case .failure(let error):
-            fail(error)
-        case .success(false):
-            return .again
-        case .success(true):
-            succeed(())
-        }
-        return .finished
+        transferStep(vectors.account(result, operation: operation, fd: fd, stalled: EPIPE))
     }
 }
