@@ -344,3 +344,38 @@ import URing
         #expect(waker.ringCount == 2)
     }
 }
+
+@Suite struct LoopRingModeTests {
+    @Test func submissionQueuePollingLoopServesRequests() async throws {
+        var configuration = LoopConfiguration()
+        configuration.size = 16
+        configuration.submissionPollIdle = .milliseconds(10)
+        let handle = try IOLoop.start(configuration)
+        let fd = try temporaryFile()
+        defer { close(fd) }
+        try await within(30, "requests through an SQPOLL ring") {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        for step in 0..<50 {
+                            try await handle.nop()
+                            let offset = UInt64(index * 100 + step)
+                            try await handle.write([UInt8(truncatingIfNeeded: step)], to: fd, at: offset)
+                            let back = try await handle.read(from: fd, at: offset, count: 1)
+                            guard back == [UInt8(truncatingIfNeeded: step)] else { throw IOError("verify", .corrupt("\(offset)")) }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        await handle.shutdown()
+        #expect(handle.statistics.requestsCompleted == 8 * 50 * 3)
+    }
+
+    @Test func submissionPollIdleIsValidated() {
+        var configuration = LoopConfiguration()
+        configuration.submissionPollIdle = .microseconds(10)
+        #expect(throws: IOError.self) { try IOLoop.start(configuration) }
+    }
+}

@@ -117,11 +117,15 @@ public final class IOLoop {
         self.faults = faults
         var flags: SetupFlags = []
         if configuration.ioPoll { flags.insert(.ioPoll) }
-        if configuration.singleIssuer { flags.formUnion([.singleIssuer, .deferTaskRun, .taskRunFlag]) }
+        if configuration.singleIssuer {
+            flags.insert(.singleIssuer)
+            if configuration.submissionPollIdle == nil { flags.formUnion([.deferTaskRun, .taskRunFlag]) }
+        }
         // Every admitted request can have one operation CQE and one cancel
         // CQE outstanding, plus wake CQEs: size the CQ so it cannot overflow.
         let size = configuration.size
-        ring = try Ring(entries: size, options: RingOptions(flags: flags, completionQueueEntries: size * 4))
+        ring = try Ring(entries: size, options: RingOptions(
+            flags: flags, completionQueueEntries: size * 4, submissionThreadIdle: configuration.submissionPollIdle))
         self.configuration = configuration
         self.channel = channel
         self.waker = waker
