@@ -20,7 +20,7 @@ final class StorageFixture: Sendable {
     static func make(parent: String, fileSize: UInt64, needsReadFile: Bool) async throws -> StorageFixture {
         var template = Array((parent + "/uring-bench-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else {
-            throw BenchError("cannot create a benchmark directory in \(parent): errno \(errno)")
+            throw BenchError("cannot create a benchmark directory in \(parent): \(String(cString: strerror(errno)))")
         }
         let root = String(cString: made)
         let storage = try Storage(directory: root)
