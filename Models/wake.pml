@@ -2,6 +2,12 @@
  * The producer-to-loop wake protocol of swift-uring (Waker + IOLoop), as a
  * SPIN model.
  *
+ * A "message" here is anything a producer hands the loop through the
+ * channel: a request, a task's cancellation, or a job for the loop's
+ * executor from another thread. All three are enqueued, then published, the
+ * same way, so one model covers them. Jobs and requests from tasks already
+ * running on the loop thread never cross threads and need no wake at all.
+ *
  * What is modelled, step by step as the Swift code does it:
  * - producers enqueue a message into the channel, then publish (one atomic
  *   add on the packed state: sequence += 1, read the sleep-intent bit) and
