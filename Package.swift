@@ -52,17 +52,22 @@ let package = Package(
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "URingTests", dependencies: ["URing", "CURing"]),
+        // Helpers shared by the test targets (not shipped in any product).
+        .target(name: "URingTestSupport", dependencies: ["URing", "CURing"], path: "Tests/URingTestSupport"),
+        .testTarget(name: "URingTests", dependencies: ["URing", "CURing", "URingTestSupport"]),
         .testTarget(
             name: "URingLoopTests",
             dependencies: [
-                "URingLoop", "URing", "CURing",
+                "URingLoop", "URing", "CURing", "URingTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
-        .testTarget(name: "URingLeakTests", dependencies: ["URingStorage", "URingNetwork", "URingLoop", "URing", "CURing"]),
-        .testTarget(name: "URingNetworkTests", dependencies: ["URingNetwork", "URingLoop", "URing", "CURing"]),
-        .testTarget(name: "URingStorageTests", dependencies: ["URingStorage", "URingLoop", "URing", "CURing"]),
+        .testTarget(
+            name: "URingLeakTests",
+            dependencies: ["URingStorage", "URingNetwork", "URingLoop", "URing", "CURing", "URingTestSupport"]
+        ),
+        .testTarget(name: "URingNetworkTests", dependencies: ["URingNetwork", "URingLoop", "URing", "CURing", "URingTestSupport"]),
+        .testTarget(name: "URingStorageTests", dependencies: ["URingStorage", "URingLoop", "URing", "CURing", "URingTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -14,6 +14,7 @@ import URing
 import URingLoop
 import URingNetwork
 import URingStorage
+import URingTestSupport
 
 /// Open descriptors of this process and what each refers to, from
 /// /proc/self/fd (without the directory stream used to list them).
@@ -32,11 +33,6 @@ private func openDescriptors() -> [String] {
     return targets
 }
 
-private func temporaryDirectory() throws -> String {
-    var template = Array("/tmp/uring-leak-XXXXXX".utf8CString)
-    let made = try #require(mkdtemp(&template))
-    return String(cString: made)
-}
 
 /// Opens and closes loops, connections and blobs, `rounds` times each.
 private func churn(loops: Int, connections: Int, blobs: Int, root: String) async throws {
@@ -78,7 +74,7 @@ private func churn(loops: Int, connections: Int, blobs: Int, root: String) async
     /// The workload. In the child process it also writes the descriptor
     /// counts before and after to the report file the parent named.
     @Test func churnLoopsConnectionsAndBlobs() async throws {
-        let root = try temporaryDirectory()
+        let root = try temporaryDirectory("uring-leak")
         defer { rmdir(root) }
         // Warm up once, so lazily created process-wide descriptors (the
         // dispatch runtime's, for instance) exist in the baseline.

@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 import URing
 @testable import URingLoop
+import URingTestSupport
 
 struct TestTimeout: Error, CustomStringConvertible {
     let what: String
@@ -32,30 +33,8 @@ func within<T: Sendable>(
 /// Work scale: 1 normally, smaller under ThreadSanitizer (10-50x slower).
 let underThreadSanitizer: Bool = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
 
-func socketPair() throws -> (Int32, Int32) {
-    var fds: [Int32] = [0, 0]
-    try #require(socketpair(AF_UNIX, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0, &fds) == 0)
-    return (fds[0], fds[1])
-}
 
-func temporaryFile() throws -> Int32 {
-    var template = Array("/tmp/uring-loop-test-XXXXXX".utf8CString)
-    let fd = mkstemp(&template)
-    try #require(fd >= 0)
-    unlink(template)
-    return fd
-}
 
-func expectIOError(_ reason: IOError.Reason, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async {
-    do {
-        try await body()
-        Issue.record("expected IOError \(reason), got success", sourceLocation: sourceLocation)
-    } catch let error as IOError {
-        #expect(error.reason == reason, "\(error)", sourceLocation: sourceLocation)
-    } catch {
-        Issue.record("expected IOError \(reason), got \(error)", sourceLocation: sourceLocation)
-    }
-}
 
 func smallLoop(size: UInt32 = 8, shutdownTimeout: Duration? = nil, tick: Duration = .milliseconds(1)) throws -> Handle {
     var configuration = LoopConfiguration()

@@ -4,6 +4,7 @@ import CURing
 import Glibc
 import Synchronization
 import Testing
+import URingTestSupport
 import URing
 @testable import URingLoop
 

@@ -3,6 +3,7 @@
 import Glibc
 import PropertyBased
 import Testing
+import URingTestSupport
 import URing
 @testable import URingLoop
 

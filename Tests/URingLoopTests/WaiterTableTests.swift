@@ -1,6 +1,7 @@
 // The waiter table and the timing wheel on their own, deterministically.
 import Glibc
 import Testing
+import URingTestSupport
 import URing
 @testable import URingLoop
 

@@ -3,6 +3,7 @@
 import CURing
 import Glibc
 import Testing
+import URingTestSupport
 import URing
 @testable import URingLoop
 

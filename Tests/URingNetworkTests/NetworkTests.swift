@@ -4,6 +4,7 @@ import Testing
 import URing
 import URingLoop
 @testable import URingNetwork
+import URingTestSupport
 
 private func withNetwork<T>(timeout: Duration? = .seconds(20), _ body: (Network) async throws -> T) async throws -> T {
     var configuration = NetworkConfiguration()
@@ -33,16 +34,6 @@ private func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
     (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 131) ^ seed) }
 }
 
-private func expectReason(_ reason: IOError.Reason, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async {
-    do {
-        try await body()
-        Issue.record("expected \(reason), got success", sourceLocation: sourceLocation)
-    } catch let error as IOError {
-        #expect(error.reason == reason, "\(error)", sourceLocation: sourceLocation)
-    } catch {
-        Issue.record("expected \(reason), got \(error)", sourceLocation: sourceLocation)
-    }
-}
 
 @Suite struct NetworkTests {
     @Test func bindAcceptDialOverIPv4() async throws {
@@ -141,7 +132,7 @@ private func expectReason(_ reason: IOError.Reason, _ body: () async throws -> V
     @Test func silentPeerTimesOut() async throws {
         try await withNetwork(timeout: .milliseconds(100)) { network in
             let (_, client, server) = try await connectedPair(network)
-            await expectReason(.timedOut) { _ = try await server.stream.receive(exactly: 1) }
+            await expectIOError(.timedOut) { _ = try await server.stream.receive(exactly: 1) }
             withExtendedLifetime(client) {}  // the peer stays connected, silent
         }
     }
@@ -151,7 +142,7 @@ private func expectReason(_ reason: IOError.Reason, _ body: () async throws -> V
             let (_, client, server) = try await connectedPair(network)
             try await client.sink.send([1, 2, 3])
             client.sink.close()
-            await expectReason(.endOfFile) { _ = try await server.stream.receive(exactly: 10) }
+            await expectIOError(.endOfFile) { _ = try await server.stream.receive(exactly: 10) }
         }
     }
 
@@ -163,7 +154,7 @@ private func expectReason(_ reason: IOError.Reason, _ body: () async throws -> V
             listener.close()
             _ = listener
             let started = ContinuousClock.now
-            await expectReason(.errno(ECONNREFUSED)) { _ = try await network.dial(address) }
+            await expectIOError(.errno(ECONNREFUSED)) { _ = try await network.dial(address) }
             #expect(ContinuousClock.now - started < .seconds(5))
         }
     }

@@ -4,18 +4,13 @@ import Testing
 import URing
 import URingLoop
 @testable import URingStorage
+import URingTestSupport
 
-/// A fresh directory under /tmp.
-func temporaryDirectory() throws -> String {
-    var template = Array("/tmp/uring-storage-test-XXXXXX".utf8CString)
-    let pointer = try #require(mkdtemp(&template))
-    return String(cString: pointer)
-}
 
 /// Runs `body` with a Storage on a fresh directory, then shuts it down and
 /// removes the directory.
 func withStorage<T>(_ body: (Storage, String) async throws -> T) async throws -> T {
-    let root = try temporaryDirectory()
+    let root = try temporaryDirectory("uring-storage-test")
     let storage = try Storage(directory: root)
     defer { try? FileSystem.removeTree(root) }
     do {
@@ -28,16 +23,6 @@ func withStorage<T>(_ body: (Storage, String) async throws -> T) async throws ->
     }
 }
 
-func expectReason(_ reason: IOError.Reason, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async {
-    do {
-        try await body()
-        Issue.record("expected \(reason), got success", sourceLocation: sourceLocation)
-    } catch let error as IOError {
-        #expect(error.reason == reason, "\(error)", sourceLocation: sourceLocation)
-    } catch {
-        Issue.record("expected \(reason), got \(error)", sourceLocation: sourceLocation)
-    }
-}
 
 /// Writes raw bytes to a path with plain syscalls (to forge files).
 func writeRaw(_ path: String, _ bytes: [UInt8]) throws {

@@ -1,6 +1,7 @@
 // Storage and blobs end to end on a real filesystem.
 import Glibc
 import Testing
+import URingTestSupport
 import URing
 import URingLoop
 @testable import URingStorage
@@ -33,7 +34,7 @@ import URingLoop
     @Test func versionOutsideTheAcceptedRangeIsRejected() async throws {
         try await withStorage { storage, _ in
             _ = try await storage.open(partition: "p", name: [1], versions: 2...2)
-            await expectReason(.unsupportedVersion(found: 2, accepted: 3...4)) {
+            await expectIOError(.unsupportedVersion(found: 2, accepted: 3...4)) {
                 _ = try await storage.open(partition: "p", name: [1], versions: 3...4)
             }
             #expect(try await storage.open(partition: "p", name: [1], versions: 0...2).version == 2)
@@ -77,15 +78,15 @@ import URingLoop
         try await withStorage { storage, _ in
             let (blob, _, _) = try await storage.open(partition: "p", name: [1])
             try await blob.write([1, 2, 3, 4], at: 0)
-            await expectReason(.endOfFile) { _ = try await blob.read(at: 2, count: 3) }
-            await expectReason(.endOfFile) { _ = try await blob.read(at: 100, count: 1) }
+            await expectIOError(.endOfFile) { _ = try await blob.read(at: 2, count: 3) }
+            await expectIOError(.endOfFile) { _ = try await blob.read(at: 100, count: 1) }
             #expect(try await blob.read(at: 100, count: 0) == [])
             try await blob.write([UInt8](), at: 50)
             #expect(try blob.length() == 4)
-            await expectReason(.invalidArgument("offset 18446744073709551615 + 1 bytes is past the largest blob")) {
+            await expectIOError(.invalidArgument("offset 18446744073709551615 + 1 bytes is past the largest blob")) {
                 _ = try await blob.read(at: .max, count: 1)
             }
-            await expectReason(.invalidArgument("negative byte count -1")) { _ = try await blob.read(at: 0, count: -1) }
+            await expectIOError(.invalidArgument("negative byte count -1")) { _ = try await blob.read(at: 0, count: -1) }
         }
     }
 
@@ -120,7 +121,7 @@ import URingLoop
             try await blob.write([UInt8](repeating: 7, count: 100), at: 0)
             try await blob.resize(to: 10)
             #expect(try blob.length() == 10)
-            await expectReason(.endOfFile) { _ = try await blob.read(at: 0, count: 11) }
+            await expectIOError(.endOfFile) { _ = try await blob.read(at: 0, count: 11) }
             try await blob.resize(to: 20)
             #expect(try await blob.read(at: 0, count: 20) == [UInt8](repeating: 7, count: 10) + [UInt8](repeating: 0, count: 10))
             // The header survives resizing to zero.
@@ -157,11 +158,11 @@ import URingLoop
             _ = try await storage.open(partition: "p", name: [2])
             try await storage.remove(partition: "p", name: [1])
             #expect(try await storage.scan(partition: "p").blobs == [[2]])
-            await expectReason(.notFound) { try await storage.remove(partition: "p", name: [1]) }
+            await expectIOError(.notFound) { try await storage.remove(partition: "p", name: [1]) }
             try await storage.remove(partition: "p")
             #expect(!FileSystem.isDirectory(root + "/p"))
-            await expectReason(.notFound) { try await storage.remove(partition: "p") }
-            await expectReason(.notFound) { _ = try await storage.scan(partition: "p") }
+            await expectIOError(.notFound) { try await storage.remove(partition: "p") }
+            await expectIOError(.notFound) { _ = try await storage.scan(partition: "p") }
         }
     }
 
@@ -194,7 +195,7 @@ import URingLoop
     }
 
     @Test func syncedDataSurvivesANewStorage() async throws {
-        let root = try temporaryDirectory()
+        let root = try temporaryDirectory("uring-storage-test")
         defer { try? FileSystem.removeTree(root) }
         do {
             let storage = try Storage(directory: root)
@@ -209,7 +210,7 @@ import URingLoop
         #expect(version == 1)
         #expect(try await blob.read(at: 0, count: 9) == Array("persisted".utf8))
         await storage.shutdown()
-        await expectReason(.shutdown) { _ = try await blob.read(at: 0, count: 1) }
+        await expectIOError(.shutdown) { _ = try await blob.read(at: 0, count: 1) }
     }
 
     @Test func errorsNameThePartitionAndBlob() async throws {

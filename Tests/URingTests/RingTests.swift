@@ -2,6 +2,7 @@
 import CURing
 import Glibc
 import Testing
+import URingTestSupport
 import URing
 
 @Suite struct RingTests {

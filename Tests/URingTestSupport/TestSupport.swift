@@ -1,0 +1,43 @@
+// Helpers shared by every test target: typed-error expectations and
+// temporary files, sockets and directories that clean up after themselves.
+import CURing
+import Glibc
+import Testing
+import URing
+
+/// Expects `body` to throw an `IOError` with exactly `reason`.
+public func expectIOError(
+    _ reason: IOError.Reason, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation
+) async {
+    do {
+        try await body()
+        Issue.record("expected IOError \(reason), got success", sourceLocation: sourceLocation)
+    } catch let error as IOError {
+        #expect(error.reason == reason, "\(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected IOError \(reason), got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+/// A temporary file, already unlinked, so nothing is left behind.
+public func temporaryFile() throws -> Int32 {
+    var template = Array("/tmp/uring-test-XXXXXX".utf8CString)
+    let fd = mkstemp(&template)
+    try #require(fd >= 0)
+    unlink(template)
+    return fd
+}
+
+/// A fresh directory under /tmp (the caller removes it).
+public func temporaryDirectory(_ prefix: String = "uring-test") throws -> String {
+    var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+    let made = try #require(mkdtemp(&template))
+    return String(cString: made)
+}
+
+/// A connected AF_UNIX stream pair (close-on-exec).
+public func socketPair() throws -> (Int32, Int32) {
+    var fds: [Int32] = [0, 0]
+    try #require(socketpair(AF_UNIX, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0, &fds) == 0)
+    return (fds[0], fds[1])
+}
