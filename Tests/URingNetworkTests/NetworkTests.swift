@@ -137,6 +137,16 @@ private func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
         }
     }
 
+    @Test func aTimedOutReceiveLosesNoBytes() async throws {
+        try await withNetwork(timeout: .milliseconds(100)) { network in
+            let (_, client, server) = try await connectedPair(network)
+            try await client.sink.send([1, 2, 3])
+            await expectIOError(.timedOut) { _ = try await server.stream.receive(exactly: 5) }
+            try await client.sink.send([4, 5])
+            #expect(try await server.stream.receive(exactly: 5) == [1, 2, 3, 4, 5])
+        }
+    }
+
     @Test func peerClosingMidMessageIsEndOfFile() async throws {
         try await withNetwork { network in
             let (_, client, server) = try await connectedPair(network)

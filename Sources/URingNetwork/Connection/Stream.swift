@@ -1,7 +1,7 @@
 // The receiving half of a connection, with a buffer so that many small
 // exact reads cost one large receive, and large reads bypass the buffer.
 //
-// Invariant (why `@unchecked Sendable` is sound): `buffer` and `start` are
+// Invariant (why `@unchecked Sendable` is sound): `buffer`, `start` and `isBroken` are
 // touched only by the one call that holds `busy` (acquired with acquire
 // ordering, released with release ordering), so calls from different tasks
 // are ordered; a concurrent second call is refused, not raced.
@@ -16,6 +16,8 @@ public final class Stream: @unchecked Sendable {
     /// Received, unread bytes are `start..<buffer.count`.
     private let buffer: IOBuffer
     private var start = 0
+    /// Set when a failed large receive lost part of a message.
+    private var isBroken = false
 
     init(socket: Socket) {
         self.socket = socket
@@ -34,27 +36,34 @@ public final class Stream: @unchecked Sendable {
 
     /// Returns exactly `count` bytes (within the read/write timeout).
     ///
+    /// A failed receive of up to the buffer's size loses nothing: bytes that
+    /// arrived stay buffered for the next call. A larger one bypasses the
+    /// buffer, so after it fails part of a message is gone: the stream then
+    /// refuses further receives (like a sink after a failed send).
+    ///
     /// - Throws: `IOError` `.endOfFile` if the peer closes first (a truncated
     ///   message), `.timedOut`, or the kernel's errno.
     public func receive(exactly count: Int) async throws -> [UInt8] {
         guard count >= 0 else { throw IOError("recv", .invalidArgument("negative byte count \(count)")) }
         return try await exclusive { deadline in
-            var result = take(min(count, buffered))
+            if count <= buffer.capacity {
+                while buffered < count {
+                    try await fill(deadline: deadline, closedMidMessage: true)
+                }
+                return take(count)
+            }
+            // Large: what is buffered, then straight into its own buffer.
+            var result = take(buffered)
             result.reserveCapacity(count)
-            var missing = count - result.count
-            if missing == 0 { return result }
-            if missing >= buffer.capacity {
-                // Large: straight into its own buffer, no double copy.
+            let missing = count - result.count
+            do {
                 let direct = try await socket.receiveLoop.receive(
                     from: socket.fd, into: IOBuffer(capacity: missing), count: missing, exact: true, deadline: deadline)
                 return result + direct.bytes
+            } catch {
+                isBroken = true
+                throw error
             }
-            while buffered < missing {
-                try await fill(deadline: deadline, closedMidMessage: true)
-            }
-            result += take(missing)
-            missing = 0
-            return result
         }
     }
 
@@ -95,6 +104,10 @@ public final class Stream: @unchecked Sendable {
             throw IOError("recv", .invalidArgument("another receive is in progress on this stream"))
         }
         defer { busy.store(false, ordering: .releasing) }
+        guard !isBroken else {
+            throw IOError("recv", .invalidArgument("an earlier large receive failed part-way; the connection must not be reused"),
+                          context: "\(socket.peer)")
+        }
         do {
             return try await body(socket.deadline)
         } catch var error as IOError {
