@@ -111,6 +111,22 @@ final class SubmissionChannel: Sendable {
 
     var isClosed: Bool { state.withLock { $0.isClosed } }
 
+    /// Moves up to `budget` elements from the front of `source` to `target`,
+    /// lowering `budget`; returns how many moved.
+    private static func move<Element>(from source: inout [Element], to target: inout [Element], budget: inout Int) -> Int {
+        let count = min(budget, source.count)
+        guard count > 0 else { return 0 }
+        if count == source.count {
+            target.append(contentsOf: source)
+            source.removeAll(keepingCapacity: true)
+        } else {
+            target.append(contentsOf: source.prefix(count))
+            source.removeFirst(count)
+        }
+        budget -= count
+        return count
+    }
+
     /// Takes at most `budget` messages: cancellations first, then jobs, then
     /// at most `requestLimit` requests, each in FIFO order.
     func drain(
@@ -119,20 +135,8 @@ final class SubmissionChannel: Sendable {
         state.withLock { state in
             var result = DrainResult()
             var budget = budget
-            if budget > 0 && !state.cancellations.isEmpty {
-                let take = min(budget, state.cancellations.count)
-                cancellations.append(contentsOf: state.cancellations.prefix(take))
-                state.cancellations.removeFirst(take)
-                budget -= take
-                result.taken += take
-            }
-            if budget > 0 && !state.jobs.isEmpty {
-                let take = min(budget, state.jobs.count)
-                jobs.append(contentsOf: state.jobs.prefix(take))
-                state.jobs.removeFirst(take)
-                budget -= take
-                result.taken += take
-            }
+            result.taken += Self.move(from: &state.cancellations, to: &cancellations, budget: &budget)
+            result.taken += Self.move(from: &state.jobs, to: &jobs, budget: &budget)
             var limit = min(budget, requestLimit)
             while limit > 0, let request = state.requests.popFirst() {
                 requests.append(request)

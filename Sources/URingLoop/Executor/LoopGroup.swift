@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CURing
 import Synchronization
 import URing
 
@@ -46,7 +47,10 @@ public final class LoopGroup: Sendable {
 
     /// The loop whose thread is calling, if the caller runs on one of them.
     public var current: Handle? {
-        handles.first { $0.executor.isCurrent }
+        // One thread-local read, then pointer compares (this runs on every
+        // storage operation of a group-backed Storage).
+        guard let loop = curing_current_loop() else { return nil }
+        return handles.first { Unmanaged.passUnretained($0.executor).toOpaque() == loop }
     }
 
     /// Shuts every loop down (each drains its in-flight work).
