@@ -52,6 +52,11 @@ import URing
         // wakes (the hop onto the loop); the requests themselves took none.
         #expect(after.channelMessages - before.channelMessages <= 4)
         #expect(after.eventfdWrites - before.eventfdWrites <= 4)
+        // One job per request (the resumed continuation): the hops that
+        // nonisolated code makes after each await must not re-enqueue the
+        // task (they did, eight times per request, while task jobs ran
+        // isolated to the loop's serial executor).
+        #expect(after.jobsRun - before.jobsRun <= UInt64(count) + 8)
     }
 
     @Test func directAndCrossThreadRequestsMixUnderLoad() async throws {
@@ -118,6 +123,25 @@ import URing
     }
 }
 
+extension ExecutorTests {
+    @Test func actorsOutliveTheirLoop() async throws {
+        let handle = try smallLoop()
+        let counter = LoopBoundCounter(executor: handle.executor)
+        await counter.increment()
+        #expect(await counter.ranOnLoop)
+        await handle.shutdown()
+        // The loop is gone; the actor still runs, one job at a time, off it.
+        try await within(30, "actor calls after its loop exited") {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<8 { group.addTask { for _ in 0..<25 { await counter.increment() } } }
+            }
+        }
+        #expect(await counter.value == 201)
+        #expect(await !counter.ranOnLoop)
+        await counter.assertIsolated()
+    }
+}
+
 /// An actor whose serial executor is the loop.
 actor LoopBoundCounter {
     nonisolated let executor: LoopExecutor
@@ -130,6 +154,11 @@ actor LoopBoundCounter {
     func increment() {
         value += 1
         if !executor.isCurrent { ranOnLoop = false }
+    }
+
+    /// The runtime's isolation check, through `LoopSerialExecutor.checkIsolated`.
+    func assertIsolated() {
+        executor.serialExecutor.preconditionIsolated()
     }
 }
 

@@ -47,7 +47,7 @@ final class SubmissionChannel: Sendable {
         var requests: RingBuffer<Request>
         var parked = RingBuffer<Request>()
         var cancellations: [Request] = []
-        var jobs: [UnownedJob] = []
+        var jobs: [LoopJob] = []
         var isClosed = false
         var isTerminated = false
     }
@@ -85,7 +85,7 @@ final class SubmissionChannel: Sendable {
 
     /// Queues a job for the loop's executor; `false` once the loop has
     /// terminated (the caller must run it elsewhere).
-    func enqueueJob(_ job: UnownedJob) -> Bool {
+    func enqueueJob(_ job: LoopJob) -> Bool {
         state.withLock { state in
             if state.isTerminated { return false }
             state.jobs.append(job)
@@ -95,7 +95,7 @@ final class SubmissionChannel: Sendable {
 
     /// Called by the loop as it exits: refuses further jobs and cancels, and
     /// returns the jobs still queued for the loop to hand elsewhere.
-    func terminate() -> [UnownedJob] {
+    func terminate() -> [LoopJob] {
         state.withLock { state in
             state.isTerminated = true
             state.isClosed = true
@@ -130,7 +130,7 @@ final class SubmissionChannel: Sendable {
     /// Takes at most `budget` messages: cancellations first, then jobs, then
     /// at most `requestLimit` requests, each in FIFO order.
     func drain(
-        budget: Int, requestLimit: Int, requests: inout [Request], cancellations: inout [Request], jobs: inout [UnownedJob]
+        budget: Int, requestLimit: Int, requests: inout [Request], cancellations: inout [Request], jobs: inout [LoopJob]
     ) -> DrainResult {
         state.withLock { state in
             var result = DrainResult()

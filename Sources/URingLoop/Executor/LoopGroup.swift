@@ -50,7 +50,7 @@ public final class LoopGroup: Sendable {
         // One thread-local read, then pointer compares (this runs on every
         // storage operation of a group-backed Storage).
         guard let loop = curing_current_loop() else { return nil }
-        return handles.first { Unmanaged.passUnretained($0.executor).toOpaque() == loop }
+        return handles.first { $0.executor.router.identity == loop }
     }
 
     /// Shuts every loop down (each drains its in-flight work).

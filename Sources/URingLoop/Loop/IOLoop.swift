@@ -60,7 +60,7 @@ public final class IOLoop {
     // Scratch arrays reused every pass so draining allocates nothing.
     @exclusivity(unchecked) private var drainedRequests: [Request] = []
     @exclusivity(unchecked) private var drainedCancellations: [Request] = []
-    @exclusivity(unchecked) private var drainedJobs: [UnownedJob] = []
+    @exclusivity(unchecked) private var drainedJobs: [LoopJob] = []
     @exclusivity(unchecked) private var expired: [TimingWheel.Entry] = []
 
     /// Starts a loop on a new thread and returns the handle that feeds it.
@@ -143,7 +143,7 @@ public final class IOLoop {
     // MARK: - The loop
 
     private func run() {
-        curing_set_current_loop(Unmanaged.passUnretained(executor).toOpaque())
+        curing_set_current_loop(executor.router.identity)
         while true {
             reap()
             runJobs()
@@ -163,12 +163,14 @@ public final class IOLoop {
             }
             wait(after: pass)
         }
-        // Jobs that still arrive (or wait) run on the global executor: a task
-        // that had this loop as its preference continues there.
+        // Jobs that still arrive (or wait) run elsewhere: a task that had
+        // this loop as its preference continues on the global executor, an
+        // actor on the orphan thread (see `LoopJobRouter`).
         curing_set_current_loop(nil)
         local.directRequests.removeAll { $0.fail(IOError($0.operation, .shutdown)) }
-        for job in channel.terminate() { globalConcurrentExecutor.enqueue(ExecutorJob(job)) }
-        local.jobs.removeAll { globalConcurrentExecutor.enqueue(ExecutorJob($0)) }
+        let serial = executor.serialExecutor
+        for job in channel.terminate() { LoopJobRouter.runElsewhere(job, serial: serial) }
+        local.jobs.removeAll { LoopJobRouter.runElsewhere($0, serial: serial) }
         publishStatistics()
     }
 
@@ -180,8 +182,14 @@ public final class IOLoop {
         guard budget > 0 else { return }
         let serial = executor.asUnownedSerialExecutor()
         let task = executor.asUnownedTaskExecutor()
-        while budget > 0, let job = local.jobs.popFirst() {
-            job.runSynchronously(isolatedTo: serial, taskExecutor: task)
+        while budget > 0, let next = local.jobs.popFirst() {
+            // See `LoopJob`: an actor's job runs isolated to the loop, a
+            // task's job only on it.
+            if next.isolated {
+                next.job.runSynchronously(on: serial)
+            } else {
+                next.job.runSynchronously(on: task)
+            }
             budget -= 1
             local.jobsRun += 1
         }
