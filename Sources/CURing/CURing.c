@@ -9,3 +9,31 @@ static __thread void *current_loop __attribute__((tls_model("initial-exec")));
 void *curing_current_loop(void) { return current_loop; }
 
 void curing_set_current_loop(void *loop) { current_loop = loop; }
+
+// The Swift runtime's cancellation-record entry points, the ones the standard
+// library's `withTaskCancellationHandler` is built on. They use the Swift
+// calling convention: the handler receives its context in the Swift context
+// register, and both entry points take plain pointer arguments.
+typedef void (*curing_swift_handler)(void *__attribute__((swift_context)) context) __attribute__((swiftcall));
+extern __attribute__((swiftcall)) void *swift_task_addCancellationHandler(curing_swift_handler handler, void *context);
+extern __attribute__((swiftcall)) void swift_task_removeCancellationHandler(void *record);
+
+static void (*cancellation_callback)(void *);
+
+void curing_set_cancellation_callback(void (*callback)(void *)) {
+    __atomic_store_n(&cancellation_callback, callback, __ATOMIC_RELEASE);
+}
+
+static __attribute__((swiftcall)) void cancellation_trampoline(void *__attribute__((swift_context)) context) {
+    __atomic_load_n(&cancellation_callback, __ATOMIC_ACQUIRE)(context);
+}
+
+void *curing_task_add_cancellation(void *context) {
+    return swift_task_addCancellationHandler(cancellation_trampoline, context);
+}
+
+void curing_task_remove_cancellation(void *record) {
+    // A task already cancelled when the record was offered gets its handler
+    // run at once and, in current runtimes, no record (NULL).
+    if (record != NULL) swift_task_removeCancellationHandler(record);
+}

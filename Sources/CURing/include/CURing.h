@@ -116,6 +116,17 @@ static inline int curing_errno(void) { return errno; }
 void *curing_current_loop(void);
 void curing_set_current_loop(void *loop);
 
+/// Task cancellation records without an async frame (see URingLoop's
+/// `TaskCancellationRecord.swift` for why). `curing_task_add_cancellation`
+/// installs a record on the current Swift task whose handler calls the
+/// callback set by `curing_set_cancellation_callback` with `context`; if the
+/// task is already cancelled it does so before returning. The record must be
+/// removed by the same task with `curing_task_remove_cancellation` (which
+/// accepts the NULL that a cancelled task may get instead of a record).
+void curing_set_cancellation_callback(void (*callback)(void *context));
+void *curing_task_add_cancellation(void *context);
+void curing_task_remove_cancellation(void *record);
+
 /// Names the calling thread (first 15 bytes), as seen in top and gdb.
 static inline void curing_set_thread_name(const char *name) {
     prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);

@@ -30,37 +30,42 @@ final class HandleCore: Sendable {
     /// Exactly-once: the continuation is resumed either here (channel closed,
     /// or the task was cancelled before the hand-off), or by the loop, never
     /// both, because a request the channel refused never reaches the loop.
+    ///
+    /// Always inlined, and cancellation is a bare task record rather than
+    /// `withTaskCancellationHandler`: each async frame between the caller and
+    /// the continuation costs a hop on resumption (see
+    /// `TaskCancellationRecord.swift`).
+    @inline(__always)
     func perform<Value>(_ request: ValueRequest<Value>) async throws -> Value {
-        // Pairs with the release in `ValueRequest.takeContinuation`.
-        defer { _ = request.lifecycle.load(ordering: .acquiring) }
-        return try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { continuation in
-                request.continuation = continuation
-                if request.isCancelRequested {
-                    request.fail(CancellationError())
-                    return
-                }
-                if executor.isCurrent {
-                    // Already on the loop thread: stage it at the next pass,
-                    // with no lock, no sequence and no eventfd.
-                    if executor.local.isClosing {
-                        request.fail(IOError(request.operation, .shutdown))
-                    } else {
-                        executor.local.directRequests.append(request)
-                    }
-                    return
-                }
-                switch channel.enqueue(request) {
-                case .queued: waker.publish()
-                case .parked: break
-                case .closed: request.fail(IOError(request.operation, .shutdown))
-                }
+        // If the task is already cancelled, the handler runs at once, and the
+        // continuation below sees the flag before handing the request over.
+        request.carrier = self
+        let record = TaskCancellationRecord.add(for: request)
+        defer {
+            TaskCancellationRecord.remove(record)
+            // Pairs with the release in `ValueRequest.takeContinuation`.
+            _ = request.lifecycle.load(ordering: .acquiring)
+        }
+        return try await withUnsafeThrowingContinuation { continuation in
+            request.continuation = continuation
+            if request.isCancelRequested {
+                request.fail(CancellationError())
+                return
             }
-        } onCancel: {
-            // Only a request not yet finished needs the loop's attention; the
-            // cancel is a message like any other, so it wakes a sleeping loop.
-            if request.requestCancel() && channel.enqueueCancellation(request) {
-                waker.publish()
+            if executor.isCurrent {
+                // Already on the loop thread: stage it at the next pass,
+                // with no lock, no sequence and no eventfd.
+                if executor.local.isClosing {
+                    request.fail(IOError(request.operation, .shutdown))
+                } else {
+                    executor.local.directRequests.append(request)
+                }
+                return
+            }
+            switch channel.enqueue(request) {
+            case .queued: waker.publish()
+            case .parked: break
+            case .closed: request.fail(IOError(request.operation, .shutdown))
             }
         }
     }

@@ -42,6 +42,12 @@ class Request: @unchecked Sendable {
     /// When the request times out, if ever.
     let deadline: ContinuousClock.Instant?
 
+    /// The handle that carries the request, for a task cancellation to reach
+    /// its loop. Set by the task before its cancellation record exists and
+    /// read only by that record's handler, while `HandleCore.perform` keeps
+    /// the handle alive (hence `unowned(unsafe)`: no reference counting).
+    unowned(unsafe) var carrier: HandleCore?
+
     // Loop-thread state.
     /// The waiter slot while admitted.
     var waiterID: WaiterID?
@@ -75,6 +81,16 @@ class Request: @unchecked Sendable {
     /// (the request had not finished yet).
     func requestCancel() -> Bool {
         lifecycle.compareExchange(expected: Request.pending, desired: Request.cancelRequested, ordering: .relaxed).exchanged
+    }
+
+    /// The caller's task was cancelled: flag the request and, if it has not
+    /// finished, tell the loop. The cancel is a message like any other, so it
+    /// wakes a sleeping loop.
+    func cancelFromTask() {
+        guard requestCancel(), let carrier else { return }
+        if carrier.channel.enqueueCancellation(self) {
+            carrier.waker.publish()
+        }
     }
 
     /// The error a caller gets when the request ends for `reason`.
