@@ -14,8 +14,7 @@ enum ClosedLoop {
         let end = start + duration
         let sampler = try await withThrowingTaskGroup(of: LatencySampler.self) { group in
             for task in 0..<concurrency {
-                let preference: (any TaskExecutor)? = executors.isEmpty ? nil : executors[task % executors.count]
-                group.addTask(executorPreference: preference) {
+                let body: @Sendable () async throws -> LatencySampler = {
                     var sampler = LatencySampler()
                     var now = ContinuousClock.now
                     while now < end {
@@ -30,6 +29,14 @@ enum ClosedLoop {
                         }
                     }
                     return sampler
+                }
+                // Plain tasks for engines without a preference: even a nil
+                // preference marks a task as having one, and the runtime
+                // then looks it up under a global lock at every hop.
+                if executors.isEmpty {
+                    group.addTask(operation: body)
+                } else {
+                    group.addTask(executorPreference: executors[task % executors.count], operation: body)
                 }
             }
             var total = LatencySampler()
