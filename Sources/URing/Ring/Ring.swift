@@ -187,6 +187,12 @@ public final class Ring {
         return try Ring.interpret(result)
     }
 
+    /// Whether completions are ready to reap or waiting in the kernel for
+    /// this thread to enter (a cheap check for a spinning loop).
+    @inlinable public var hasPendingCompletions: Bool {
+        completionQueue.readyCount > 0 || needsCompletionFlush
+    }
+
     /// Completions wait in the kernel (CQ overflow, or deferred task work)
     /// and appear only if this thread enters with GETEVENTS.
     @usableFromInline var needsCompletionFlush: Bool {

@@ -56,6 +56,7 @@ public final class IOLoop {
     private var shutdownStarted: ContinuousClock.Instant?
     @exclusivity(unchecked) private var completedAtLastPass: UInt64 = 0
     @exclusivity(unchecked) private var statistics = LoopStatistics()
+    @exclusivity(unchecked) private var spinner: IdleSpinner
     @exclusivity(unchecked) private var metrics: LoopMetrics
     // Scratch arrays reused every pass so draining allocates nothing.
     @exclusivity(unchecked) private var drainedRequests: [Request] = []
@@ -137,6 +138,7 @@ public final class IOLoop {
         pendingCancels = RingBuffer(capacity: Int(size))
         wheel = TimingWheel(tick: configuration.timeoutWheelTick, horizon: configuration.maximumRequestTimeout, origin: .now)
         metrics = LoopMetrics(name: configuration.threadName)
+        spinner = IdleSpinner(minimum: configuration.idleSpin)
         drainedRequests.reserveCapacity(Int(size))
     }
 
@@ -222,13 +224,18 @@ public final class IOLoop {
             enter(wait: false)
             return
         }
-        // Callers resumed in this pass usually come back within microseconds
-        // with their next request. Yielding the CPU a few times first lets
-        // them run and publish, which is far cheaper than an eventfd write
-        // and a cross-CPU wake. Bounded, and only after a pass that resumed
-        // someone, so an idle loop still sleeps at once.
-        if pass.resumedCallers && spinUntilPublished(pass.expectedSeq) {
-            return
+        // Callers resumed in this pass usually come back soon with their next
+        // request, and in-flight I/O may complete any moment. Yielding the
+        // CPU for a while first (see `IdleSpinner` for how long) is far
+        // cheaper than an eventfd write and a cross-CPU wake. Only after a
+        // pass that resumed someone, so an idle loop still sleeps at once.
+        var sleptSince: ContinuousClock.Instant?
+        if pass.resumedCallers {
+            let expected = pass.expectedSeq
+            if spinner.spin(until: { waker.submitted() != expected || ring.hasPendingCompletions }) {
+                return
+            }
+            sleptSince = .now
         }
         if waker.arm() == pass.expectedSeq {
             enter(wait: true)
@@ -236,18 +243,7 @@ public final class IOLoop {
             enter(wait: false)
         }
         waker.disarm()
-    }
-
-    /// Yields the CPU until a new publish shows up (`true`) or
-    /// `configuration.idleSpin` has passed (`false`).
-    private func spinUntilPublished(_ expected: UInt64) -> Bool {
-        guard configuration.idleSpin > .zero else { return false }
-        let end = ContinuousClock.now + configuration.idleSpin
-        repeat {
-            if waker.submitted() != expected { return true }
-            sched_yield()
-        } while ContinuousClock.now < end
-        return waker.submitted() != expected
+        if let sleptSince { spinner.woke(after: .now - sleptSince) }
     }
 
     private func enter(wait: Bool) {

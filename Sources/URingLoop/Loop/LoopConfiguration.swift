@@ -25,9 +25,11 @@ public struct LoopConfiguration: Sendable, Hashable {
     /// The timing wheel's resolution: deadlines fire at most this late.
     public var timeoutWheelTick: Duration = .milliseconds(5)
     /// Before sleeping after a pass that resumed callers, the loop keeps
-    /// yielding its CPU for up to this long, waiting for their next request
-    /// (zero sleeps at once). Under load this saves the eventfd write and the
-    /// cross-CPU wake (tens of microseconds) that sleeping would cost.
+    /// yielding its CPU, waiting for their next request or a completion:
+    /// at least this long, and up to ten times this when callers have been
+    /// coming back just too late (zero sleeps at once). Under load this
+    /// saves the eventfd write and the cross-CPU wake (tens of microseconds)
+    /// that sleeping would cost.
     public var idleSpin: Duration = .microseconds(20)
     /// The most executor jobs the loop runs between two reaps of the
     /// completion queue, so running tasks never starve I/O.
