@@ -88,6 +88,35 @@ import URing
         await handle.shutdown()
     }
 
+    @Test func onlyCancellableReadsAreCancelledInFlight() async throws {
+        let handle = try smallLoop(size: 4)
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        let (readEnd, writeEnd) = (fds[0], fds[1])
+        defer { close(readEnd); close(writeEnd) }
+        // A read that opted out of in-flight cancellation waits out the
+        // cancel and gets its bytes...
+        let steadfast = Task { try await handle.read(from: readEnd, at: nil, count: 2, cancellable: false) }
+        while handle.statistics.pendingRequests == 0 { await Task.yield() }
+        steadfast.cancel()
+        #expect(write(writeEnd, "ok", 2) == 2)
+        #expect(try await steadfast.value == Array("ok".utf8))
+        // ...while a default read on the same pipe is cancelled at once.
+        let cancellable = Task { try await handle.read(from: readEnd, at: nil, count: 2) }
+        while handle.statistics.pendingRequests == 0 { await Task.yield() }
+        cancellable.cancel()
+        let outcome = await cancellable.result
+        #expect(throws: CancellationError.self) { try outcome.get() }
+        // Neither kind is submitted once its task is already cancelled.
+        let late = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await handle.read(from: readEnd, at: nil, count: 1, cancellable: false)
+        }
+        let lateOutcome = await late.result
+        #expect(throws: CancellationError.self) { try lateOutcome.get() }
+        await handle.shutdown()
+    }
+
     @Test func cancellingTheCallerCancelsThePendingReceive() async throws {
         let handle = try smallLoop(size: 1)
         let (left, right) = try socketPair()

@@ -9,6 +9,14 @@ extension Handle {
     }
 
     // MARK: Files
+    //
+    // `cancellable` (reads and writes): whether cancelling the calling task
+    // cancels the request in flight, as it must for pipes, FIFOs and
+    // character devices that may never answer. Pass `false` for regular
+    // files and block devices: the kernel finishes those promptly and could
+    // not interrupt them anyway, and skipping the task-cancellation hook
+    // saves the Swift runtime's global status-record lock on every request.
+    // Either way, a task cancelled before the call gets `CancellationError`.
 
     /// Reads exactly `count` bytes at `offset` (`nil`: the current position,
     /// for pipes) into `buffer`, continuing after short reads.
@@ -18,7 +26,7 @@ extension Handle {
     ///   kernel errors; `.invalidArgument` if `count` exceeds the capacity.
     public func read(
         from fd: Int32, at offset: UInt64?, into buffer: IOBuffer, count: Int? = nil,
-        rwFlags: Int32 = 0, deadline: ContinuousClock.Instant? = nil
+        rwFlags: Int32 = 0, deadline: ContinuousClock.Instant? = nil, cancellable: Bool = true
     ) async throws -> IOBuffer {
         let count = count ?? buffer.capacity
         try Handle.check(count: count, capacity: buffer.capacity, offset: offset, operation: "read")
@@ -27,15 +35,17 @@ extension Handle {
             return buffer
         }
         return try await core.perform(
-            ReadRequest(fd: fd, offset: offset, buffer: buffer, count: count, rwFlags: rwFlags, deadline: deadline))
+            ReadRequest(fd: fd, offset: offset, buffer: buffer, count: count, rwFlags: rwFlags, deadline: deadline,
+                        cancellable: cancellable))
     }
 
     /// Reads exactly `count` bytes at `offset` and returns them.
     public func read(
-        from fd: Int32, at offset: UInt64?, count: Int, deadline: ContinuousClock.Instant? = nil
+        from fd: Int32, at offset: UInt64?, count: Int, deadline: ContinuousClock.Instant? = nil, cancellable: Bool = true
     ) async throws -> [UInt8] {
         try Handle.check(count: count, capacity: count, offset: offset, operation: "read")
-        return try await read(from: fd, at: offset, into: IOBuffer(capacity: count), count: count, deadline: deadline).bytes
+        return try await read(from: fd, at: offset, into: IOBuffer(capacity: count), count: count, deadline: deadline,
+                              cancellable: cancellable).bytes
     }
 
     /// Writes every byte of `buffers` (vectored when more than one) at
@@ -43,20 +53,22 @@ extension Handle {
     /// `rwFlags` takes `RWF_*` such as `RWF_DSYNC`.
     public func write(
         _ buffers: [IOBuffer], to fd: Int32, at offset: UInt64?, rwFlags: Int32 = 0,
-        deadline: ContinuousClock.Instant? = nil
+        deadline: ContinuousClock.Instant? = nil, cancellable: Bool = true
     ) async throws {
         let total = buffers.reduce(0) { $0 + $1.count }
         try Handle.check(count: total, capacity: total, offset: offset, operation: "write")
         guard total > 0 else { return }
-        try await core.perform(WriteRequest(fd: fd, offset: offset, buffers: buffers, rwFlags: rwFlags, deadline: deadline))
+        try await core.perform(WriteRequest(fd: fd, offset: offset, buffers: buffers, rwFlags: rwFlags, deadline: deadline,
+                                            cancellable: cancellable))
     }
 
     /// Writes `bytes` at `offset`.
     public func write(
         _ bytes: [UInt8], to fd: Int32, at offset: UInt64?, rwFlags: Int32 = 0,
-        deadline: ContinuousClock.Instant? = nil
+        deadline: ContinuousClock.Instant? = nil, cancellable: Bool = true
     ) async throws {
-        try await write([IOBuffer(bytes: bytes)], to: fd, at: offset, rwFlags: rwFlags, deadline: deadline)
+        try await write([IOBuffer(bytes: bytes)], to: fd, at: offset, rwFlags: rwFlags, deadline: deadline,
+                        cancellable: cancellable)
     }
 
     /// `fsync` (or `fdatasync` when `dataOnly`).

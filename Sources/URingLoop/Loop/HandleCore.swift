@@ -39,8 +39,15 @@ final class HandleCore: Sendable {
     func perform<Value>(_ request: ValueRequest<Value>) async throws -> Value {
         // If the task is already cancelled, the handler runs at once, and the
         // continuation below sees the flag before handing the request over.
-        request.carrier = self
-        let record = TaskCancellationRecord.add(for: request)
+        // A request that cannot be cancelled in flight only looks once.
+        let record: UnsafeMutableRawPointer?
+        if request.cancellable {
+            request.carrier = self
+            record = TaskCancellationRecord.add(for: request)
+        } else {
+            if Task.isCancelled { throw CancellationError() }
+            record = nil
+        }
         defer {
             TaskCancellationRecord.remove(record)
             // Pairs with the release in `ValueRequest.takeContinuation`.

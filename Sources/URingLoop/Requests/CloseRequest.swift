@@ -6,7 +6,7 @@ final class CloseRequest: ValueRequest<Void>, @unchecked Sendable {
 
     init(fd: Int32, deadline: ContinuousClock.Instant?) {
         self.fd = fd
-        super.init(operation: "close", deadline: deadline)
+        super.init(operation: "close", deadline: deadline, cancellable: false)
     }
 
     override func makeEntry() -> SubmissionEntry { .close(fd: fd) }

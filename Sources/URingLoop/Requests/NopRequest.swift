@@ -3,7 +3,7 @@ import URing
 
 final class NopRequest: ValueRequest<Void>, @unchecked Sendable {
     init(deadline: ContinuousClock.Instant?) {
-        super.init(operation: "nop", deadline: deadline)
+        super.init(operation: "nop", deadline: deadline, cancellable: false)
     }
 
     override func makeEntry() -> SubmissionEntry { .nop() }

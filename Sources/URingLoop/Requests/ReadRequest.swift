@@ -11,13 +11,14 @@ final class ReadRequest: ValueRequest<IOBuffer>, @unchecked Sendable {
     let rwFlags: Int32
     private var done = 0
 
-    init(fd: Int32, offset: UInt64?, buffer: IOBuffer, count: Int, rwFlags: Int32, deadline: ContinuousClock.Instant?) {
+    init(fd: Int32, offset: UInt64?, buffer: IOBuffer, count: Int, rwFlags: Int32, deadline: ContinuousClock.Instant?,
+         cancellable: Bool) {
         self.fd = fd
         self.offset = offset
         self.buffer = buffer
         self.target = count
         self.rwFlags = rwFlags
-        super.init(operation: "read", deadline: deadline)
+        super.init(operation: "read", deadline: deadline, cancellable: cancellable)
     }
 
     override func makeEntry() -> SubmissionEntry {

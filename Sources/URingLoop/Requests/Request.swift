@@ -41,6 +41,13 @@ class Request: @unchecked Sendable {
     let operation: String
     /// When the request times out, if ever.
     let deadline: ContinuousClock.Instant?
+    /// Whether cancelling the caller's task cancels the request in flight.
+    /// `false` for requests the kernel finishes promptly on its own and could
+    /// not interrupt anyway (nop, fsync, close, regular-file I/O): those skip
+    /// the task-cancellation record, which costs the Swift runtime's global
+    /// status-record lock per request, and only honour a cancellation that
+    /// happened before they were submitted.
+    let cancellable: Bool
 
     /// The handle that carries the request, for a task cancellation to reach
     /// its loop. Set by the task before its cancellation record exists and
@@ -52,9 +59,10 @@ class Request: @unchecked Sendable {
     /// The waiter slot while admitted.
     var waiterID: WaiterID?
 
-    init(operation: String, deadline: ContinuousClock.Instant?) {
+    init(operation: String, deadline: ContinuousClock.Instant?, cancellable: Bool = true) {
         self.operation = operation
         self.deadline = deadline
+        self.cancellable = cancellable
     }
 
     /// The next SQE (without user data; the loop sets it).

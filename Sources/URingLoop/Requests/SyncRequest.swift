@@ -8,7 +8,7 @@ final class SyncRequest: ValueRequest<Void>, @unchecked Sendable {
     init(fd: Int32, dataOnly: Bool, deadline: ContinuousClock.Instant?) {
         self.fd = fd
         self.dataOnly = dataOnly
-        super.init(operation: dataOnly ? "fdatasync" : "fsync", deadline: deadline)
+        super.init(operation: dataOnly ? "fdatasync" : "fsync", deadline: deadline, cancellable: false)
     }
 
     override func makeEntry() -> SubmissionEntry { .fsync(fd: fd, dataOnly: dataOnly) }

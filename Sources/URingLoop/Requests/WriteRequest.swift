@@ -13,12 +13,13 @@ final class WriteRequest: ValueRequest<Void>, @unchecked Sendable {
     let vectors: IOVectors
     let rwFlags: Int32
 
-    init(fd: Int32, offset: UInt64?, buffers: [IOBuffer], rwFlags: Int32, deadline: ContinuousClock.Instant?) {
+    init(fd: Int32, offset: UInt64?, buffers: [IOBuffer], rwFlags: Int32, deadline: ContinuousClock.Instant?,
+         cancellable: Bool) {
         self.fd = fd
         self.offset = offset
         self.vectors = IOVectors(buffers)
         self.rwFlags = rwFlags
-        super.init(operation: "write", deadline: deadline)
+        super.init(operation: "write", deadline: deadline, cancellable: cancellable)
     }
 
     private var position: UInt64 {

@@ -28,6 +28,7 @@ enum TaskCancellationRecord {
     /// never will.
     @inline(__always)
     static func remove(_ record: UnsafeMutableRawPointer?) {
+        guard let record else { return }
         curing_task_remove_cancellation(record)
     }
 

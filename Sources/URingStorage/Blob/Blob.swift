@@ -32,11 +32,17 @@ public struct Blob: Sendable {
 
     /// Reads exactly `count` bytes at logical `offset`.
     ///
+    /// Blob I/O is regular-file I/O: once submitted it runs to completion
+    /// (see `Handle.read`'s `cancellable`); a task cancelled before the call
+    /// gets `CancellationError`.
+    ///
     /// - Throws: `IOError` `.endOfFile` if the blob is shorter than
     ///   `offset + count`; `.invalidArgument` for offsets past the largest file.
     public func read(at offset: UInt64, count: Int, deadline: ContinuousClock.Instant? = nil) async throws -> [UInt8] {
         let physical = try physicalOffset(offset, count: count, operation: "read")
-        return try await labelled { try await handle.read(from: file.fd, at: physical, count: count, deadline: deadline) }
+        return try await labelled {
+            try await handle.read(from: file.fd, at: physical, count: count, deadline: deadline, cancellable: false)
+        }
     }
 
     /// Reads exactly `count` bytes (default: the buffer's capacity) at
@@ -46,7 +52,8 @@ public struct Blob: Sendable {
     ) async throws -> IOBuffer {
         let physical = try physicalOffset(offset, count: count ?? buffer.capacity, operation: "read")
         return try await labelled {
-            try await handle.read(from: file.fd, at: physical, into: buffer, count: count, deadline: deadline)
+            try await handle.read(from: file.fd, at: physical, into: buffer, count: count, deadline: deadline,
+                                 cancellable: false)
         }
     }
 
@@ -65,12 +72,12 @@ public struct Blob: Sendable {
         if dropFromCache { flags |= RWF_DONTCACHE }
         try await labelled {
             do {
-                try await handle.write(buffers, to: file.fd, at: physical, rwFlags: flags)
+                try await handle.write(buffers, to: file.fd, at: physical, rwFlags: flags, cancellable: false)
             } catch let error as IOError where dropFromCache && (error.errno == EOPNOTSUPP || error.errno == EINVAL) {
                 // The kernel or filesystem has no RWF_DONTCACHE: remember, and
                 // write normally (it rejects the flag before writing anything).
                 core.dropFromCacheSupported.store(false, ordering: .relaxed)
-                try await handle.write(buffers, to: file.fd, at: physical, rwFlags: flags & ~RWF_DONTCACHE)
+                try await handle.write(buffers, to: file.fd, at: physical, rwFlags: flags & ~RWF_DONTCACHE, cancellable: false)
             }
             if options.durability == .writeThenSync {
                 try await handle.sync(file.fd, dataOnly: true)
@@ -117,6 +124,8 @@ public struct Blob: Sendable {
     }
 
     /// Runs `body`, adding the blob's label to any IOError without one.
+    /// Inlined so the closure adds no async frame (each costs a hop).
+    @inline(__always)
     private func labelled<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()

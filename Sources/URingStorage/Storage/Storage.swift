@@ -77,7 +77,7 @@ public final class Storage: Sendable {
             let blob = Blob(file: file, core: core, partition: partition, name: name)
             let size = try FileSystem.size(of: file.fd, context: label)
             if size >= UInt64(BlobHeader.size) {
-                let stored = try await core.handle.read(from: file.fd, at: 0, count: BlobHeader.size)
+                let stored = try await core.handle.read(from: file.fd, at: 0, count: BlobHeader.size, cancellable: false)
                 let header = try BlobHeader.parse(stored, accepted: versions, context: label)
                 return (blob, size - UInt64(BlobHeader.size), header.blobVersion)
             }
@@ -86,7 +86,7 @@ public final class Storage: Sendable {
                 throw IOError("open", errno: curing_errno(), context: label)
             }
             let header = BlobHeader(blobVersion: versions.upperBound)
-            try await core.handle.write(header.bytes, to: file.fd, at: 0)
+            try await core.handle.write(header.bytes, to: file.fd, at: 0, cancellable: false)
             try await core.handle.sync(file.fd)
             try await syncDirectory(partitionPath)
             if newPartition { try await syncDirectory(directory) }
