@@ -24,6 +24,7 @@ extension Handle {
     /// - Returns: `buffer`, with `count` set.
     /// - Throws: `IOError` `.endOfFile` if the file ends first; `.errno` for
     ///   kernel errors; `.invalidArgument` if `count` exceeds the capacity.
+    @inline(__always)  // the [UInt8] overload adds no async frame
     public func read(
         from fd: Int32, at offset: UInt64?, into buffer: IOBuffer, count: Int? = nil,
         rwFlags: Int32 = 0, deadline: ContinuousClock.Instant? = nil, cancellable: Bool = true
@@ -51,6 +52,7 @@ extension Handle {
     /// Writes every byte of `buffers` (vectored when more than one) at
     /// `offset` (`nil`: the current position), continuing after short writes.
     /// `rwFlags` takes `RWF_*` such as `RWF_DSYNC`.
+    @inline(__always)  // the [UInt8] overload adds no async frame
     public func write(
         _ buffers: [IOBuffer], to fd: Int32, at offset: UInt64?, rwFlags: Int32 = 0,
         deadline: ContinuousClock.Instant? = nil, cancellable: Bool = true
@@ -80,6 +82,7 @@ extension Handle {
 
     /// Sends every byte of `buffers` (vectored when more than one). After a
     /// failure part of the data may have been sent: do not reuse the stream.
+    @inline(__always)  // the [UInt8] overload adds no async frame
     public func send(_ buffers: [IOBuffer], to fd: Int32, deadline: ContinuousClock.Instant? = nil) async throws {
         guard buffers.contains(where: { $0.count > 0 }) else { return }
         try await core.perform(SendRequest(fd: fd, buffers: buffers, deadline: deadline))
@@ -96,6 +99,7 @@ extension Handle {
     /// the capacity), where no new bytes mean the peer closed its side.
     ///
     /// - Returns: `buffer`, with `count` = `start` + bytes received.
+    @inline(__always)  // the [UInt8] overload adds no async frame
     public func receive(
         from fd: Int32, into buffer: IOBuffer, startingAt start: Int = 0, count: Int? = nil, exact: Bool = false,
         deadline: ContinuousClock.Instant? = nil

@@ -34,6 +34,7 @@ public final class Sink: Sendable {
     ///
     /// - Throws: `IOError` (`.timedOut`, `.errno(EPIPE)`...). After any
     ///   failure the sink is unusable: later sends throw at once.
+    @inline(__always)  // no extra async frame for `send(_: [UInt8])`
     public func send(_ buffers: [IOBuffer]) async throws {
         let (exchanged, current) = state.compareExchange(expected: Sink.idle, desired: Sink.busy, ordering: .acquiring)
         guard exchanged else {

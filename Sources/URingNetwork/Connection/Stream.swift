@@ -99,6 +99,10 @@ public final class Stream: @unchecked Sendable {
 
     // MARK: - Internals (caller holds `busy`)
 
+    // `exclusive` and `fill` are always inlined: every async frame between a
+    // caller and the ring costs a hop when the request resumes (and for a
+    // task on a loop, a lookup under the runtime's global lock).
+    @inline(__always)
     private func exclusive<T>(_ body: (ContinuousClock.Instant?) async throws -> T) async throws -> T {
         guard !busy.exchange(true, ordering: .acquiring) else {
             throw IOError("recv", .invalidArgument("another receive is in progress on this stream"))
@@ -130,6 +134,7 @@ public final class Stream: @unchecked Sendable {
     /// One receive into the free end of the buffer (compacting first).
     /// Returns the bytes received; 0 means the peer closed.
     @discardableResult
+    @inline(__always)
     private func fill(deadline: ContinuousClock.Instant?, closedMidMessage: Bool) async throws -> Int {
         if start > 0 {
             let unread = buffered
