@@ -32,8 +32,15 @@ final class URingEchoServer: EchoServer {
         acceptor = Task {
             await withTaskGroup(of: Void.self) { group in
                 while let (_, sink, stream) = try? await listener.accept() {
-                    group.addTask(executorPreference: local ? stream.executor : nil) {
-                        await URingEchoServer.serve(sink: sink, stream: stream)
+                    // A nil preference still marks a task as having one (a
+                    // global-lock lookup at every hop): plain tasks when
+                    // connections are served off the loops.
+                    if local {
+                        group.addTask(executorPreference: stream.executor) {
+                            await URingEchoServer.serve(sink: sink, stream: stream)
+                        }
+                    } else {
+                        group.addTask { await URingEchoServer.serve(sink: sink, stream: stream) }
                     }
                 }
                 group.cancelAll()
