@@ -50,6 +50,9 @@ final class HandleCore: Sendable {
         }
         defer {
             TaskCancellationRecord.remove(record)
+            // The record's handler reaches this core through the request's
+            // unowned `carrier`: keep the core alive until the record is gone.
+            extendLifetime(self)
             // Pairs with the release in `ValueRequest.takeContinuation`.
             _ = request.lifecycle.load(ordering: .acquiring)
         }
