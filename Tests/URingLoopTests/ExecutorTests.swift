@@ -142,6 +142,34 @@ extension ExecutorTests {
     }
 }
 
+extension ExecutorTests {
+    @Test func actorCallsRacingShutdownAllComplete() async throws {
+        // Many tasks call an actor on the loop while the loop shuts down:
+        // jobs queued locally, in the channel, and sent after the exit must
+        // each run exactly once, in the actor's isolation.
+        for _ in 0..<5 {
+            let handle = try smallLoop()
+            let counter = LoopBoundCounter(executor: handle.executor)
+            let calls = 16 * 40
+            try await within(60, "actor calls across a shutdown") {
+                await withTaskGroup(of: Void.self) { group in
+                    for index in 0..<16 {
+                        group.addTask(executorPreference: index % 2 == 0 ? handle.executor : nil) {
+                            for _ in 0..<40 { await counter.increment() }
+                        }
+                    }
+                    group.addTask {
+                        await Task.yield()
+                        await handle.shutdown()
+                    }
+                }
+            }
+            #expect(await counter.value == calls)
+            await counter.assertIsolated()
+        }
+    }
+}
+
 /// An actor whose serial executor is the loop.
 actor LoopBoundCounter {
     nonisolated let executor: LoopExecutor
