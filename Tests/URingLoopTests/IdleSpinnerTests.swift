@@ -28,6 +28,11 @@ import Testing
         #expect(spinner.budget == .microseconds(30))
     }
 
+    @Test func growthStopsAtAMillisecondUnlessTheMinimumIsLonger() {
+        #expect(IdleSpinner(minimum: .microseconds(500)).maximum == .milliseconds(1))
+        #expect(IdleSpinner(minimum: .milliseconds(5)).maximum == .milliseconds(5))
+    }
+
     @Test func zeroNeverSpins() {
         var spinner = IdleSpinner(minimum: .zero)
         var asked = 0

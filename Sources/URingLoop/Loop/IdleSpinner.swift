@@ -25,10 +25,11 @@ struct IdleSpinner {
     let maximum: Duration
 
     /// `minimum` is `LoopConfiguration.idleSpin` (zero: never spin); the
-    /// budget may grow to ten times that.
+    /// budget may grow to ten times that, but past a millisecond only as far
+    /// as the minimum itself (a long spin is the user's explicit choice).
     init(minimum: Duration) {
         self.minimum = minimum
-        maximum = minimum * 10
+        maximum = max(minimum, min(minimum * 10, .milliseconds(1)))
         budget = minimum
     }
 

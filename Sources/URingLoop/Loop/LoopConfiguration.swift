@@ -26,8 +26,9 @@ public struct LoopConfiguration: Sendable, Hashable {
     public var timeoutWheelTick: Duration = .milliseconds(5)
     /// Before sleeping after a pass that resumed callers, the loop keeps
     /// yielding its CPU, waiting for their next request or a completion:
-    /// at least this long, and up to ten times this when callers have been
-    /// coming back just too late (zero sleeps at once). Under load this
+    /// at least this long, and up to ten times this (at most 1 ms, unless
+    /// this is longer) when callers have been coming back just too late
+    /// (zero sleeps at once). Under load this
     /// saves the eventfd write and the cross-CPU wake (tens of microseconds)
     /// that sleeping would cost.
     public var idleSpin: Duration = .microseconds(20)
