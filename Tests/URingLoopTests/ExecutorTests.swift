@@ -170,6 +170,18 @@ extension ExecutorTests {
     }
 }
 
+extension ExecutorTests {
+    @Test func isolationChecksFailOffTheLoop() async throws {
+        // The runtime's isolation check (`checkIsolated`) must refuse a
+        // thread that is neither the loop's nor the orphan thread running
+        // the executor's job; the child process traps.
+        await #expect(processExitsWith: .failure) {
+            let handle = try smallLoop()
+            handle.executor.serialExecutor.checkIsolated()
+        }
+    }
+}
+
 /// An actor whose serial executor is the loop.
 actor LoopBoundCounter {
     nonisolated let executor: LoopExecutor

@@ -14,15 +14,17 @@ import Musl
 #endif
 
 final class OrphanedActorJobs: @unchecked Sendable {
-    // `@unchecked Sendable`: `queue`, `started` and `running` are only
-    // touched with `mutex` held.
+    // `@unchecked Sendable`: `queue`, `started`, `runner` and `running` are
+    // only touched with `mutex` held.
     static let shared = OrphanedActorJobs()
 
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
     private var queue = RingBuffer<(UnownedJob, LoopSerialExecutor)>()
     private var started = false
-    /// The executor whose job the thread is running now, for `checkIsolated`.
+    /// The thread that runs the jobs, once it has started.
+    private var runner: pthread_t?
+    /// The executor whose job that thread is running now, for `checkIsolated`.
     private var running: ObjectIdentifier?
 
     private init() {
@@ -46,15 +48,18 @@ final class OrphanedActorJobs: @unchecked Sendable {
         }
     }
 
-    /// Whether the orphan thread is running a job isolated to `executor` now.
+    /// Whether the calling thread is the orphan thread, running a job
+    /// isolated to `executor`.
     func isRunning(_ executor: LoopSerialExecutor) -> Bool {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
+        guard let runner, pthread_equal(runner, pthread_self()) != 0 else { return false }
         return running == ObjectIdentifier(executor)
     }
 
     private func serve() {
         pthread_mutex_lock(&mutex)
+        runner = pthread_self()
         while true {
             while queue.isEmpty { pthread_cond_wait(&condition, &mutex) }
             let (job, serial) = queue.popFirst()!
