@@ -33,7 +33,5 @@ void *curing_task_add_cancellation(void *context) {
 }
 
 void curing_task_remove_cancellation(void *record) {
-    // A task already cancelled when the record was offered gets its handler
-    // run at once and, in current runtimes, no record (NULL).
-    if (record != NULL) swift_task_removeCancellationHandler(record);
+    swift_task_removeCancellationHandler(record);
 }

@@ -121,8 +121,9 @@ void curing_set_current_loop(void *loop);
 /// installs a record on the current Swift task whose handler calls the
 /// callback set by `curing_set_cancellation_callback` with `context`; if the
 /// task is already cancelled it does so before returning. The record must be
-/// removed by the same task with `curing_task_remove_cancellation` (which
-/// accepts the NULL that a cancelled task may get instead of a record).
+/// removed by the same task with `curing_task_remove_cancellation`. A task
+/// already cancelled gets its handler run at once and, in current runtimes,
+/// NULL instead of a record: there is nothing to remove then.
 void curing_set_cancellation_callback(void (*callback)(void *context));
 void *curing_task_add_cancellation(void *context);
 void curing_task_remove_cancellation(void *record);

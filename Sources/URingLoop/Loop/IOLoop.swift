@@ -230,7 +230,7 @@ public final class IOLoop {
         // cheaper than an eventfd write and a cross-CPU wake. Only after a
         // pass that resumed someone, so an idle loop still sleeps at once.
         var sleptSince: ContinuousClock.Instant?
-        if pass.resumedCallers {
+        if pass.resumedCallers && spinner.budget > .zero {
             let expected = pass.expectedSeq
             if spinner.spin(until: { waker.submitted() != expected || ring.hasPendingCompletions }) {
                 return

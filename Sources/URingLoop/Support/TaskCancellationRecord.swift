@@ -24,8 +24,8 @@ enum TaskCancellationRecord {
         return curing_task_add_cancellation(Unmanaged.passUnretained(request).toOpaque())
     }
 
-    /// Removes the record; once this returns the handler is not running and
-    /// never will.
+    /// Removes the record (`nil`: there is none); once this returns the
+    /// handler is not running and never will.
     @inline(__always)
     static func remove(_ record: UnsafeMutableRawPointer?) {
         guard let record else { return }
