@@ -112,6 +112,14 @@ private func shutdownLeavesNothingPending(_ handle: Handle) async {
             var check = [UInt8](repeating: 0, count: size)
             #expect(pread(fd, &check, size, 100) == size)
             #expect(check == payload, "file content at boundary \(boundary)")
+            // The same through the vectored path: three buffers, one empty,
+            // so the cursor crosses a buffer edge at some boundaries.
+            let vectored = payload.map { $0 ^ 0xFF }
+            firstOfRequest.withLock { $0.removeAll() }
+            try await handle.write([IOBuffer(bytes: vectored[..<5]), IOBuffer(bytes: []), IOBuffer(bytes: vectored[5...])],
+                                   to: fd, at: 200)
+            #expect(pread(fd, &check, size, 200) == size)
+            #expect(check == vectored, "vectored file content at boundary \(boundary)")
             await shutdownLeavesNothingPending(handle)
         }
     }

@@ -60,8 +60,21 @@ extension Handle {
         let total = buffers.reduce(0) { $0 + $1.count }
         try Handle.check(count: total, capacity: total, offset: offset, operation: "write")
         guard total > 0 else { return }
-        try await core.perform(WriteRequest(fd: fd, offset: offset, buffers: buffers, rwFlags: rwFlags, deadline: deadline,
-                                            cancellable: cancellable))
+        try await core.perform(WriteRequest(fd: fd, offset: offset, vectors: IOVectors(buffers), rwFlags: rwFlags,
+                                            deadline: deadline, cancellable: cancellable))
+    }
+
+    /// Writes every byte of `buffer` at `offset` (`nil`: the current
+    /// position), continuing after short writes.
+    @inline(__always)  // the [UInt8] overload adds no async frame
+    public func write(
+        _ buffer: IOBuffer, to fd: Int32, at offset: UInt64?, rwFlags: Int32 = 0,
+        deadline: ContinuousClock.Instant? = nil, cancellable: Bool = true
+    ) async throws {
+        try Handle.check(count: buffer.count, capacity: buffer.count, offset: offset, operation: "write")
+        guard buffer.count > 0 else { return }
+        try await core.perform(WriteRequest(fd: fd, offset: offset, vectors: IOVectors(buffer), rwFlags: rwFlags,
+                                            deadline: deadline, cancellable: cancellable))
     }
 
     /// Writes `bytes` at `offset`.
@@ -69,7 +82,7 @@ extension Handle {
         _ bytes: [UInt8], to fd: Int32, at offset: UInt64?, rwFlags: Int32 = 0,
         deadline: ContinuousClock.Instant? = nil, cancellable: Bool = true
     ) async throws {
-        try await write([IOBuffer(bytes: bytes)], to: fd, at: offset, rwFlags: rwFlags, deadline: deadline,
+        try await write(IOBuffer(bytes: bytes), to: fd, at: offset, rwFlags: rwFlags, deadline: deadline,
                         cancellable: cancellable)
     }
 
@@ -82,15 +95,22 @@ extension Handle {
 
     /// Sends every byte of `buffers` (vectored when more than one). After a
     /// failure part of the data may have been sent: do not reuse the stream.
-    @inline(__always)  // the [UInt8] overload adds no async frame
+    @inline(__always)  // Sink's overloads add no async frame
     public func send(_ buffers: [IOBuffer], to fd: Int32, deadline: ContinuousClock.Instant? = nil) async throws {
         guard buffers.contains(where: { $0.count > 0 }) else { return }
-        try await core.perform(SendRequest(fd: fd, buffers: buffers, deadline: deadline))
+        try await core.perform(SendRequest(fd: fd, vectors: IOVectors(buffers), deadline: deadline))
+    }
+
+    /// Sends every byte of `buffer` (a plain send: no iovec, no msghdr).
+    @inline(__always)  // the [UInt8] overload and Sink's add no async frame
+    public func send(_ buffer: IOBuffer, to fd: Int32, deadline: ContinuousClock.Instant? = nil) async throws {
+        guard buffer.count > 0 else { return }
+        try await core.perform(SendRequest(fd: fd, vectors: IOVectors(buffer), deadline: deadline))
     }
 
     /// Sends every byte of `bytes`.
     public func send(_ bytes: [UInt8], to fd: Int32, deadline: ContinuousClock.Instant? = nil) async throws {
-        try await send([IOBuffer(bytes: bytes)], to: fd, deadline: deadline)
+        try await send(IOBuffer(bytes: bytes), to: fd, deadline: deadline)
     }
 
     /// Receives into `buffer` at byte `start` (default 0): with `exact`,

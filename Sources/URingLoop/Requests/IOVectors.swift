@@ -1,5 +1,11 @@
-// An owned iovec array over a list of buffers, advanced in place as bytes
-// are transferred, so a short write or send resumes exactly where it stopped.
+// The buffers of one all-bytes transfer, with a cursor advanced in place as
+// bytes move, so a short write or send resumes exactly where it stopped.
+//
+// Stored inline in its request (noncopyable, so the iovec memory has one
+// owner). One buffer, the common case, needs no iovec array at all: its
+// single vector lives in the struct and the request submits a plain
+// send/write. Only several buffers allocate the array that sendmsg/writev
+// read.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -7,39 +13,76 @@ import Musl
 #endif
 import URing
 
-/// iovecs with a cursor. Owns its memory; the buffers are kept alive by
-/// `buffers` for as long as the kernel may read them.
-final class IOVectors {
-    let buffers: [IOBuffer]
-    let vectors: UnsafeMutablePointer<iovec>
+struct IOVectors: ~Copyable {
+    /// Keeps the memory alive for as long as the kernel may read it.
+    private enum Owner {
+        case one(IOBuffer)
+        case many([IOBuffer])
+    }
+
+    private let owner: Owner
+    /// Vectors of a multi-buffer transfer; nil with a single buffer.
+    private let array: UnsafeMutablePointer<iovec>?
+    /// The vector of a single-buffer transfer.
+    private var single: iovec
+    private let count: Int
     private(set) var first = 0
     private(set) var remainingBytes: Int
     let totalBytes: Int
 
-    init(_ buffers: [IOBuffer]) {
-        self.buffers = buffers
-        vectors = .allocate(capacity: max(buffers.count, 1))
-        var total = 0
-        for (index, buffer) in buffers.enumerated() {
-            vectors[index] = iovec(iov_base: buffer.base, iov_len: buffer.count)
-            total += buffer.count
-        }
-        remainingBytes = total
-        totalBytes = total
-        // Skip empty buffers up front so the cursor always names bytes.
-        while first < buffers.count && vectors[first].iov_len == 0 { first += 1 }
+    init(_ buffer: IOBuffer) {
+        owner = .one(buffer)
+        array = nil
+        single = iovec(iov_base: buffer.base, iov_len: buffer.count)
+        count = 1
+        remainingBytes = buffer.count
+        totalBytes = buffer.count
+        if buffer.count == 0 { first = 1 }
     }
 
-    deinit { vectors.deallocate() }
+    init(_ buffers: [IOBuffer]) {
+        var total = 0
+        for buffer in buffers { total += buffer.count }
+        remainingBytes = total
+        totalBytes = total
+        count = buffers.count
+        if buffers.count == 1 {
+            owner = .one(buffers[0])
+            array = nil
+            single = iovec(iov_base: buffers[0].base, iov_len: buffers[0].count)
+            if total == 0 { first = 1 }
+            return
+        }
+        owner = .many(buffers)
+        single = iovec()
+        let array = UnsafeMutablePointer<iovec>.allocate(capacity: max(buffers.count, 1))
+        for (index, buffer) in buffers.enumerated() {
+            array[index] = iovec(iov_base: buffer.base, iov_len: buffer.count)
+        }
+        self.array = array
+        // Skip empty buffers up front so the cursor always names bytes.
+        while first < count && array[first].iov_len == 0 { first += 1 }
+    }
 
-    var remainingCount: Int { buffers.count - first }
-    var current: UnsafeMutablePointer<iovec> { vectors + first }
+    deinit { array?.deallocate() }
+
+    var remainingCount: Int { count - first }
+
+    /// The first vector with bytes left (when `remainingCount > 0`).
+    var head: iovec { array.map { $0[first] } ?? single }
+
+    /// The remaining vectors, for sendmsg/writev: only when more than one
+    /// is left (so only for a multi-buffer transfer).
+    var remaining: UnsafeMutablePointer<iovec> {
+        precondition(remainingCount > 1, "IOVectors.remaining is for vectored transfers")
+        return array! + first
+    }
 
     /// Accounts one CQE of a transfer that must move every byte: `true` when
     /// all bytes are done, `false` when another SQE is needed, or the error.
     /// A zero result with bytes left means no progress: it fails with
     /// `stalled` instead of spinning.
-    func account(_ result: Int32, operation: String, fd: Int32, stalled: Int32) -> Result<Bool, IOError> {
+    mutating func account(_ result: Int32, operation: String, fd: Int32, stalled: Int32) -> Result<Bool, IOError> {
         if result < 0 { return .failure(IOError(operation, errno: result, context: "fd \(fd)")) }
         if result == 0 {
             return .failure(IOError(operation, .errno(stalled), context: "fd \(fd): no progress with \(remainingBytes) bytes left"))
@@ -49,21 +92,27 @@ final class IOVectors {
     }
 
     /// Marks `bytes` as transferred.
-    func advance(by bytes: Int) {
-        var left = bytes
+    mutating func advance(by bytes: Int) {
         remainingBytes -= bytes
+        guard let array else {
+            single.iov_base = single.iov_base.map { $0 + bytes }
+            single.iov_len -= bytes
+            if single.iov_len == 0 { first = 1 }
+            return
+        }
+        var left = bytes
         while left > 0 {
-            let length = vectors[first].iov_len
+            let length = array[first].iov_len
             if left >= length {
                 left -= length
                 first += 1
             } else {
-                vectors[first].iov_base += left
-                vectors[first].iov_len -= left
+                array[first].iov_base += left
+                array[first].iov_len -= left
                 left = 0
             }
         }
-        while first < buffers.count && vectors[first].iov_len == 0 { first += 1 }
+        while first < count && array[first].iov_len == 0 { first += 1 }
     }
 }
 

@@ -10,14 +10,14 @@ import URing
 final class WriteRequest: ValueRequest<Void>, @unchecked Sendable {
     let fd: Int32
     let offset: UInt64?
-    let vectors: IOVectors
+    private var vectors: IOVectors
     let rwFlags: Int32
 
-    init(fd: Int32, offset: UInt64?, buffers: [IOBuffer], rwFlags: Int32, deadline: ContinuousClock.Instant?,
+    init(fd: Int32, offset: UInt64?, vectors: consuming IOVectors, rwFlags: Int32, deadline: ContinuousClock.Instant?,
          cancellable: Bool) {
         self.fd = fd
         self.offset = offset
-        self.vectors = IOVectors(buffers)
+        self.vectors = vectors
         self.rwFlags = rwFlags
         super.init(operation: "write", deadline: deadline, cancellable: cancellable)
     }
@@ -28,11 +28,11 @@ final class WriteRequest: ValueRequest<Void>, @unchecked Sendable {
 
     override func makeEntry() -> SubmissionEntry {
         if vectors.remainingCount == 1 {
-            let vector = vectors.current.pointee
+            let vector = vectors.head
             return .write(fd: fd, from: vector.iov_base!, count: UInt32(min(vector.iov_len, IOBuffer.maximumTransfer)),
                           offset: position, rwFlags: rwFlags)
         }
-        return .writev(fd: fd, iovecs: vectors.current, iovecCount: UInt32(min(vectors.remainingCount, 1024)),
+        return .writev(fd: fd, iovecs: vectors.remaining, iovecCount: UInt32(min(vectors.remainingCount, 1024)),
                        offset: position, rwFlags: rwFlags)
     }
 

@@ -27,15 +27,30 @@ public final class Sink: Sendable {
 
     /// Sends every byte of `bytes` (within the read/write timeout).
     public func send(_ bytes: [UInt8]) async throws {
-        try await send([IOBuffer(bytes: bytes)])
+        try await send(IOBuffer(bytes: bytes))
     }
 
-    /// Sends every byte of `buffers`, back to back (vectored).
+    /// Sends every byte of `buffer`.
     ///
     /// - Throws: `IOError` (`.timedOut`, `.errno(EPIPE)`...). After any
     ///   failure the sink is unusable: later sends throw at once.
     @inline(__always)  // no extra async frame for `send(_: [UInt8])`
+    public func send(_ buffer: IOBuffer) async throws {
+        try await exclusively { try await socket.sendLoop.send(buffer, to: socket.fd, deadline: socket.deadline) }
+    }
+
+    /// Sends every byte of `buffers`, back to back (vectored).
+    ///
+    /// - Throws: as `send(_: IOBuffer)`.
+    @inline(__always)
     public func send(_ buffers: [IOBuffer]) async throws {
+        try await exclusively { try await socket.sendLoop.send(buffers, to: socket.fd, deadline: socket.deadline) }
+    }
+
+    /// Runs one send while holding the sink: refuses a concurrent send and
+    /// every send after a failed one, and names the peer in errors.
+    @inline(__always)
+    private func exclusively(_ send: () async throws -> Void) async throws {
         let (exchanged, current) = state.compareExchange(expected: Sink.idle, desired: Sink.busy, ordering: .acquiring)
         guard exchanged else {
             throw IOError("send", .invalidArgument(current == Sink.failed
@@ -43,7 +58,7 @@ public final class Sink: Sendable {
                 : "another send is in progress on this sink"), context: "\(socket.peer)")
         }
         do {
-            try await socket.sendLoop.send(buffers, to: socket.fd, deadline: socket.deadline)
+            try await send()
             state.store(Sink.idle, ordering: .releasing)
         } catch var error as IOError {
             state.store(Sink.failed, ordering: .releasing)
