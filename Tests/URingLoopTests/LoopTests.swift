@@ -211,6 +211,13 @@ import URing
         // Empty transfers need no kernel round trip and succeed.
         #expect(try await handle.read(from: fd, at: 0, count: 0) == [])
         try await handle.write([UInt8](), to: fd, at: 0)
+        // One buffer: only its valid bytes are written, not its capacity.
+        let partial = IOBuffer(capacity: 16)
+        partial.assign(Array("XYZ".utf8))
+        partial.count = 2
+        try await handle.write(partial, to: fd, at: 4096)
+        #expect(try await handle.read(from: fd, at: 4096, count: 4) == Array("XYcd".utf8))
+        try await handle.write(IOBuffer(capacity: 8), to: fd, at: 0)
         await handle.shutdown()
     }
 
@@ -260,6 +267,9 @@ import URing
 
         try await handle.send([IOBuffer(bytes: Array("he".utf8)), IOBuffer(bytes: Array("llo".utf8))], to: client)
         #expect(try await handle.receive(from: server.fd, count: 5, exact: true) == Array("hello".utf8))
+        try await handle.send(IOBuffer(bytes: Array("one".utf8)), to: client)
+        try await handle.send(IOBuffer(capacity: 4), to: client)  // empty: nothing to send
+        #expect(try await handle.receive(from: server.fd, count: 3, exact: true) == Array("one".utf8))
         try await handle.close(client)
         // The peer's close is an empty at-most receive, and an exact one fails.
         #expect(try await handle.receive(from: server.fd, count: 5) == [])

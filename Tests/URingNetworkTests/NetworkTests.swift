@@ -96,6 +96,13 @@ private func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
             try await client.sink.send(parts)
             let expected = parts.flatMap(\.bytes)
             #expect(try await server.stream.receive(exactly: expected.count) == expected)
+            // One buffer larger than the socket buffers hold: the send can
+            // only finish while the peer drains it. (Short sends of a single
+            // buffer are covered by the fault-injection boundary test.)
+            let large = IOBuffer(bytes: pattern(8 << 20, seed: 7))
+            let sender = Task { try await client.sink.send(large) }
+            #expect(try await server.stream.receive(exactly: large.count) == large.bytes)
+            try await sender.value
         }
     }
 
