@@ -4,8 +4,9 @@ import URing
 
 extension Handle {
     /// A no-op round trip through the ring.
+    @inlinable @inline(__always)
     public func nop(deadline: ContinuousClock.Instant? = nil) async throws {
-        try await core.perform(NopRequest(deadline: deadline))
+        try await core.perform(nopRequest(deadline: deadline))
     }
 
     // MARK: Files
@@ -24,20 +25,14 @@ extension Handle {
     /// - Returns: `buffer`, with `count` set.
     /// - Throws: `IOError` `.endOfFile` if the file ends first; `.errno` for
     ///   kernel errors; `.invalidArgument` if `count` exceeds the capacity.
-    @inline(__always)  // the [UInt8] overload adds no async frame
+    @inlinable @inline(__always)  // no async frame of its own, in any module (see `HandleCore.perform`)
     public func read(
         from fd: Int32, at offset: UInt64?, into buffer: IOBuffer, count: Int? = nil,
         rwFlags: Int32 = 0, deadline: ContinuousClock.Instant? = nil, cancellable: Bool = true
     ) async throws -> IOBuffer {
-        let count = count ?? buffer.capacity
-        try Handle.check(count: count, capacity: buffer.capacity, offset: offset, operation: "read")
-        if count == 0 {
-            buffer.count = 0
-            return buffer
-        }
-        return try await core.perform(
-            ReadRequest(fd: fd, offset: offset, buffer: buffer, count: count, rwFlags: rwFlags, deadline: deadline,
-                        cancellable: cancellable))
+        guard let request = try readRequest(from: fd, at: offset, into: buffer, count: count, rwFlags: rwFlags,
+                                            deadline: deadline, cancellable: cancellable) else { return buffer }
+        return try await core.perform(request)
     }
 
     /// Reads exactly `count` bytes at `offset` and returns them.
@@ -52,29 +47,26 @@ extension Handle {
     /// Writes every byte of `buffers` (vectored when more than one) at
     /// `offset` (`nil`: the current position), continuing after short writes.
     /// `rwFlags` takes `RWF_*` such as `RWF_DSYNC`.
-    @inline(__always)  // the [UInt8] overload adds no async frame
+    @inlinable @inline(__always)
     public func write(
         _ buffers: [IOBuffer], to fd: Int32, at offset: UInt64?, rwFlags: Int32 = 0,
         deadline: ContinuousClock.Instant? = nil, cancellable: Bool = true
     ) async throws {
-        let total = buffers.reduce(0) { $0 + $1.count }
-        try Handle.check(count: total, capacity: total, offset: offset, operation: "write")
-        guard total > 0 else { return }
-        try await core.perform(WriteRequest(fd: fd, offset: offset, vectors: IOVectors(buffers), rwFlags: rwFlags,
-                                            deadline: deadline, cancellable: cancellable))
+        guard let request = try writeRequest(buffers, to: fd, at: offset, rwFlags: rwFlags, deadline: deadline,
+                                             cancellable: cancellable) else { return }
+        try await core.perform(request)
     }
 
     /// Writes every byte of `buffer` at `offset` (`nil`: the current
     /// position), continuing after short writes.
-    @inline(__always)  // the [UInt8] overload adds no async frame
+    @inlinable @inline(__always)
     public func write(
         _ buffer: IOBuffer, to fd: Int32, at offset: UInt64?, rwFlags: Int32 = 0,
         deadline: ContinuousClock.Instant? = nil, cancellable: Bool = true
     ) async throws {
-        try Handle.check(count: buffer.count, capacity: buffer.count, offset: offset, operation: "write")
-        guard buffer.count > 0 else { return }
-        try await core.perform(WriteRequest(fd: fd, offset: offset, vectors: IOVectors(buffer), rwFlags: rwFlags,
-                                            deadline: deadline, cancellable: cancellable))
+        guard let request = try writeRequest(buffer, to: fd, at: offset, rwFlags: rwFlags, deadline: deadline,
+                                             cancellable: cancellable) else { return }
+        try await core.perform(request)
     }
 
     /// Writes `bytes` at `offset`.
@@ -95,17 +87,17 @@ extension Handle {
 
     /// Sends every byte of `buffers` (vectored when more than one). After a
     /// failure part of the data may have been sent: do not reuse the stream.
-    @inline(__always)  // Sink's overloads add no async frame
+    @inlinable @inline(__always)
     public func send(_ buffers: [IOBuffer], to fd: Int32, deadline: ContinuousClock.Instant? = nil) async throws {
-        guard buffers.contains(where: { $0.count > 0 }) else { return }
-        try await core.perform(SendRequest(fd: fd, vectors: IOVectors(buffers), deadline: deadline))
+        guard let request = sendRequest(buffers, to: fd, deadline: deadline) else { return }
+        try await core.perform(request)
     }
 
     /// Sends every byte of `buffer` (a plain send: no iovec, no msghdr).
-    @inline(__always)  // the [UInt8] overload and Sink's add no async frame
+    @inlinable @inline(__always)
     public func send(_ buffer: IOBuffer, to fd: Int32, deadline: ContinuousClock.Instant? = nil) async throws {
-        guard buffer.count > 0 else { return }
-        try await core.perform(SendRequest(fd: fd, vectors: IOVectors(buffer), deadline: deadline))
+        guard let request = sendRequest(buffer, to: fd, deadline: deadline) else { return }
+        try await core.perform(request)
     }
 
     /// Sends every byte of `bytes`.
@@ -119,22 +111,14 @@ extension Handle {
     /// the capacity), where no new bytes mean the peer closed its side.
     ///
     /// - Returns: `buffer`, with `count` = `start` + bytes received.
-    @inline(__always)  // the [UInt8] overload adds no async frame
+    @inlinable @inline(__always)
     public func receive(
         from fd: Int32, into buffer: IOBuffer, startingAt start: Int = 0, count: Int? = nil, exact: Bool = false,
         deadline: ContinuousClock.Instant? = nil
     ) async throws -> IOBuffer {
-        guard start >= 0 && start <= buffer.capacity else {
-            throw IOError("recv", .invalidArgument("start \(start) is outside a buffer of \(buffer.capacity)"))
-        }
-        let count = count ?? buffer.capacity - start
-        try Handle.check(count: count, capacity: buffer.capacity - start, offset: nil, operation: "recv")
-        if count == 0 {
-            buffer.count = start
-            return buffer
-        }
-        return try await core.perform(
-            ReceiveRequest(fd: fd, buffer: buffer, start: start, count: count, exact: exact, deadline: deadline))
+        guard let request = try receiveRequest(from: fd, into: buffer, startingAt: start, count: count, exact: exact,
+                                               deadline: deadline) else { return buffer }
+        return try await core.perform(request)
     }
 
     /// Receives up to (or, with `exact`, exactly) `count` bytes.

@@ -10,7 +10,7 @@ import URing
 /// and the call throws `CancellationError` (unless the operation completed
 /// first, in which case its result is returned: its effect happened).
 public struct Handle: Sendable {
-    let core: HandleCore
+    @usableFromInline let core: HandleCore
 
     init(core: HandleCore) {
         self.core = core

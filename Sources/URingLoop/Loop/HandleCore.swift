@@ -5,6 +5,7 @@
 // finds the channel closed, and starts its shutdown drain at once.
 import URing
 
+@usableFromInline
 final class HandleCore: Sendable {
     let channel: SubmissionChannel
     let waker: Waker
@@ -27,56 +28,77 @@ final class HandleCore: Sendable {
 
     /// Hands `request` to the loop and suspends until the loop resumes it.
     ///
-    /// Exactly-once: the continuation is resumed either here (channel closed,
-    /// or the task was cancelled before the hand-off), or by the loop, never
-    /// both, because a request the channel refused never reaches the loop.
+    /// Exactly-once: the continuation is resumed either in `submit` (channel
+    /// closed, or the task was cancelled before the hand-off), or by the
+    /// loop, never both, because a request the channel refused never reaches
+    /// the loop.
     ///
-    /// Always inlined, and cancellation is a bare task record rather than
-    /// `withTaskCancellationHandler`: each async frame between the caller and
-    /// the continuation costs a hop on resumption (see
-    /// `TaskCancellationRecord.swift`).
-    @inline(__always)
+    /// Inlinable, down to the continuation: every async frame between the
+    /// caller and the continuation costs the task a hop after it resumes,
+    /// and for a task with an executor preference each hop looks the
+    /// preference up under the Swift runtime's process-wide status-record
+    /// lock. So the async shell is inlined into the public operations and,
+    /// across modules, into URingStorage, URingNetwork and user code; the
+    /// work itself stays in the three opaque steps below. Cancellation is a
+    /// bare task record for the same reason (see `TaskCancellationRecord`).
+    @inlinable @inline(__always)
     func perform<Value>(_ request: ValueRequest<Value>) async throws -> Value {
-        // If the task is already cancelled, the handler runs at once, and the
-        // continuation below sees the flag before handing the request over.
-        // A request that cannot be cancelled in flight only looks once.
-        let record: UnsafeMutableRawPointer?
-        if request.cancellable {
-            request.carrier = self
-            record = TaskCancellationRecord.add(for: request)
-        } else {
-            if Task.isCancelled { throw CancellationError() }
-            record = nil
-        }
-        defer {
-            TaskCancellationRecord.remove(record)
-            // The record's handler reaches this core through the request's
-            // unowned `carrier`: keep the core alive until the record is gone.
-            extendLifetime(self)
-            // Pairs with the release in `ValueRequest.takeContinuation`.
-            _ = request.lifecycle.load(ordering: .acquiring)
-        }
+        let record = try begin(request)
+        defer { end(request, record: record) }
         return try await withUnsafeThrowingContinuation { continuation in
-            request.continuation = continuation
-            if request.isCancelRequested {
-                request.fail(CancellationError())
-                return
+            submit(request, continuation: continuation)
+        }
+    }
+
+    /// Installs the cancellation record (for requests cancellable in flight),
+    /// or throws if the task is already cancelled (for the others).
+    @usableFromInline
+    func begin(_ request: Request) throws -> UnsafeMutableRawPointer? {
+        // If the task is already cancelled, the handler runs at once, and
+        // `submit` sees the flag before handing the request over.
+        guard request.cancellable else {
+            if Task.isCancelled { throw CancellationError() }
+            return nil
+        }
+        request.carrier = self
+        return TaskCancellationRecord.add(for: request)
+    }
+
+    /// Runs after the continuation resumed: removes the record and makes
+    /// everything the loop wrote for the request visible to the caller.
+    @usableFromInline
+    func end(_ request: Request, record: UnsafeMutableRawPointer?) {
+        TaskCancellationRecord.remove(record)
+        // The record's handler reaches this core through the request's
+        // unowned `carrier`: keep the core alive until the record is gone.
+        extendLifetime(self)
+        // Pairs with the release in `ValueRequest.takeContinuation`.
+        _ = request.lifecycle.load(ordering: .acquiring)
+    }
+
+    /// Stores the continuation and hands the request over: staged directly
+    /// when called on the loop thread, through the channel otherwise.
+    @usableFromInline
+    func submit<Value>(_ request: ValueRequest<Value>, continuation: UnsafeContinuation<Value, any Error>) {
+        request.continuation = continuation
+        if request.isCancelRequested {
+            request.fail(CancellationError())
+            return
+        }
+        if executor.isCurrent {
+            // Already on the loop thread: stage it at the next pass, with no
+            // lock, no sequence and no eventfd.
+            if executor.local.isClosing {
+                request.fail(IOError(request.operation, .shutdown))
+            } else {
+                executor.local.directRequests.append(request)
             }
-            if executor.isCurrent {
-                // Already on the loop thread: stage it at the next pass,
-                // with no lock, no sequence and no eventfd.
-                if executor.local.isClosing {
-                    request.fail(IOError(request.operation, .shutdown))
-                } else {
-                    executor.local.directRequests.append(request)
-                }
-                return
-            }
-            switch channel.enqueue(request) {
-            case .queued: waker.publish()
-            case .parked: break
-            case .closed: request.fail(IOError(request.operation, .shutdown))
-            }
+            return
+        }
+        switch channel.enqueue(request) {
+        case .queued: waker.publish()
+        case .parked: break
+        case .closed: request.fail(IOError(request.operation, .shutdown))
         }
     }
 }

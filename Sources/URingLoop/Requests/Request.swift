@@ -29,6 +29,7 @@ enum CancelReason {
     case task
 }
 
+@usableFromInline
 class Request: @unchecked Sendable {
     static let pending: UInt8 = 0
     static let cancelRequested: UInt8 = 1

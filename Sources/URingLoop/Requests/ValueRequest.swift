@@ -1,6 +1,7 @@
 // A request whose caller awaits a `Value`: holds the continuation and makes
 // sure it is resumed exactly once.
 
+@usableFromInline
 class ValueRequest<Value: Sendable>: Request, @unchecked Sendable {
     /// Set by the submitting task before the hand-off; taken by the one resume.
     var continuation: UnsafeContinuation<Value, any Error>?

@@ -1,0 +1,80 @@
+// Argument checks and request construction for the inlinable operations in
+// Handle+Operations.swift. These stay opaque (only their symbols are visible
+// to other modules), so the request classes and their invariants remain
+// internal; the operations inline just the async hand-off around them.
+// `nil` means there is nothing to submit: an empty transfer, already done.
+import URing
+
+extension Handle {
+    @usableFromInline
+    func nopRequest(deadline: ContinuousClock.Instant?) -> ValueRequest<Void> {
+        NopRequest(deadline: deadline)
+    }
+
+    @usableFromInline
+    func readRequest(
+        from fd: Int32, at offset: UInt64?, into buffer: IOBuffer, count: Int?, rwFlags: Int32,
+        deadline: ContinuousClock.Instant?, cancellable: Bool
+    ) throws(IOError) -> ValueRequest<IOBuffer>? {
+        let count = count ?? buffer.capacity
+        try Handle.check(count: count, capacity: buffer.capacity, offset: offset, operation: "read")
+        if count == 0 {
+            buffer.count = 0
+            return nil
+        }
+        return ReadRequest(fd: fd, offset: offset, buffer: buffer, count: count, rwFlags: rwFlags, deadline: deadline,
+                           cancellable: cancellable)
+    }
+
+    @usableFromInline
+    func writeRequest(
+        _ buffers: [IOBuffer], to fd: Int32, at offset: UInt64?, rwFlags: Int32, deadline: ContinuousClock.Instant?,
+        cancellable: Bool
+    ) throws(IOError) -> ValueRequest<Void>? {
+        let total = buffers.reduce(0) { $0 + $1.count }
+        try Handle.check(count: total, capacity: total, offset: offset, operation: "write")
+        guard total > 0 else { return nil }
+        return WriteRequest(fd: fd, offset: offset, vectors: IOVectors(buffers), rwFlags: rwFlags, deadline: deadline,
+                            cancellable: cancellable)
+    }
+
+    @usableFromInline
+    func writeRequest(
+        _ buffer: IOBuffer, to fd: Int32, at offset: UInt64?, rwFlags: Int32, deadline: ContinuousClock.Instant?,
+        cancellable: Bool
+    ) throws(IOError) -> ValueRequest<Void>? {
+        try Handle.check(count: buffer.count, capacity: buffer.count, offset: offset, operation: "write")
+        guard buffer.count > 0 else { return nil }
+        return WriteRequest(fd: fd, offset: offset, vectors: IOVectors(buffer), rwFlags: rwFlags, deadline: deadline,
+                            cancellable: cancellable)
+    }
+
+    @usableFromInline
+    func sendRequest(_ buffers: [IOBuffer], to fd: Int32, deadline: ContinuousClock.Instant?) -> ValueRequest<Void>? {
+        guard buffers.contains(where: { $0.count > 0 }) else { return nil }
+        return SendRequest(fd: fd, vectors: IOVectors(buffers), deadline: deadline)
+    }
+
+    @usableFromInline
+    func sendRequest(_ buffer: IOBuffer, to fd: Int32, deadline: ContinuousClock.Instant?) -> ValueRequest<Void>? {
+        guard buffer.count > 0 else { return nil }
+        return SendRequest(fd: fd, vectors: IOVectors(buffer), deadline: deadline)
+    }
+
+    @usableFromInline
+    func receiveRequest(
+        from fd: Int32, into buffer: IOBuffer, startingAt start: Int, count: Int?, exact: Bool,
+        deadline: ContinuousClock.Instant?
+    ) throws(IOError) -> ValueRequest<IOBuffer>? {
+        guard start >= 0 && start <= buffer.capacity else {
+            throw IOError("recv", .invalidArgument("start \(start) is outside a buffer of \(buffer.capacity)"))
+        }
+        let count = count ?? buffer.capacity - start
+        try Handle.check(count: count, capacity: buffer.capacity - start, offset: nil, operation: "recv")
+        if count == 0 {
+            buffer.count = start
+            return nil
+        }
+        return ReceiveRequest(fd: fd, buffer: buffer, start: start, count: count, exact: exact, deadline: deadline)
+    }
+}
