@@ -26,6 +26,7 @@ public final class Sink: Sendable {
     public var executor: LoopExecutor { socket.sendLoop.executor }
 
     /// Sends every byte of `bytes` (within the read/write timeout).
+    @inlinable @inline(__always)
     public func send(_ bytes: [UInt8]) async throws {
         try await send(IOBuffer(bytes: bytes))
     }
@@ -34,40 +35,60 @@ public final class Sink: Sendable {
     ///
     /// - Throws: `IOError` (`.timedOut`, `.errno(EPIPE)`...). After any
     ///   failure the sink is unusable: later sends throw at once.
-    @inline(__always)  // no extra async frame for `send(_: [UInt8])`
+    @inlinable @inline(__always)  // no async frame of its own (see `Handle.send`)
     public func send(_ buffer: IOBuffer) async throws {
-        try await exclusively { try await socket.sendLoop.send(buffer, to: socket.fd, deadline: socket.deadline) }
+        let (loop, fd, deadline) = try acquire()
+        do {
+            try await loop.send(buffer, to: fd, deadline: deadline)
+        } catch {
+            throw failed(error)
+        }
+        release()
     }
 
     /// Sends every byte of `buffers`, back to back (vectored).
     ///
     /// - Throws: as `send(_: IOBuffer)`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func send(_ buffers: [IOBuffer]) async throws {
-        try await exclusively { try await socket.sendLoop.send(buffers, to: socket.fd, deadline: socket.deadline) }
+        let (loop, fd, deadline) = try acquire()
+        do {
+            try await loop.send(buffers, to: fd, deadline: deadline)
+        } catch {
+            throw failed(error)
+        }
+        release()
     }
 
-    /// Runs one send while holding the sink: refuses a concurrent send and
-    /// every send after a failed one, and names the peer in errors.
-    @inline(__always)
-    private func exclusively(_ send: () async throws -> Void) async throws {
+    // MARK: - One send at a time (opaque steps around the inlined send)
+
+    /// Takes the sink for one send, or refuses: another send is running, or
+    /// an earlier one failed. Returns where and until when to send.
+    @usableFromInline
+    func acquire() throws(IOError) -> (Handle, Int32, ContinuousClock.Instant?) {
         let (exchanged, current) = state.compareExchange(expected: Sink.idle, desired: Sink.busy, ordering: .acquiring)
         guard exchanged else {
             throw IOError("send", .invalidArgument(current == Sink.failed
                 ? "an earlier send failed part-way; the connection must not be reused"
                 : "another send is in progress on this sink"), context: "\(socket.peer)")
         }
-        do {
-            try await send()
-            state.store(Sink.idle, ordering: .releasing)
-        } catch var error as IOError {
-            state.store(Sink.failed, ordering: .releasing)
-            error.context = error.context.map { "\(socket.peer): \($0)" } ?? "\(socket.peer)"
-            throw error
-        } catch {
-            state.store(Sink.failed, ordering: .releasing)
-            throw error
-        }
+        return (socket.sendLoop, socket.fd, socket.deadline)
+    }
+
+    /// Ends a successful send.
+    @usableFromInline
+    func release() {
+        state.store(Sink.idle, ordering: .releasing)
+    }
+
+    /// Ends a failed send: the sink refuses all later ones, and an IOError
+    /// gets the peer's address as context.
+    @usableFromInline
+    func failed(_ error: any Error) -> any Error {
+        state.store(Sink.failed, ordering: .releasing)
+        guard var error = error as? IOError else { return error }
+        error.context = error.context.map { "\(socket.peer): \($0)" } ?? "\(socket.peer)"
+        return error
     }
 
     /// Ends the connection in both directions (a pending receive on its

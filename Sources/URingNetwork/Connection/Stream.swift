@@ -69,15 +69,60 @@ public final class Stream: @unchecked Sendable {
 
     /// Returns between 1 and `maxLength` bytes as soon as any are available,
     /// or an empty array once the peer has closed its side.
+    @inlinable @inline(__always)  // no async frame of its own (see `Handle.receive`)
     public func receive(upTo maxLength: Int) async throws -> [UInt8] {
-        guard maxLength > 0 else { throw IOError("recv", .invalidArgument("maxLength must be positive, got \(maxLength)")) }
-        return try await exclusive { deadline in
-            if buffered == 0 {
-                let received = try await fill(deadline: deadline, closedMidMessage: false)
-                if received == 0 { return [] }
+        switch try beginReceive(upTo: maxLength) {
+        case .ready(let bytes):
+            return bytes
+        case .receive(let loop, let fd, let buffer, let deadline):
+            do {
+                _ = try await loop.receive(from: fd, into: buffer, deadline: deadline)
+            } catch {
+                throw endReceive(failing: error)
             }
-            return take(min(maxLength, buffered))
+            return endReceive(upTo: maxLength)
         }
+    }
+
+    /// What `receive(upTo:)` does after taking the stream.
+    @usableFromInline
+    enum ReceivePlan {
+        /// Buffered bytes answer the call; the stream is free again.
+        case ready([UInt8])
+        /// The buffer is empty: receive into it, then `endReceive`.
+        case receive(Handle, Int32, IOBuffer, ContinuousClock.Instant?)
+    }
+
+    /// Takes the stream for one `receive(upTo:)` (or refuses), and answers
+    /// from the buffer when it holds anything.
+    @usableFromInline
+    func beginReceive(upTo maxLength: Int) throws(IOError) -> ReceivePlan {
+        guard maxLength > 0 else { throw IOError("recv", .invalidArgument("maxLength must be positive, got \(maxLength)")) }
+        try acquire()
+        if buffered > 0 {
+            defer { busy.store(false, ordering: .releasing) }
+            return .ready(take(min(maxLength, buffered)))
+        }
+        // Nothing unread: the whole buffer is free for this receive.
+        start = 0
+        buffer.count = 0
+        return .receive(socket.receiveLoop, socket.fd, buffer, socket.deadline)
+    }
+
+    /// Ends a `receive(upTo:)` whose receive completed: nothing received
+    /// means the peer closed.
+    @usableFromInline
+    func endReceive(upTo maxLength: Int) -> [UInt8] {
+        defer { busy.store(false, ordering: .releasing) }
+        return take(min(maxLength, buffered))
+    }
+
+    /// Ends a `receive(upTo:)` whose receive failed: frees the stream and
+    /// names the peer in an IOError. Nothing was lost (the buffer was empty).
+    @usableFromInline
+    func endReceive(failing error: any Error) -> any Error {
+        busy.store(false, ordering: .releasing)
+        return labelled(error)
     }
 
     /// Up to `maxLength` bytes already received, without consuming them and
@@ -104,20 +149,32 @@ public final class Stream: @unchecked Sendable {
     // task on a loop, a lookup under the runtime's global lock).
     @inline(__always)
     private func exclusive<T>(_ body: (ContinuousClock.Instant?) async throws -> T) async throws -> T {
+        try acquire()
+        defer { busy.store(false, ordering: .releasing) }
+        do {
+            return try await body(socket.deadline)
+        } catch {
+            throw labelled(error)
+        }
+    }
+
+    /// Takes `busy`, refusing a concurrent receive and a broken stream.
+    private func acquire() throws(IOError) {
         guard !busy.exchange(true, ordering: .acquiring) else {
             throw IOError("recv", .invalidArgument("another receive is in progress on this stream"))
         }
-        defer { busy.store(false, ordering: .releasing) }
         guard !isBroken else {
+            busy.store(false, ordering: .releasing)
             throw IOError("recv", .invalidArgument("an earlier large receive failed part-way; the connection must not be reused"),
                           context: "\(socket.peer)")
         }
-        do {
-            return try await body(socket.deadline)
-        } catch var error as IOError {
-            error.context = error.context.map { "\(socket.peer): \($0)" } ?? "\(socket.peer)"
-            throw error
-        }
+    }
+
+    /// An IOError with the peer's address as context.
+    private func labelled(_ error: any Error) -> any Error {
+        guard var error = error as? IOError else { return error }
+        error.context = error.context.map { "\(socket.peer): \($0)" } ?? "\(socket.peer)"
+        return error
     }
 
     private func take(_ count: Int) -> [UInt8] {

@@ -47,14 +47,31 @@ public struct Blob: Sendable {
 
     /// Reads exactly `count` bytes (default: the buffer's capacity) at
     /// logical `offset` into `buffer`, which is returned filled.
+    @inlinable @inline(__always)  // no async frame of its own (see `Handle.read`)
     public func read(
         at offset: UInt64, into buffer: IOBuffer, count: Int? = nil, deadline: ContinuousClock.Instant? = nil
     ) async throws -> IOBuffer {
-        let physical = try physicalOffset(offset, count: count ?? buffer.capacity, operation: "read")
-        return try await labelled {
-            try await handle.read(from: file.fd, at: physical, into: buffer, count: count, deadline: deadline,
-                                 cancellable: false)
+        let (loop, fd, physical) = try readTarget(offset, count: count ?? buffer.capacity)
+        do {
+            return try await loop.read(from: fd, at: physical, into: buffer, count: count, deadline: deadline,
+                                       cancellable: false)
+        } catch {
+            throw labelled(error)
         }
+    }
+
+    /// The loop, descriptor and file offset of a read at logical `offset`.
+    @usableFromInline
+    func readTarget(_ offset: UInt64, count: Int) throws(IOError) -> (Handle, Int32, UInt64) {
+        (handle, file.fd, try physicalOffset(offset, count: count, operation: "read"))
+    }
+
+    /// `error`, with the blob's label as context if it is an IOError without one.
+    @usableFromInline
+    func labelled(_ error: any Error) -> any Error {
+        guard var error = error as? IOError else { return error }
+        error.context = error.context.map { "\(file.label): \($0)" } ?? file.label
+        return error
     }
 
     /// Writes `bytes` at logical `offset`, extending the blob if needed.
@@ -129,9 +146,8 @@ public struct Blob: Sendable {
     private func labelled<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch var error as IOError {
-            error.context = error.context.map { "\(file.label): \($0)" } ?? file.label
-            throw error
+        } catch {
+            throw labelled(error)
         }
     }
 }
