@@ -154,6 +154,48 @@ private func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
         }
     }
 
+    @Test func receiveUpToAnswersFromTheBufferAndFreesTheStreamAfterATimeout() async throws {
+        try await withNetwork(timeout: .milliseconds(100)) { network in
+            let (_, client, server) = try await connectedPair(network)
+            // A timeout names the peer and leaves the stream usable.
+            await expectIOError(.timedOut) { _ = try await server.stream.receive(upTo: 10) }
+            do {
+                _ = try await server.stream.receive(upTo: 10)
+                Issue.record("a silent peer answered")
+            } catch let error as IOError {
+                #expect(error.context?.hasPrefix("\(server.peer)") == true, "\(error)")
+            }
+            try await client.sink.send([7, 8, 9])
+            var received: [UInt8] = []
+            received += try await server.stream.receive(upTo: 1)
+            #expect(received == [7])
+            // The rest is already buffered (or arrives with the next receive).
+            while received.count < 3 { received += try await server.stream.receive(upTo: 10) }
+            #expect(received == [7, 8, 9])
+            await expectIOError(.invalidArgument("maxLength must be positive, got 0")) {
+                _ = try await server.stream.receive(upTo: 0)
+            }
+        }
+    }
+
+    @Test func aSecondReceiveUpToIsRefusedWhileOneWaits() async throws {
+        try await withNetwork { network in
+            let (_, client, server) = try await connectedPair(network)
+            let first = Task { try await server.stream.receive(upTo: 10) }
+            let patience = ContinuousClock.now + .seconds(10)
+            while network.receiveLoop.statistics.pendingRequests == 0 {
+                try #require(ContinuousClock.now < patience, "the receive never reached the loop")
+                await Task.yield()
+            }
+            await expectIOError(.invalidArgument("another receive is in progress on this stream")) {
+                _ = try await server.stream.receive(upTo: 10)
+            }
+            client.sink.close()
+            #expect(try await first.value == [])  // the peer closed: an empty receive
+            #expect(try await server.stream.receive(upTo: 10) == [])
+        }
+    }
+
     @Test func peerClosingMidMessageIsEndOfFile() async throws {
         try await withNetwork { network in
             let (_, client, server) = try await connectedPair(network)
