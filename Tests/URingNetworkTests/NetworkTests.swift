@@ -22,6 +22,15 @@ private func withNetwork<T>(timeout: Duration? = .seconds(20), _ body: (Network)
 }
 
 /// A listener on loopback and one accepted connection per dial.
+/// Waits (at most 10 s) until a receive has reached the network's loop.
+private func untilAReceiveIsPending(_ network: Network) async throws {
+    let patience = ContinuousClock.now + .seconds(10)
+    while network.receiveLoop.statistics.pendingRequests == 0 {
+        try #require(ContinuousClock.now < patience, "the receive never reached the loop")
+        await Task.yield()
+    }
+}
+
 private func connectedPair(_ network: Network, host: String = "127.0.0.1") async throws
     -> (listener: Listener, client: (sink: Sink, stream: Stream), server: (peer: SocketAddress, sink: Sink, stream: Stream)) {
     let listener = try network.bind(try SocketAddress(host: host, port: 0))
@@ -182,11 +191,7 @@ private func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
         try await withNetwork { network in
             let (_, client, server) = try await connectedPair(network)
             let first = Task { try await server.stream.receive(upTo: 10) }
-            let patience = ContinuousClock.now + .seconds(10)
-            while network.receiveLoop.statistics.pendingRequests == 0 {
-                try #require(ContinuousClock.now < patience, "the receive never reached the loop")
-                await Task.yield()
-            }
+            try await untilAReceiveIsPending(network)
             await expectIOError(.invalidArgument("another receive is in progress on this stream")) {
                 _ = try await server.stream.receive(upTo: 10)
             }
@@ -259,11 +264,7 @@ private func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
         try await withNetwork { network in
             let (_, client, server) = try await connectedPair(network)
             let receiver = Task { try await server.stream.receive(exactly: 8) }
-            let patience = ContinuousClock.now + .seconds(10)
-            while network.receiveLoop.statistics.pendingRequests == 0 {
-                try #require(ContinuousClock.now < patience, "the receive never reached the loop")
-                await Task.yield()
-            }
+            try await untilAReceiveIsPending(network)
             server.stream.close()
             let outcome = await receiver.result
             #expect(throws: IOError("recv", .endOfFile, context: "\(server.peer): peer closed with 0 bytes of the message received")) {
