@@ -207,6 +207,25 @@ private func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
             try await client.sink.send([1, 2, 3])
             client.sink.close()
             await expectIOError(.endOfFile) { _ = try await server.stream.receive(exactly: 10) }
+            // The stream is free again and the partial message still there.
+            #expect(try await server.stream.receive(upTo: 10) == [1, 2, 3])
+            #expect(try await server.stream.receive(upTo: 10) == [])
+        }
+    }
+
+    @Test func aFailedLargeReceiveBreaksTheStream() async throws {
+        try await withNetwork(timeout: .milliseconds(100)) { network in
+            let (_, client, server) = try await connectedPair(network)
+            try await client.sink.send(pattern(100))
+            // Larger than the 16 KiB buffer: received directly, and a timeout
+            // part-way loses bytes, so the stream refuses to go on.
+            await expectIOError(.timedOut) { _ = try await server.stream.receive(exactly: 64 * 1024) }
+            await expectIOError(.invalidArgument("an earlier large receive failed part-way; the connection must not be reused")) {
+                _ = try await server.stream.receive(upTo: 10)
+            }
+            await expectIOError(.invalidArgument("an earlier large receive failed part-way; the connection must not be reused")) {
+                _ = try await server.stream.receive(exactly: 1)
+            }
         }
     }
 

@@ -43,26 +43,23 @@ public final class Stream: @unchecked Sendable {
     ///
     /// - Throws: `IOError` `.endOfFile` if the peer closes first (a truncated
     ///   message), `.timedOut`, or the kernel's errno.
+    @inlinable @inline(__always)  // no async frame of its own (see `Handle.receive`)
     public func receive(exactly count: Int) async throws -> [UInt8] {
-        guard count >= 0 else { throw IOError("recv", .invalidArgument("negative byte count \(count)")) }
-        return try await exclusive { deadline in
-            if count <= buffer.capacity {
-                while buffered < count {
-                    try await fill(deadline: deadline, closedMidMessage: true)
+        var plan = try beginReceive(exactly: count)
+        while true {
+            switch plan {
+            case .ready(let bytes):
+                return bytes
+            case .receive(let loop, let fd, let buffer, let deadline):
+                let start = buffer.count
+                do {
+                    _ = try await loop.receive(from: fd, into: buffer, startingAt: start, deadline: deadline)
+                } catch {
+                    throw endReceive(failing: error)
                 }
-                return take(count)
-            }
-            // Large: what is buffered, then straight into its own buffer.
-            var result = take(buffered)
-            result.reserveCapacity(count)
-            let missing = count - result.count
-            do {
-                let direct = try await socket.receiveLoop.receive(
-                    from: socket.fd, into: IOBuffer(capacity: missing), count: missing, exact: true, deadline: deadline)
-                return result + direct.bytes
-            } catch {
-                isBroken = true
-                throw error
+                plan = try continueReceive(exactly: count, receivedFrom: start, deadline: deadline)
+            case .large(let deadline):
+                return try await receiveLarge(count, deadline: deadline)
             }
         }
     }
@@ -81,16 +78,84 @@ public final class Stream: @unchecked Sendable {
                 throw endReceive(failing: error)
             }
             return endReceive(upTo: maxLength)
+        case .large:
+            preconditionFailure("receive(upTo:) never plans a large receive")
         }
     }
 
-    /// What `receive(upTo:)` does after taking the stream.
+    // MARK: - Receive steps (opaque, around the inlined receives)
+    //
+    // A receive takes `busy` in its first step and every path out of the
+    // last one releases it: `.ready` answers (released), a failed receive
+    // (`endReceive(failing:)`), an error thrown by a step (released before
+    // throwing), or `receiveLarge` (releases when done).
+
+    /// What a receive does next, holding the stream.
     @usableFromInline
     enum ReceivePlan {
         /// Buffered bytes answer the call; the stream is free again.
         case ready([UInt8])
-        /// The buffer is empty: receive into it, then `endReceive`.
+        /// Receive into the buffer's free end (its `count` onwards), then
+        /// take the next step.
         case receive(Handle, Int32, IOBuffer, ContinuousClock.Instant?)
+        /// More than the buffer holds: `receiveLarge`.
+        case large(ContinuousClock.Instant?)
+    }
+
+    /// Takes the stream for one `receive(exactly:)` (or refuses).
+    @usableFromInline
+    func beginReceive(exactly count: Int) throws(IOError) -> ReceivePlan {
+        guard count >= 0 else { throw IOError("recv", .invalidArgument("negative byte count \(count)")) }
+        try acquire()
+        let deadline = socket.deadline
+        if count > buffer.capacity { return .large(deadline) }
+        return nextStep(exactly: count, deadline: deadline)
+    }
+
+    /// After a receive for `receive(exactly:)`: done, another receive, or
+    /// `.endOfFile` if the peer closed before the message was complete.
+    @usableFromInline
+    func continueReceive(exactly count: Int, receivedFrom start: Int, deadline: ContinuousClock.Instant?) throws -> ReceivePlan {
+        if buffer.count == start {
+            busy.store(false, ordering: .releasing)
+            throw labelled(IOError("recv", .endOfFile, context: "peer closed with \(buffered) bytes of the message received"))
+        }
+        return nextStep(exactly: count, deadline: deadline)
+    }
+
+    private func nextStep(exactly count: Int, deadline: ContinuousClock.Instant?) -> ReceivePlan {
+        if buffered >= count {
+            defer { busy.store(false, ordering: .releasing) }
+            return .ready(take(count))
+        }
+        // Unread bytes move to the front so the receive gets the most room.
+        if start > 0 {
+            let unread = buffered
+            buffer.withUnsafeMutableBytes { bytes in
+                bytes.baseAddress!.copyMemory(from: bytes.baseAddress! + start, byteCount: unread)
+            }
+            buffer.count = unread
+            start = 0
+        }
+        return .receive(socket.receiveLoop, socket.fd, buffer, deadline)
+    }
+
+    /// A message larger than the buffer: what is buffered, then the rest
+    /// straight into its own buffer. Holds the stream until it returns.
+    @usableFromInline
+    func receiveLarge(_ count: Int, deadline: ContinuousClock.Instant?) async throws -> [UInt8] {
+        defer { busy.store(false, ordering: .releasing) }
+        var result = take(buffered)
+        result.reserveCapacity(count)
+        let missing = count - result.count
+        do {
+            let direct = try await socket.receiveLoop.receive(
+                from: socket.fd, into: IOBuffer(capacity: missing), count: missing, exact: true, deadline: deadline)
+            return result + direct.bytes
+        } catch {
+            isBroken = true
+            throw labelled(error)
+        }
     }
 
     /// Takes the stream for one `receive(upTo:)` (or refuses), and answers
@@ -117,8 +182,8 @@ public final class Stream: @unchecked Sendable {
         return take(min(maxLength, buffered))
     }
 
-    /// Ends a `receive(upTo:)` whose receive failed: frees the stream and
-    /// names the peer in an IOError. Nothing was lost (the buffer was empty).
+    /// Ends a receive whose kernel receive failed: frees the stream and names
+    /// the peer in an IOError. Nothing is lost: what arrived stays buffered.
     @usableFromInline
     func endReceive(failing error: any Error) -> any Error {
         busy.store(false, ordering: .releasing)
@@ -143,20 +208,6 @@ public final class Stream: @unchecked Sendable {
     }
 
     // MARK: - Internals (caller holds `busy`)
-
-    // `exclusive` and `fill` are always inlined: every async frame between a
-    // caller and the ring costs a hop when the request resumes (and for a
-    // task on a loop, a lookup under the runtime's global lock).
-    @inline(__always)
-    private func exclusive<T>(_ body: (ContinuousClock.Instant?) async throws -> T) async throws -> T {
-        try acquire()
-        defer { busy.store(false, ordering: .releasing) }
-        do {
-            return try await body(socket.deadline)
-        } catch {
-            throw labelled(error)
-        }
-    }
 
     /// Takes `busy`, refusing a concurrent receive and a broken stream.
     private func acquire() throws(IOError) {
@@ -186,27 +237,5 @@ public final class Stream: @unchecked Sendable {
             buffer.count = 0
         }
         return bytes
-    }
-
-    /// One receive into the free end of the buffer (compacting first).
-    /// Returns the bytes received; 0 means the peer closed.
-    @discardableResult
-    @inline(__always)
-    private func fill(deadline: ContinuousClock.Instant?, closedMidMessage: Bool) async throws -> Int {
-        if start > 0 {
-            let unread = buffered
-            buffer.withUnsafeMutableBytes { bytes in
-                bytes.baseAddress!.copyMemory(from: bytes.baseAddress! + start, byteCount: unread)
-            }
-            buffer.count = unread
-            start = 0
-        }
-        let before = buffer.count
-        _ = try await socket.receiveLoop.receive(from: socket.fd, into: buffer, startingAt: before, deadline: deadline)
-        let received = buffer.count - before
-        if received == 0 && closedMidMessage {
-            throw IOError("recv", .endOfFile, context: "peer closed with \(buffered) bytes of the message received")
-        }
-        return received
     }
 }
