@@ -21,7 +21,6 @@ private func withNetwork<T>(timeout: Duration? = .seconds(20), _ body: (Network)
     }
 }
 
-/// A listener on loopback and one accepted connection per dial.
 /// Waits (at most 10 s) until a receive has reached the network's loop.
 private func untilAReceiveIsPending(_ network: Network) async throws {
     let patience = ContinuousClock.now + .seconds(10)
@@ -31,6 +30,7 @@ private func untilAReceiveIsPending(_ network: Network) async throws {
     }
 }
 
+/// A listener on loopback and one accepted connection per dial.
 private func connectedPair(_ network: Network, host: String = "127.0.0.1") async throws
     -> (listener: Listener, client: (sink: Sink, stream: Stream), server: (peer: SocketAddress, sink: Sink, stream: Stream)) {
     let listener = try network.bind(try SocketAddress(host: host, port: 0))
@@ -190,10 +190,19 @@ private func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
     @Test func aSecondReceiveUpToIsRefusedWhileOneWaits() async throws {
         try await withNetwork { network in
             let (_, client, server) = try await connectedPair(network)
-            let first = Task { try await server.stream.receive(upTo: 10) }
-            try await untilAReceiveIsPending(network)
-            await expectIOError(.invalidArgument("another receive is in progress on this stream")) {
-                _ = try await server.stream.receive(upTo: 10)
+            // Both tasks run on the connection's loop, whose jobs run in
+            // order: after one yield, the first receive has taken the stream
+            // and waits in the ring. (The loop's published statistics could
+            // still show the connect or accept as pending, so they cannot
+            // tell that the first receive got there.)
+            let loop = server.stream.executor
+            let first = try await withTaskExecutorPreference(loop) {
+                let first = Task(executorPreference: loop) { try await server.stream.receive(upTo: 10) }
+                await Task.yield()
+                await expectIOError(.invalidArgument("another receive is in progress on this stream")) {
+                    _ = try await server.stream.receive(upTo: 10)
+                }
+                return first
             }
             client.sink.close()
             #expect(try await first.value == [])  // the peer closed: an empty receive
