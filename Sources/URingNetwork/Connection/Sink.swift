@@ -37,13 +37,7 @@ public final class Sink: Sendable {
     ///   failure the sink is unusable: later sends throw at once.
     @inlinable @inline(__always)  // no async frame of its own (see `Handle.send`)
     public func send(_ buffer: IOBuffer) async throws {
-        let (loop, fd, deadline) = try acquire()
-        do {
-            try await loop.send(buffer, to: fd, deadline: deadline)
-        } catch {
-            throw failed(error)
-        }
-        release()
+        try await exclusively { try await $0.send(buffer, to: $1, deadline: $2) }
     }
 
     /// Sends every byte of `buffers`, back to back (vectored).
@@ -51,9 +45,17 @@ public final class Sink: Sendable {
     /// - Throws: as `send(_: IOBuffer)`.
     @inlinable @inline(__always)
     public func send(_ buffers: [IOBuffer]) async throws {
+        try await exclusively { try await $0.send(buffers, to: $1, deadline: $2) }
+    }
+
+    /// Runs one send (on the sending loop, to this socket, by this
+    /// deadline) while holding the sink. Inlined with its closure, so it
+    /// adds no async frame either.
+    @inlinable @inline(__always)
+    func exclusively(_ send: (Handle, Int32, ContinuousClock.Instant?) async throws -> Void) async throws {
         let (loop, fd, deadline) = try acquire()
         do {
-            try await loop.send(buffers, to: fd, deadline: deadline)
+            try await send(loop, fd, deadline)
         } catch {
             throw failed(error)
         }

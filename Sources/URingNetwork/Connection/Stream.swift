@@ -51,13 +51,13 @@ public final class Stream: @unchecked Sendable {
             case .ready(let bytes):
                 return bytes
             case .receive(let loop, let fd, let buffer, let deadline):
-                let start = buffer.count
+                let before = buffer.count
                 do {
-                    _ = try await loop.receive(from: fd, into: buffer, startingAt: start, deadline: deadline)
+                    _ = try await loop.receive(from: fd, into: buffer, startingAt: before, deadline: deadline)
                 } catch {
                     throw endReceive(failing: error)
                 }
-                plan = try continueReceive(exactly: count, receivedFrom: start, deadline: deadline)
+                plan = try continueReceive(exactly: count, receivedFrom: before, deadline: deadline)
             case .large(let deadline):
                 return try await receiveLarge(count, deadline: deadline)
             }
@@ -115,8 +115,8 @@ public final class Stream: @unchecked Sendable {
     /// After a receive for `receive(exactly:)`: done, another receive, or
     /// `.endOfFile` if the peer closed before the message was complete.
     @usableFromInline
-    func continueReceive(exactly count: Int, receivedFrom start: Int, deadline: ContinuousClock.Instant?) throws -> ReceivePlan {
-        if buffer.count == start {
+    func continueReceive(exactly count: Int, receivedFrom before: Int, deadline: ContinuousClock.Instant?) throws -> ReceivePlan {
+        if buffer.count == before {
             busy.store(false, ordering: .releasing)
             throw labelled(IOError("recv", .endOfFile, context: "peer closed with \(buffered) bytes of the message received"))
         }
