@@ -53,6 +53,15 @@ public struct IOError: Error, Sendable, Hashable, CustomStringConvertible {
         self.init(operation, .errno(code < 0 ? -code : code), context: context)
     }
 
+    /// `error` with `label` (a blob, a peer) put in front of its context, if
+    /// it is an IOError; any other error unchanged. Each layer adds what it
+    /// knows as the error passes through it.
+    public static func labelling(_ error: any Error, with label: String) -> any Error {
+        guard var error = error as? IOError else { return error }
+        error.context = error.context.map { "\(label): \($0)" } ?? label
+        return error
+    }
+
     /// The errno, when the kernel gave one.
     public var errno: Int32? {
         if case .errno(let code) = reason { return code }

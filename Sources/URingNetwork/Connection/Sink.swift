@@ -88,9 +88,7 @@ public final class Sink: Sendable {
     @usableFromInline
     func failed(_ error: any Error) -> any Error {
         state.store(Sink.failed, ordering: .releasing)
-        guard var error = error as? IOError else { return error }
-        error.context = error.context.map { "\(socket.peer): \($0)" } ?? "\(socket.peer)"
-        return error
+        return IOError.labelling(error, with: "\(socket.peer)")
     }
 
     /// Ends the connection in both directions (a pending receive on its

@@ -223,9 +223,7 @@ public final class Stream: @unchecked Sendable {
 
     /// An IOError with the peer's address as context.
     private func labelled(_ error: any Error) -> any Error {
-        guard var error = error as? IOError else { return error }
-        error.context = error.context.map { "\(socket.peer): \($0)" } ?? "\(socket.peer)"
-        return error
+        IOError.labelling(error, with: "\(socket.peer)")
     }
 
     private func take(_ count: Int) -> [UInt8] {

@@ -66,12 +66,10 @@ public struct Blob: Sendable {
         (handle, file.fd, try physicalOffset(offset, count: count, operation: "read"))
     }
 
-    /// `error`, with the blob's label as context if it is an IOError without one.
+    /// `error`, with the blob's label in front of an IOError's context.
     @usableFromInline
     func labelled(_ error: any Error) -> any Error {
-        guard var error = error as? IOError else { return error }
-        error.context = error.context.map { "\(file.label): \($0)" } ?? file.label
-        return error
+        IOError.labelling(error, with: file.label)
     }
 
     /// Writes `bytes` at logical `offset`, extending the blob if needed.
@@ -140,7 +138,7 @@ public struct Blob: Sendable {
         return physical
     }
 
-    /// Runs `body`, adding the blob's label to any IOError without one.
+    /// Runs `body`, putting the blob's label in front of any IOError's context.
     /// Inlined so the closure adds no async frame (each costs a hop).
     @inline(__always)
     private func labelled<T>(_ body: () async throws -> T) async throws -> T {
