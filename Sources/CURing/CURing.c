@@ -35,3 +35,30 @@ void *curing_task_add_cancellation(void *context) {
 void curing_task_remove_cancellation(void *record) {
     swift_task_removeCancellationHandler(record);
 }
+
+// Affinity through the raw system calls with a fixed 1024-bit mask: glibc's
+// CPU_SET macros and wrappers need _GNU_SOURCE, which this module keeps out
+// of its headers (see CURing.h).
+enum { curing_mask_words = CURING_CPU_LIMIT / (8 * sizeof(unsigned long)) };
+static const int curing_word_bits = 8 * sizeof(unsigned long);
+
+int curing_set_thread_affinity(const int32_t *cpus, int32_t count) {
+    unsigned long mask[curing_mask_words] = {0};
+    for (int32_t i = 0; i < count; i++) {
+        if (cpus[i] < 0 || cpus[i] >= CURING_CPU_LIMIT) return -EINVAL;
+        mask[cpus[i] / curing_word_bits] |= 1UL << (cpus[i] % curing_word_bits);
+    }
+    long r = syscall(SYS_sched_setaffinity, 0, sizeof mask, mask);
+    return r < 0 ? -errno : 0;
+}
+
+int32_t curing_thread_affinity(int32_t *cpus, int32_t capacity) {
+    unsigned long mask[curing_mask_words] = {0};
+    long r = syscall(SYS_sched_getaffinity, 0, sizeof mask, mask);
+    if (r < 0) return -errno;
+    int32_t found = 0;
+    for (int32_t cpu = 0; cpu < CURING_CPU_LIMIT && found < capacity; cpu++) {
+        if (mask[cpu / curing_word_bits] & (1UL << (cpu % curing_word_bits))) cpus[found++] = cpu;
+    }
+    return found;
+}

@@ -128,6 +128,18 @@ void curing_set_cancellation_callback(void (*callback)(void *context));
 void *curing_task_add_cancellation(void *context);
 void curing_task_remove_cancellation(void *record);
 
+/// CPU numbers the affinity shims accept: 0 ..< CURING_CPU_LIMIT (glibc's
+/// CPU_SETSIZE; larger machines need a dynamically sized mask).
+#define CURING_CPU_LIMIT 1024
+
+/// Restricts the calling thread to `cpus`: 0 or -errno (EINVAL when no CPU
+/// of the set is online and allowed to this process).
+int curing_set_thread_affinity(const int32_t *cpus, int32_t count);
+
+/// Writes the CPUs the calling thread may run on, ascending, into `cpus`
+/// (at most `capacity`): how many, or -errno.
+int32_t curing_thread_affinity(int32_t *cpus, int32_t capacity);
+
 /// Names the calling thread (first 15 bytes), as seen in top and gdb.
 static inline void curing_set_thread_name(const char *name) {
     prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);

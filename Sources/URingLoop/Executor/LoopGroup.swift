@@ -16,9 +16,23 @@ public final class LoopGroup: Sendable {
     public let handles: [Handle]
     private let cursor = Atomic<Int>(0)
 
-    /// Starts `count` loops (default: one per online CPU).
-    public init(count: Int? = nil, configuration: LoopConfiguration = LoopConfiguration()) throws(IOError) {
-        let count = count ?? max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    /// Starts `count` loops (default: one per online CPU, or with pinning
+    /// one per CPU it may use).
+    ///
+    /// With `pinningLoopsToCPUs`, loop i runs only on the i-th CPU (wrapping
+    /// around) of `configuration.cpuAffinity`, or else of the CPUs the
+    /// calling thread may use: one loop per core, each staying where its
+    /// ring and tasks are warm (see `LoopConfiguration.cpuAffinity`).
+    public init(count: Int? = nil, configuration: LoopConfiguration = LoopConfiguration(),
+                pinningLoopsToCPUs: Bool = false) throws(IOError) {
+        // Validated first so that a bad affinity is reported as such, not
+        // as the failure to read this thread's.
+        _ = try configuration.validated()
+        var cpus: [Int] = []
+        if pinningLoopsToCPUs {
+            if let chosen = configuration.cpuAffinity { cpus = chosen.sorted() } else { cpus = try LoopGroup.usableCPUs() }
+        }
+        let count = count ?? (pinningLoopsToCPUs ? cpus.count : max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         guard count > 0 && count <= 1024 else {
             throw IOError("loop group", .invalidArgument("a group needs 1...1024 loops, got \(count)"))
         }
@@ -26,9 +40,17 @@ public final class LoopGroup: Sendable {
         for index in 0..<count {
             var each = configuration
             each.threadName = "\(configuration.threadName.prefix(11))-\(index)"
+            if pinningLoopsToCPUs { each.cpuAffinity = [cpus[index % cpus.count]] }
             handles.append(try IOLoop.start(each))
         }
         self.handles = handles
+    }
+
+    /// The CPUs the calling thread may run on, ascending: what
+    /// `pinningLoopsToCPUs` spreads loops over when the configuration names
+    /// none.
+    public static func usableCPUs() throws(IOError) -> [Int] {
+        try ThreadAffinity.currentThreadCPUs()
     }
 
     /// The next loop, round-robin.

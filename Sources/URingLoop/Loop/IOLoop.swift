@@ -94,6 +94,7 @@ public final class IOLoop {
             do throws(IOError) {
                 let (channel, waker, counters, executor) = parts.take()
                 do throws(IOError) {
+                    if let cpus = configuration.cpuAffinity { try ThreadAffinity.pinCurrentThread(to: cpus) }
                     let loop = try IOLoop(configuration: configuration, channel: channel, waker: waker, counters: counters,
                                           executor: executor, faults: faults)
                     startup.report(.success(()))

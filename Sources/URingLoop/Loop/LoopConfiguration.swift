@@ -35,6 +35,12 @@ public struct LoopConfiguration: Sendable, Hashable {
     /// The most executor jobs the loop runs between two reaps of the
     /// completion queue, so running tasks never starve I/O.
     public var jobBatch = 128
+    /// The CPUs the loop thread may run on (`nil`: wherever the scheduler
+    /// puts it). One CPU pins the loop to it: its ring and the tasks it
+    /// runs stay in that CPU's caches and never share a core with a sibling
+    /// loop, but the scheduler can no longer move the loop off a busy CPU.
+    /// Starting fails if none of them is online and allowed to the process.
+    public var cpuAffinity: Set<Int>?
     /// The loop thread's name (first 15 bytes).
     public var threadName = "uring-loop"
 
@@ -65,6 +71,14 @@ public struct LoopConfiguration: Sendable, Hashable {
         }
         guard idleSpin >= .zero, idleSpin <= .milliseconds(10) else {
             throw IOError("loop configuration", .invalidArgument("idleSpin must be within 0...10 ms"))
+        }
+        if let cpuAffinity {
+            guard !cpuAffinity.isEmpty else {
+                throw IOError("loop configuration", .invalidArgument("cpuAffinity must name at least one CPU (nil: no affinity)"))
+            }
+            if let bad = cpuAffinity.sorted().first(where: { !(0..<ThreadAffinity.cpuLimit).contains($0) }) {
+                throw IOError("loop configuration", .invalidArgument("cpuAffinity: CPU \(bad) is outside 0..<\(ThreadAffinity.cpuLimit)"))
+            }
         }
         if let shutdownTimeout, shutdownTimeout < .zero {
             throw IOError("loop configuration", .invalidArgument("shutdownTimeout must not be negative"))

@@ -21,7 +21,7 @@ enum BenchRunner {
             result.eventfdPerOperation = Double(floor.eventfdWrites) / Double(max(measurement.sampler.operations, 1))
             return result
         case (.storageRead, .uringLocal):
-            let group = try LoopGroup(configuration: loopConfiguration(settings))
+            let group = try localGroup(settings)
             do {
                 let storage = try Storage(directory: fixture!.root, loops: group)
                 let blob = try await storage.open(partition: "bench", name: [1]).blob
@@ -59,7 +59,7 @@ enum BenchRunner {
             let measurement = try await StorageEngines.write(settings, engine: engine, fixture: fixture!)
             return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
         case (.echo, .uringLocal):
-            let group = try LoopGroup(configuration: loopConfiguration(settings))
+            let group = try localGroup(settings)
             let server = try URingEchoServer(host: "127.0.0.1", port: 0, loops: group)
             do {
                 let port = server.port
@@ -77,7 +77,7 @@ enum BenchRunner {
         case (.echo, .uring), (.echo, .nio):
             let server: any EchoServer = engine == .uring
                 ? try URingEchoServer(host: "127.0.0.1", port: 0)
-                : try NIOEchoServer(host: "127.0.0.1", port: 0)
+                : try NIOEchoServer(host: "127.0.0.1", port: 0, pinnedCPU: settings.pinLoops ? LoopGroup.usableCPUs().first : nil)
             do {
                 let port = server.port
                 let measurement = try await runBlocking {
@@ -105,10 +105,15 @@ enum BenchRunner {
         return configuration
     }
 
+    /// The uring-local engines' loops: one per CPU, pinned with --pin-loops.
+    private static func localGroup(_ settings: BenchSettings) throws -> LoopGroup {
+        try LoopGroup(configuration: loopConfiguration(settings), pinningLoopsToCPUs: settings.pinLoops)
+    }
+
     /// nop/wake with tasks on the loops themselves: a LoopGroup (one loop
     /// per CPU), tasks spread over it, every request submitted directly.
     private static func runLocalNop(_ settings: BenchSettings) async throws -> BenchResult {
-        let group = try LoopGroup(configuration: loopConfiguration(settings))
+        let group = try localGroup(settings)
         let handles = settings.workload == .wake ? [group.handles[0]] : group.handles
         let measurement = try await ClosedLoop.run(
             concurrency: settings.concurrency, duration: settings.duration, pause: pause(settings),

@@ -38,6 +38,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The uring loop's idle spin in microseconds (yielding before it sleeps); default: the loop's own.")
     var idleSpin: Int?
 
+    @Flag(help: "uring-local: pin each loop of the group to its own CPU (LoopGroup's pinningLoopsToCPUs).")
+    var pinLoops = false
+
     @Flag(help: "Print the results as JSON instead of a table.")
     var json = false
 
@@ -68,6 +71,7 @@ struct BenchCommand: AsyncParsableCommand {
                 concurrency: concurrency ?? workload.defaultConcurrency,
                 duration: .milliseconds(Int64((seconds ?? workload.defaultSeconds) * 1000)),
                 idleSpin: idleSpin,
+                pinLoops: pinLoops,
                 direct: direct,
                 messageSize: messageSize)
             let fixture = try await Fixtures.make(for: workload, directory: directory, fileSize: UInt64(fileSizeMib) << 20)
@@ -118,6 +122,7 @@ struct BenchSettings: Sendable {
     var concurrency: Int
     var duration: Duration
     var idleSpin: Int?
+    var pinLoops = false
     var direct = false
     var messageSize = 64
     var seconds: Double { Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18 }

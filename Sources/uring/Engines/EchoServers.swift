@@ -101,8 +101,10 @@ final class NIOEchoServer: EchoServer {
     let channel: any Channel
     let port: UInt16
 
-    init(host: String, port: UInt16) throws {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// With `pinnedCPU`, the event-loop thread runs only there (NIO's own
+    /// pinning API), as the uring-local loops do with --pin-loops.
+    init(host: String, port: UInt16, pinnedCPU: Int? = nil) throws {
+        group = pinnedCPU.map { MultiThreadedEventLoopGroup(pinnedCPUIDs: [$0]) } ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
