@@ -1,0 +1,74 @@
+// The `uring` tool: bad arguments are refused with their reason, and every
+// engine of every workload runs and reports its machine-readable line (a
+// short smoke run, not a measurement: the figures are only checked to exist).
+import ArgumentParser
+import Testing
+@testable import uring
+
+@Suite struct BenchCommandTests {
+    @Test func badArgumentsAreRefusedWithTheirReason() {
+        let cases: [([String], String)] = [
+            (["foo"], "The value 'foo' is invalid for '<workloads>'"),
+            (["--seconds", "0"], "--seconds must be in (0, 3600], got 0.0"),
+            (["--seconds", "4000"], "--seconds must be in (0, 3600], got 4000.0"),
+            (["--concurrency", "0"], "--concurrency must be in 1...4096, got 0"),
+            (["--concurrency", "5000"], "--concurrency must be in 1...4096, got 5000"),
+            (["--runs", "0"], "--runs must be in 1...99, got 0"),
+            (["--message-size", "0"], "--message-size must be in 1...1048576, got 0"),
+            (["--file-size-mib", "0"], "--file-size-mib must be in 1...65536, got 0"),
+            (["--idle-spin", "20000"], "--idle-spin must be in 0...10000 µs"),
+            (["nop", "--engine", "nio"], "engine nio runs none of the selected workloads (nop)"),
+            (["--engine", "epoll"], "The value 'epoll' is invalid for '--engine <engine>'"),
+        ]
+        for (arguments, reason) in cases {
+            do {
+                _ = try BenchCommand.parse(arguments)
+                Issue.record("\(arguments) was accepted")
+            } catch {
+                let message = BenchCommand.message(for: error)
+                #expect(message.contains(reason), "\(arguments): \(message)")
+            }
+        }
+    }
+
+    @Test func aDirectoryThatCannotHoldTheFilesIsNamed() async throws {
+        let command = try BenchCommand.parse(["storage-read", "--directory", "/nonexistent/uring", "--seconds", "0.1"])
+        do {
+            try await command.run()
+            Issue.record("the benchmark ran without its directory")
+        } catch {
+            #expect("\(error)".contains("cannot create a benchmark directory in /nonexistent/uring: No such file or directory"), "\(error)")
+        }
+    }
+
+    @Test(arguments: Workload.allCases)
+    func everyEngineRunsAndReportsItsLine(_ workload: Workload) async throws {
+        let fixture = try await Fixtures.make(for: workload, directory: "/tmp", fileSize: 4 << 20)
+        do {
+            try await runEveryEngine(of: workload, fixture: fixture)
+        } catch {
+            await fixture?.tearDown()
+            throw error
+        }
+        await fixture?.tearDown()
+    }
+
+    private func runEveryEngine(of workload: Workload, fixture: StorageFixture?) async throws {
+        for engine in workload.engines {
+            for pinned in engine == .uringLocal || (workload == .echo && engine == .nio) ? [false, true] : [false] {
+                let settings = BenchSettings(
+                    workload: workload, concurrency: workload == .wake ? 1 : 4, duration: .milliseconds(100),
+                    idleSpin: nil, pinLoops: pinned)
+                let result = try await BenchRunner.run(settings, engine: engine, fixture: fixture)
+                #expect(result.operationsPerSecond > 0, "\(workload.rawValue)/\(engine.rawValue)")
+                #expect(result.p50Microseconds > 0 && result.p99Microseconds >= result.p50Microseconds, "\(result.line)")
+                let prefix = "bench workload=\(workload.rawValue) engine=\(engine.rawValue) conc=\(settings.concurrency) ops_per_s="
+                #expect(result.line.hasPrefix(prefix), "\(result.line)")
+                #expect(result.line.contains(" p50_us=") && result.line.contains(" p99_us="), "\(result.line)")
+                if workload == .nop && engine == .uring {
+                    #expect(result.line.contains(" eventfd_per_op=") && result.line.contains(" enter_per_op="), "\(result.line)")
+                }
+            }
+        }
+    }
+}
