@@ -28,7 +28,7 @@ private func openDescriptors() -> [String] {
         guard name != "." && name != "..", Int32(name) != own else { continue }
         var target = [CChar](repeating: 0, count: 512)
         let length = readlink("/proc/self/fd/" + name, &target, target.count - 1)
-        targets.append("\(name)->" + (length > 0 ? String(cString: target) : "?"))
+        targets.append("\(name)->" + (length > 0 ? String(decoding: target.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"))
     }
     return targets
 }
@@ -97,7 +97,7 @@ private func churn(loops: Int, connections: Int, blobs: Int, root: String) async
         var path = [CChar](repeating: 0, count: 4096)
         let length = readlink("/proc/self/exe", &path, path.count - 1)
         try #require(length > 0)
-        let executable = String(cString: path)
+        let executable = String(decoding: path.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let report = "/tmp/uring-leak-report-\(getpid())"
         defer { unlink(report) }
         let arguments = [executable, "--testing-library", "swift-testing",

@@ -196,7 +196,7 @@ private func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
             // still show the connect or accept as pending, so they cannot
             // tell that the first receive got there.)
             let loop = server.stream.executor
-            let first = try await withTaskExecutorPreference(loop) {
+            let first = await withTaskExecutorPreference(loop) {
                 let first = Task(executorPreference: loop) { try await server.stream.receive(upTo: 10) }
                 await Task.yield()
                 await expectIOError(.invalidArgument("another receive is in progress on this stream")) {

@@ -1,5 +1,6 @@
 // The blocking-syscall pattern: C dedicated threads, each doing one blocking
 // operation at a time until the time is up (the `pread` engine).
+import CURing
 import Glibc
 
 enum ThreadedClosedLoop {
@@ -7,18 +8,22 @@ enum ThreadedClosedLoop {
         // `@unchecked Sendable`: `sampler` and `failure` are written only by
         // the worker's own thread and read after pthread_join.
         let index: Int
+        let name: String
         let end: ContinuousClock.Instant
         let makeOperation: (Int) -> () throws -> Void
         var sampler = LatencySampler()
         var failure: (any Error)?
 
-        init(index: Int, end: ContinuousClock.Instant, makeOperation: @escaping (Int) -> () throws -> Void) {
+        init(index: Int, name: String, end: ContinuousClock.Instant, makeOperation: @escaping (Int) -> () throws -> Void) {
             self.index = index
+            self.name = name
             self.end = end
             self.makeOperation = makeOperation
         }
 
         func run() {
+            // Named, so profiles tell the peer's threads from the engine's.
+            curing_set_thread_name("\(name)-\(index)")
             // Per-thread state (buffers, generators) lives in the closure.
             let operation = makeOperation(index)
             var now = ContinuousClock.now
@@ -35,21 +40,28 @@ enum ThreadedClosedLoop {
         }
     }
 
-    /// Starts `threads` threads; each calls `makeOperation(index)` once and
-    /// then runs the returned operation until the time is up.
-    static func run(threads: Int, duration: Duration, _ makeOperation: @escaping (Int) -> () throws -> Void) throws -> Measurement {
+    /// Starts `threads` threads named `name`-index; each calls
+    /// `makeOperation(index)` once and then runs the returned operation
+    /// until the time is up.
+    static func run(threads: Int, name: String, duration: Duration,
+                    _ makeOperation: @escaping (Int) -> () throws -> Void) throws -> Measurement {
         let start = ContinuousClock.now
-        let workers = (0..<threads).map { Worker(index: $0, end: start + duration, makeOperation: makeOperation) }
+        let workers = (0..<threads).map { Worker(index: $0, name: name, end: start + duration, makeOperation: makeOperation) }
         var handles: [pthread_t] = []
         for worker in workers {
             var thread = pthread_t()
             let context = Unmanaged.passRetained(worker).toOpaque()
-            guard pthread_create(&thread, nil, { context in
+            let result = pthread_create(&thread, nil, { context in
                 let worker = Unmanaged<Worker>.fromOpaque(context!).takeRetainedValue()
                 worker.run()
                 return nil
-            }, context) == 0 else {
-                throw BenchError("could not start a benchmark thread")
+            }, context)
+            guard result == 0 else {
+                // The threads already started end at `end`; wait for them so
+                // none outlives the measurement that failed.
+                Unmanaged<Worker>.fromOpaque(context).release()
+                for started in handles { pthread_join(started, nil) }
+                throw BenchError("could not start benchmark thread \(handles.count + 1) of \(threads): \(String(cString: strerror(result)))")
             }
             handles.append(thread)
         }

@@ -23,7 +23,7 @@ enum EchoClient {
             guard connected == 0 else { throw BenchError("connect to 127.0.0.1:\(port) failed: errno \(errno)") }
         }
         let descriptors = sockets
-        return try ThreadedClosedLoop.run(threads: connections, duration: duration) { index in
+        return try ThreadedClosedLoop.run(threads: connections, name: "echo-client", duration: duration) { index in
             let fd = descriptors[index]
             let message = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: messageSize)
             var reply = [UInt8](repeating: 0, count: messageSize)
