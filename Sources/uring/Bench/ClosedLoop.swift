@@ -2,7 +2,8 @@
 // one operation at a time in a loop until the time is up.
 
 enum ClosedLoop {
-    /// Runs `operation(task)` from `concurrency` tasks for `duration`;
+    /// Runs `operation(task)` from `concurrency` tasks for `duration` (each
+    /// task at least once);
     /// `pause` inserts an idle gap after each operation (the wake workload).
     /// With `executors`, task i runs with `executors[i % count]` as its
     /// task-executor preference (on that loop's thread).
@@ -17,7 +18,10 @@ enum ClosedLoop {
                 let body: @Sendable () async throws -> LatencySampler = {
                     var sampler = LatencySampler()
                     var now = ContinuousClock.now
-                    while now < end {
+                    // At least one operation per task, so a task that starts
+                    // only after the time is up (a crowded machine) is still
+                    // measured instead of reporting nothing.
+                    repeat {
                         try await operation(task)
                         let done = ContinuousClock.now
                         sampler.record(done - now)
@@ -27,7 +31,7 @@ enum ClosedLoop {
                         } else {
                             now = done
                         }
-                    }
+                    } while now < end
                     return sampler
                 }
                 // Plain tasks for engines without a preference: even a nil

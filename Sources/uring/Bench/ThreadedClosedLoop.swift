@@ -28,12 +28,13 @@ enum ThreadedClosedLoop {
             let operation = makeOperation(index)
             var now = ContinuousClock.now
             do {
-                while now < end {
+                // At least once, like `ClosedLoop`.
+                repeat {
                     try operation()
                     let done = ContinuousClock.now
                     sampler.record(done - now)
                     now = done
-                }
+                } while now < end
             } catch {
                 failure = error
             }
