@@ -210,6 +210,79 @@ private func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
         }
     }
 
+    @Test func receiveIntoABufferTakesBufferedBytesFirstThenReceivesInPlace() async throws {
+        try await withNetwork(timeout: .milliseconds(200)) { network in
+            let (_, client, server) = try await connectedPair(network)
+            await expectIOError(.invalidArgument("the buffer has no capacity")) {
+                _ = try await server.stream.receive(into: IOBuffer(capacity: 0))
+            }
+            // Bytes left over from an exact receive come out first, at most
+            // a buffer's capacity at a time.
+            try await client.sink.send(pattern(6))
+            #expect(try await server.stream.receive(exactly: 2) == Array(pattern(6)[0..<2]))
+            let small = IOBuffer(capacity: 3)
+            small.assign([0xEE, 0xEE, 0xEE])
+            var received: [UInt8] = []
+            while received.count < 4 {
+                let count = try await server.stream.receive(into: small)
+                #expect(count > 0 && count <= 3 && small.count == count)
+                received += small.bytes
+            }
+            #expect(received == Array(pattern(6)[2...]))
+            // A silent peer: the receive times out naming it, and the stream
+            // stays usable.
+            let large = IOBuffer(capacity: 64 * 1024)
+            do {
+                _ = try await server.stream.receive(into: large)
+                Issue.record("a silent peer answered")
+            } catch let error as IOError {
+                #expect(error.reason == .timedOut)
+                #expect(error.context?.hasPrefix("\(server.peer)") == true, "\(error)")
+            }
+            // What arrives lands in the caller's buffer and goes back out
+            // from it unchanged.
+            let message = pattern(50_000, seed: 7)
+            async let sent: Void = client.sink.send(message)
+            var echoed = 0
+            while echoed < message.count {
+                let count = try await server.stream.receive(into: large)
+                #expect(count > 0)
+                try await server.sink.send(large)
+                echoed += count
+            }
+            try await sent
+            #expect(try await client.stream.receive(exactly: message.count) == message)
+            // The peer closes: 0, and an empty buffer.
+            client.sink.close()
+            #expect(try await server.stream.receive(into: large) == 0)
+            #expect(large.count == 0)
+        }
+    }
+
+    @Test func aReceiveIntoABufferIsRefusedWhileAnotherReceiveWaits() async throws {
+        try await withNetwork { network in
+            let (_, client, server) = try await connectedPair(network)
+            // Ordered as in `aSecondReceiveUpToIsRefusedWhileOneWaits`: the
+            // first receive runs on the loop before the second is tried.
+            let loop = server.stream.executor
+            let first = await withTaskExecutorPreference(loop) {
+                let buffer = IOBuffer(capacity: 10)
+                let first = Task(executorPreference: loop) { try await server.stream.receive(into: buffer) }
+                await Task.yield()
+                await expectIOError(.invalidArgument("another receive is in progress on this stream")) {
+                    _ = try await server.stream.receive(into: IOBuffer(capacity: 10))
+                }
+                return (first, buffer)
+            }
+            try await client.sink.send([4, 2])
+            #expect(try await first.0.value == 2)
+            #expect(first.1.bytes == [4, 2])
+            // The stream is free again once the first receive returned.
+            try await client.sink.send([1])
+            #expect(try await server.stream.receive(into: IOBuffer(capacity: 10)) == 1)
+        }
+    }
+
     @Test func peerClosingMidMessageIsEndOfFile() async throws {
         try await withNetwork { network in
             let (_, client, server) = try await connectedPair(network)

@@ -83,6 +83,29 @@ public final class Stream: @unchecked Sendable {
         }
     }
 
+    /// Receives between 1 and `buffer.capacity` bytes into `buffer` as soon
+    /// as any are available, replacing its contents (`buffer.count` is the
+    /// number received), or returns 0 once the peer has closed its side.
+    ///
+    /// Bytes the stream already holds (left over from `receive(exactly:)`)
+    /// are copied out first, with no receive. Otherwise the kernel writes
+    /// straight into `buffer`, so a proxy or an echo server can pass what
+    /// arrived to `Sink.send(_: IOBuffer)` with no copy and no allocation per
+    /// message. Nobody else may use `buffer` until this returns.
+    ///
+    /// - Throws: `IOError` `.invalidArgument` for a buffer of capacity 0,
+    ///   `.timedOut`, or the kernel's errno. A failed receive consumed nothing.
+    @inlinable @inline(__always)  // no async frame of its own (see `Handle.receive`)
+    public func receive(into buffer: IOBuffer) async throws -> Int {
+        guard let (loop, fd, deadline) = try beginReceive(into: buffer) else { return buffer.count }
+        do {
+            _ = try await loop.receive(from: fd, into: buffer, deadline: deadline)
+        } catch {
+            throw endReceive(failing: error)
+        }
+        return endReceive(into: buffer)
+    }
+
     // MARK: - Receive steps (opaque, around the inlined receives)
     //
     // A receive takes `busy` in its first step and every path out of the
@@ -182,6 +205,35 @@ public final class Stream: @unchecked Sendable {
         return take(min(maxLength, buffered))
     }
 
+    /// Takes the stream for one `receive(into:)` (or refuses). Buffered
+    /// bytes answer at once (nil: the stream is free again); otherwise
+    /// where and until when to receive into the caller's buffer.
+    @usableFromInline
+    func beginReceive(into target: IOBuffer) throws(IOError) -> (Handle, Int32, ContinuousClock.Instant?)? {
+        guard target.capacity > 0 else { throw IOError("recv", .invalidArgument("the buffer has no capacity")) }
+        try acquire()
+        target.count = 0
+        if buffered > 0 {
+            defer { busy.store(false, ordering: .releasing) }
+            let count = min(target.capacity, buffered)
+            buffer.withUnsafeBytes { source in
+                target.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: source.baseAddress! + start, byteCount: count) }
+            }
+            target.count = count
+            consume(count)
+            return nil
+        }
+        return (socket.receiveLoop, socket.fd, socket.deadline)
+    }
+
+    /// Ends a `receive(into:)` whose receive completed: how many bytes
+    /// arrived (0: the peer closed).
+    @usableFromInline
+    func endReceive(into target: IOBuffer) -> Int {
+        busy.store(false, ordering: .releasing)
+        return target.count
+    }
+
     /// Ends a receive whose kernel receive failed: frees the stream and names
     /// the peer in an IOError. Nothing is lost: what arrived stays buffered.
     @usableFromInline
@@ -229,11 +281,16 @@ public final class Stream: @unchecked Sendable {
     private func take(_ count: Int) -> [UInt8] {
         guard count > 0 else { return [] }
         let bytes = buffer.withUnsafeBytes { Array($0[start..<(start + count)]) }
+        consume(count)
+        return bytes
+    }
+
+    /// Drops `count` unread bytes; an emptied buffer starts over at 0.
+    private func consume(_ count: Int) {
         start += count
         if start == buffer.count {
             start = 0
             buffer.count = 0
         }
-        return bytes
     }
 }
