@@ -13,7 +13,7 @@ protocol EchoServer: Sendable {
     func stop() async throws
 }
 
-/// Echo on URingNetwork: one task per connection, `receive(upTo:)` then `send`.
+/// Echo on URingNetwork: one task per connection, `receive(into:)` then `send`.
 final class URingEchoServer: EchoServer {
     let network: Network
     let listener: Listener
@@ -55,12 +55,14 @@ final class URingEchoServer: EchoServer {
         return configuration
     }
 
+    /// Echoes from one buffer per connection: what arrives is sent back from
+    /// where the kernel put it (as NIO's handler writes back the buffer it
+    /// read), with no copy or allocation per message.
     static func serve(sink: Sink, stream: Stream) async {
+        let buffer = IOBuffer(capacity: 64 * 1024)
         do {
-            while true {
-                let chunk = try await stream.receive(upTo: 64 * 1024)
-                if chunk.isEmpty { break }
-                try await sink.send(chunk)
+            while try await stream.receive(into: buffer) > 0 {
+                try await sink.send(buffer)
             }
         } catch {
             // A vanished peer or a cancelled task ends this connection only.
