@@ -17,8 +17,10 @@ enum ThreadAffinity {
         let list = cpus.sorted().map { Int32($0) }
         let result = list.withUnsafeBufferPointer { curing_set_thread_affinity($0.baseAddress, Int32($0.count)) }
         guard result == 0 else {
+            let named = "CPUs " + list.map(String.init).joined(separator: ",")
+            // EINVAL is the kernel's answer when no CPU of the set is usable.
             throw IOError("sched_setaffinity", errno: result,
-                          context: "CPUs \(list.map(String.init).joined(separator: ",")) (none of them online and allowed to this process?)")
+                          context: result == -EINVAL ? named + " (none of them online and allowed to this process)" : named)
         }
     }
 
