@@ -3,8 +3,8 @@
 
 enum ClosedLoop {
     /// Runs `operation(task)` from `concurrency` tasks for `duration` (each
-    /// task at least once);
-    /// `pause` inserts an idle gap after each operation (the wake workload).
+    /// task at least once); `pause` inserts an idle gap after each operation
+    /// (the wake workload).
     /// With `executors`, task i runs with `executors[i % count]` as its
     /// task-executor preference (on that loop's thread).
     static func run(

@@ -1,5 +1,6 @@
 // The blocking-syscall pattern: C dedicated threads, each doing one blocking
-// operation at a time until the time is up (the `pread` engine).
+// operation at a time until the time is up (the `pread`/`pwrite` engines and
+// the echo client).
 import CURing
 import Glibc
 
