@@ -79,8 +79,17 @@ import URingTestSupport
         }
         await narrowed.shutdown()
 
-        // Without pinning, loops keep the starter's affinity.
+        // Unpinned, a group still defaults to one loop per usable CPU.
+        let restricted = try LoopGroup(configuration: configuration)
+        #expect(restricted.handles.count == 1)
+        #expect(try await loopThreadCPUs(restricted.handles[0]) == [allowed[0]])
+        await restricted.shutdown()
         configuration.cpuAffinity = nil
+        let unrestricted = try LoopGroup(configuration: configuration)
+        #expect(unrestricted.handles.count == allowed.count)
+        await unrestricted.shutdown()
+
+        // Without pinning, loops keep the starter's affinity.
         let free = try LoopGroup(count: 2, configuration: configuration)
         for handle in free.handles {
             #expect(try await loopThreadCPUs(handle) == allowed)

@@ -9,30 +9,35 @@ import CURing
 import Synchronization
 import URing
 
-/// N independent loops (default: one per online CPU), each with its own
+/// N independent loops (default: one per usable CPU), each with its own
 /// thread and ring; nothing is shared between them.
 public final class LoopGroup: Sendable {
     /// The loops, in a fixed order.
     public let handles: [Handle]
     private let cursor = Atomic<Int>(0)
 
-    /// Starts `count` loops (default: one per online CPU, or with pinning
-    /// one per CPU it may use).
+    /// Starts `count` loops (default: one per CPU they may use: those of
+    /// `configuration.cpuAffinity`, or else those of the calling thread,
+    /// which respects `taskset` and cgroup cpusets).
     ///
-    /// With `pinningLoopsToCPUs`, loop i runs only on the i-th CPU (wrapping
-    /// around) of `configuration.cpuAffinity`, or else of the CPUs the
-    /// calling thread may use: one loop per core, each staying where its
-    /// ring and tasks are warm (see `LoopConfiguration.cpuAffinity`).
+    /// With `pinningLoopsToCPUs`, loop i runs only on the i-th of those CPUs
+    /// (wrapping around): one loop per core, each staying where its ring and
+    /// tasks are warm (see `LoopConfiguration.cpuAffinity`).
     public init(count: Int? = nil, configuration: LoopConfiguration = LoopConfiguration(),
                 pinningLoopsToCPUs: Bool = false) throws(IOError) {
         // Validated first so that a bad affinity is reported as such, not
         // as the failure to read this thread's.
         _ = try configuration.validated()
-        var cpus: [Int] = []
-        if pinningLoopsToCPUs {
-            if let chosen = configuration.cpuAffinity { cpus = chosen.sorted() } else { cpus = try LoopGroup.usableCPUs() }
+        var cpus: [Int]
+        if let chosen = configuration.cpuAffinity {
+            cpus = chosen.sorted()
+        } else if pinningLoopsToCPUs {
+            cpus = try LoopGroup.usableCPUs()
+        } else {
+            // Only a default count depends on it: unreadable, count online CPUs.
+            cpus = (try? LoopGroup.usableCPUs()) ?? []
         }
-        let count = count ?? (pinningLoopsToCPUs ? cpus.count : max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let count = count ?? (cpus.isEmpty ? max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) : cpus.count)
         guard count > 0 && count <= 1024 else {
             throw IOError("loop group", .invalidArgument("a group needs 1...1024 loops, got \(count)"))
         }
