@@ -283,6 +283,66 @@ private func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
         }
     }
 
+    @Test func cancellingAWaitingReceiveFreesTheStreamAndLosesNothing() async throws {
+        try await withNetwork { network in
+            let (_, client, server) = try await connectedPair(network)
+            for kind in 0..<3 {
+                let waiting = Task { () async throws -> [UInt8] in
+                    switch kind {
+                    case 0: return try await server.stream.receive(exactly: 4)
+                    case 1: return try await server.stream.receive(upTo: 4)
+                    default:
+                        let buffer = IOBuffer(capacity: 4)
+                        _ = try await server.stream.receive(into: buffer)
+                        return buffer.bytes
+                    }
+                }
+                // Usually in the ring by now (the statistics may lag, and then
+                // the cancel meets the receive before it is submitted: the
+                // outcome must be the same).
+                try await untilAReceiveIsPending(network)
+                waiting.cancel()
+                do {
+                    let received = try await waiting.value
+                    Issue.record("a cancelled receive returned \(received)")
+                } catch is CancellationError {
+                } catch {
+                    Issue.record("expected CancellationError, got \(error)")
+                }
+                // The stream is free again and nothing was consumed.
+                let message = pattern(4, seed: kind)
+                try await client.sink.send(message)
+                #expect(try await server.stream.receive(exactly: 4) == message)
+            }
+        }
+    }
+
+    @Test func cancellingABlockedSendFailsTheSink() async throws {
+        try await withNetwork { network in
+            let (_, client, server) = try await connectedPair(network)
+            // Far more than loopback's socket buffers hold while the server
+            // reads nothing: the send waits in the ring for room.
+            let big = IOBuffer(capacity: 32 << 20)
+            big.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0x5A) }
+            big.count = big.capacity
+            let sending = Task { try await client.sink.send(big) }
+            while network.sendLoop.statistics.pendingRequests == 0 { await Task.yield() }
+            sending.cancel()
+            do {
+                try await sending.value
+                Issue.record("32 MiB went into a peer that reads nothing")
+            } catch is CancellationError {
+            } catch {
+                Issue.record("expected CancellationError, got \(error)")
+            }
+            // An unknown prefix may have left: the sink refuses to go on.
+            await expectIOError(.invalidArgument("an earlier send failed part-way; the connection must not be reused")) {
+                try await client.sink.send([1])
+            }
+            withExtendedLifetime(server) {}
+        }
+    }
+
     @Test func peerClosingMidMessageIsEndOfFile() async throws {
         try await withNetwork { network in
             let (_, client, server) = try await connectedPair(network)
