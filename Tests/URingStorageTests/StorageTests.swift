@@ -152,6 +152,54 @@ import URingLoop
         }
     }
 
+    @Test func cancellationStopsBlobIOBeforeItStartsAndNeverHalfway() async throws {
+        try await withStorage { storage, _ in
+            let (blob, _, _) = try await storage.open(partition: "p", name: [2])
+            try await blob.write([1, 2, 3, 4], at: 0)
+            // A task already cancelled starts no I/O.
+            let write = Task { () async throws -> Void in
+                withUnsafeCurrentTask { $0?.cancel() }
+                try await blob.write([9, 9], at: 4)
+            }
+            await #expect(throws: CancellationError.self) { try await write.value }
+            #expect(try blob.length() == 4)
+            let read = Task { () async throws -> [UInt8] in
+                withUnsafeCurrentTask { $0?.cancel() }
+                return try await blob.read(at: 0, count: 4)
+            }
+            await #expect(throws: CancellationError.self) { _ = try await read.value }
+
+            // Cancelled with writes in flight: each write either never
+            // started or landed whole (file I/O runs to completion once
+            // submitted), and every landed one reads back intact.
+            let block = 4096
+            let landed = await withTaskGroup(of: Int?.self) { group in
+                for index in 0..<64 {
+                    group.addTask {
+                        let bytes = [UInt8](repeating: UInt8(index + 1), count: block)
+                        do {
+                            try await blob.write(bytes, at: UInt64(index * block))
+                            return index
+                        } catch is CancellationError {
+                            return nil
+                        } catch {
+                            Issue.record("a write failed with \(error), not CancellationError")
+                            return nil
+                        }
+                    }
+                }
+                await Task.yield()
+                group.cancelAll()
+                var landed: [Int] = []
+                for await index in group { if let index { landed.append(index) } }
+                return landed
+            }
+            for index in landed {
+                #expect(try await blob.read(at: UInt64(index * block), count: block) == [UInt8](repeating: UInt8(index + 1), count: block))
+            }
+        }
+    }
+
     @Test func removeBlobsAndPartitions() async throws {
         try await withStorage { storage, root in
             _ = try await storage.open(partition: "p", name: [1])
