@@ -73,31 +73,51 @@ public struct Blob: Sendable {
     }
 
     /// Writes `bytes` at logical `offset`, extending the blob if needed.
+    @inlinable @inline(__always)
     public func write(_ bytes: [UInt8], at offset: UInt64, options: WriteOptions = .buffered) async throws {
         try await write([IOBuffer(bytes: bytes)], at: offset, options: options)
     }
 
     /// Writes the buffers back to back at logical `offset` (one vectored
     /// write, continued after partial progress until every byte is written).
+    @inlinable @inline(__always)  // no async frame of its own (see `Handle.write`)
     public func write(_ buffers: [IOBuffer], at offset: UInt64, options: WriteOptions = .buffered) async throws {
+        let (loop, fd, physical, flags) = try writeTarget(buffers, at: offset, options: options)
+        do {
+            do {
+                try await loop.write(buffers, to: fd, at: physical, rwFlags: flags, cancellable: false)
+            } catch {
+                guard let retry = retryFlags(afterRejecting: error, of: flags) else { throw error }
+                try await loop.write(buffers, to: fd, at: physical, rwFlags: retry, cancellable: false)
+            }
+            if options.durability == .writeThenSync {
+                try await loop.sync(fd, dataOnly: true)
+            }
+        } catch {
+            throw labelled(error)
+        }
+    }
+
+    /// The loop, descriptor, file offset and `RWF_*` flags of a write at
+    /// logical `offset`.
+    @usableFromInline
+    func writeTarget(_ buffers: [IOBuffer], at offset: UInt64, options: WriteOptions) throws(IOError) -> (Handle, Int32, UInt64, Int32) {
         let total = buffers.reduce(0) { $0 + $1.count }
         let physical = try physicalOffset(offset, count: total, operation: "write")
         var flags: Int32 = options.durability == .dataSync ? RWF_DSYNC : 0
-        let dropFromCache = options.dropFromCache && core.dropFromCacheSupported.load(ordering: .relaxed)
-        if dropFromCache { flags |= RWF_DONTCACHE }
-        try await labelled {
-            do {
-                try await handle.write(buffers, to: file.fd, at: physical, rwFlags: flags, cancellable: false)
-            } catch let error as IOError where dropFromCache && (error.errno == EOPNOTSUPP || error.errno == EINVAL) {
-                // The kernel or filesystem has no RWF_DONTCACHE: remember, and
-                // write normally (it rejects the flag before writing anything).
-                core.dropFromCacheSupported.store(false, ordering: .relaxed)
-                try await handle.write(buffers, to: file.fd, at: physical, rwFlags: flags & ~RWF_DONTCACHE, cancellable: false)
-            }
-            if options.durability == .writeThenSync {
-                try await handle.sync(file.fd, dataOnly: true)
-            }
-        }
+        if options.dropFromCache && core.dropFromCacheSupported.load(ordering: .relaxed) { flags |= RWF_DONTCACHE }
+        return (handle, file.fd, physical, flags)
+    }
+
+    /// The flags to write again with when the kernel or filesystem rejected
+    /// RWF_DONTCACHE (it does so before writing anything; remembered, so
+    /// later writes leave it out), or nil when `error` is anything else.
+    @usableFromInline
+    func retryFlags(afterRejecting error: any Error, of flags: Int32) -> Int32? {
+        guard flags & RWF_DONTCACHE != 0, let error = error as? IOError,
+              error.errno == EOPNOTSUPP || error.errno == EINVAL else { return nil }
+        core.dropFromCacheSupported.store(false, ordering: .relaxed)
+        return flags & ~RWF_DONTCACHE
     }
 
     /// Sets the logical length: truncates, or extends with zeros.
