@@ -7,10 +7,10 @@ import URingLoop
 import URingTestSupport
 
 
-/// Runs `body` with a Storage on a fresh directory, then shuts it down and
-/// removes the directory.
-func withStorage<T>(_ body: (Storage, String) async throws -> T) async throws -> T {
-    let root = try temporaryDirectory("uring-storage-test")
+/// Runs `body` with a Storage on a fresh directory under `parent`, then shuts
+/// it down and removes the directory.
+func withStorage<T>(in parent: String = "/tmp", _ body: (Storage, String) async throws -> T) async throws -> T {
+    let root = try temporaryDirectory("uring-storage-test", in: parent)
     let storage = try Storage(directory: root)
     defer { try? FileSystem.removeTree(root) }
     do {

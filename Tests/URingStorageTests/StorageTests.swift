@@ -119,21 +119,17 @@ import URingLoop
         // tmpfs has no uncached buffered writes: the kernel rejects
         // RWF_DONTCACHE before writing anything, so the first such write
         // must retry without it, remember, and lose no byte.
-        var template = Array("/dev/shm/uring-dontcache-XXXXXX".utf8CString)
-        _ = try #require(mkdtemp(&template), "no tmpfs at /dev/shm")
-        let root = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        defer { try? FileSystem.removeTree(root) }
-        let storage = try Storage(directory: root)
-        let (blob, _, _) = try await storage.open(partition: "p", name: [1])
-        let options = WriteOptions(durability: .buffered, dropFromCache: true)
-        let supportedBefore = storage.core.dropFromCacheSupported.load(ordering: .relaxed)
-        #expect(supportedBefore)
-        try await blob.write(Array("uncached".utf8), at: 0, options: options)
-        let supportedAfter = storage.core.dropFromCacheSupported.load(ordering: .relaxed)
-        #expect(!supportedAfter)
-        try await blob.write(Array("again".utf8), at: 8, options: options)
-        #expect(try await blob.read(at: 0, count: 13) == Array("uncachedagain".utf8))
-        await storage.shutdown()
+        try await withStorage(in: "/dev/shm") { storage, _ in
+            let (blob, _, _) = try await storage.open(partition: "p", name: [1])
+            let options = WriteOptions(durability: .buffered, dropFromCache: true)
+            let supportedBefore = storage.core.dropFromCacheSupported.load(ordering: .relaxed)
+            #expect(supportedBefore)
+            try await blob.write(Array("uncached".utf8), at: 0, options: options)
+            let supportedAfter = storage.core.dropFromCacheSupported.load(ordering: .relaxed)
+            #expect(!supportedAfter)
+            try await blob.write(Array("again".utf8), at: 8, options: options)
+            #expect(try await blob.read(at: 0, count: 13) == Array("uncachedagain".utf8))
+        }
     }
 
     @Test func resizeDownAndUp() async throws {

@@ -28,11 +28,11 @@ public func temporaryFile() throws -> Int32 {
     return fd
 }
 
-/// A fresh directory under /tmp (the caller removes it).
-public func temporaryDirectory(_ prefix: String = "uring-test") throws -> String {
-    var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
-    let made = try #require(mkdtemp(&template))
-    return String(cString: made)
+/// A fresh directory under `parent` (the caller removes it).
+public func temporaryDirectory(_ prefix: String = "uring-test", in parent: String = "/tmp") throws -> String {
+    var template = Array("\(parent)/\(prefix)-XXXXXX".utf8CString)
+    _ = try #require(mkdtemp(&template), "cannot create a directory in \(parent)")
+    return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 /// A connected AF_UNIX stream pair (close-on-exec).
