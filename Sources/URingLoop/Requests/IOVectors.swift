@@ -41,18 +41,19 @@ struct IOVectors: ~Copyable {
     }
 
     init(_ buffers: [IOBuffer]) {
+        if buffers.count == 1 {
+            self.init(buffers[0])
+        } else {
+            self.init(several: buffers)
+        }
+    }
+
+    private init(several buffers: [IOBuffer]) {
         var total = 0
         for buffer in buffers { total += buffer.count }
         remainingBytes = total
         totalBytes = total
         count = buffers.count
-        if buffers.count == 1 {
-            owner = .one(buffers[0])
-            array = nil
-            single = iovec(iov_base: buffers[0].base, iov_len: buffers[0].count)
-            if total == 0 { first = 1 }
-            return
-        }
         owner = .many(buffers)
         single = iovec()
         let array = UnsafeMutablePointer<iovec>.allocate(capacity: max(buffers.count, 1))
