@@ -211,7 +211,7 @@ private func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
     }
 
     @Test func receiveIntoABufferTakesBufferedBytesFirstThenReceivesInPlace() async throws {
-        try await withNetwork(timeout: .milliseconds(200)) { network in
+        try await withNetwork { network in
             let (_, client, server) = try await connectedPair(network)
             await expectIOError(.invalidArgument("the buffer has no capacity")) {
                 _ = try await server.stream.receive(into: IOBuffer(capacity: 0))
@@ -229,18 +229,9 @@ private func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
                 received += small.bytes
             }
             #expect(received == Array(pattern(6)[2...]))
-            // A silent peer: the receive times out naming it, and the stream
-            // stays usable.
-            let large = IOBuffer(capacity: 64 * 1024)
-            do {
-                _ = try await server.stream.receive(into: large)
-                Issue.record("a silent peer answered")
-            } catch let error as IOError {
-                #expect(error.reason == .timedOut)
-                #expect(error.context?.hasPrefix("\(server.peer)") == true, "\(error)")
-            }
             // What arrives lands in the caller's buffer and goes back out
             // from it unchanged.
+            let large = IOBuffer(capacity: 64 * 1024)
             let message = pattern(50_000, seed: 7)
             async let sent: Void = client.sink.send(message)
             var echoed = 0
@@ -256,6 +247,27 @@ private func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
             client.sink.close()
             #expect(try await server.stream.receive(into: large) == 0)
             #expect(large.count == 0)
+        }
+    }
+
+    @Test func aReceiveIntoABufferTimesOutNamingThePeerAndLeavesTheStreamUsable() async throws {
+        try await withNetwork(timeout: .milliseconds(100)) { network in
+            let (_, client, server) = try await connectedPair(network)
+            let buffer = IOBuffer(capacity: 16)
+            do {
+                _ = try await server.stream.receive(into: buffer)
+                Issue.record("a silent peer answered")
+            } catch let error as IOError {
+                #expect(error.reason == .timedOut)
+                #expect(error.context?.hasPrefix("\(server.peer)") == true, "\(error)")
+            }
+            try await client.sink.send([5, 6, 7])
+            var received: [UInt8] = []
+            while received.count < 3 {
+                #expect(try await server.stream.receive(into: buffer) > 0)
+                received += buffer.bytes
+            }
+            #expect(received == [5, 6, 7])
         }
     }
 
