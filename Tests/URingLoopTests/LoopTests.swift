@@ -82,6 +82,44 @@ import URing
         await handle.shutdown()
     }
 
+    @Test func aSendWithACompletionHandlerIsCalledBackExactlyOnce() async throws {
+        let handle = try smallLoop()
+        let (left, right) = try socketPair()
+        defer { close(left); close(right) }
+        let outcomes = SharedList<String>()
+        // One buffer (a plain send) and several (sendmsg), in order.
+        try await within(10, "the completion handlers") {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                handle.send([IOBuffer(bytes: [1, 2])], to: left, deadline: nil) { result in
+                    outcomes.append((try? result.get()) != nil ? "one" : "one failed")
+                }
+                handle.send([IOBuffer(bytes: [3]), IOBuffer(bytes: [4, 5])], to: left, deadline: nil) { result in
+                    outcomes.append((try? result.get()) != nil ? "two" : "two failed")
+                    done.resume()
+                }
+            }
+        }
+        #expect(outcomes.all == ["one", "two"])
+        #expect(try await handle.receive(from: right, count: 5, exact: true) == [1, 2, 3, 4, 5])
+        // Nothing to send: called back at once. A silent peer's deadline and
+        // a shut-down loop: called back with the error, exactly once each.
+        handle.send([IOBuffer(bytes: [])], to: left, deadline: nil) { _ in outcomes.append("empty") }
+        let full = IOBuffer(bytes: [UInt8](repeating: 7, count: 16 << 20))  // more than the socket holds
+        let timedOut = try await within(10, "the timed-out send's handler") {
+            await withCheckedContinuation { (done: CheckedContinuation<IOError.Reason?, Never>) in
+                handle.send([full], to: left, deadline: .now + .milliseconds(50)) { result in
+                    if case .failure(let error as IOError) = result { done.resume(returning: error.reason) } else { done.resume(returning: nil) }
+                }
+            }
+        }
+        #expect(timedOut == .timedOut)
+        await handle.shutdown()
+        handle.send([IOBuffer(bytes: [9])], to: left, deadline: nil) { result in
+            if case .failure(let error as IOError) = result, error.reason == .shutdown { outcomes.append("shutdown") }
+        }
+        #expect(outcomes.all == ["one", "two", "empty", "shutdown"])
+    }
+
     @Test func deadlineAlreadyPassedFailsAtOnce() async throws {
         let handle = try smallLoop()
         await expectIOError(.timedOut) { try await handle.nop(deadline: .now - .seconds(1)) }

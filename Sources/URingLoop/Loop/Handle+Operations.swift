@@ -100,6 +100,23 @@ extension Handle {
         try await core.perform(request)
     }
 
+    /// Sends every byte of `buffers` without suspending anyone: `completion`
+    /// runs once the kernel has taken them all (or the send failed), on the
+    /// loop thread, so it must be quick and must not block. For layers that
+    /// keep their own write queue (URingNetwork's `Sink.write`).
+    package func send(
+        _ buffers: [IOBuffer], to fd: Int32, deadline: ContinuousClock.Instant?,
+        completion: @escaping @Sendable (Result<Void, any Error>) -> Void
+    ) {
+        let request = buffers.count == 1
+            ? sendRequest(buffers[0], to: fd, deadline: deadline) : sendRequest(buffers, to: fd, deadline: deadline)
+        guard let request else {
+            completion(.success(()))
+            return
+        }
+        core.submit(request, completionHandler: completion)
+    }
+
     /// Sends every byte of `bytes`.
     public func send(_ bytes: [UInt8], to fd: Int32, deadline: ContinuousClock.Instant? = nil) async throws {
         try await send(IOBuffer(bytes: bytes), to: fd, deadline: deadline)

@@ -85,6 +85,19 @@ final class HandleCore: Sendable {
             request.fail(CancellationError())
             return
         }
+        handOff(request)
+    }
+
+    /// Hands `request` over with `completionHandler` in place of a waiting
+    /// task: no task is suspended, and the handler runs exactly once, on the
+    /// loop thread, or at once on this thread if the loop has shut down.
+    /// Such a request has no task to cancel it; its deadline still applies.
+    func submit<Value>(_ request: ValueRequest<Value>, completionHandler: @escaping @Sendable (Result<Value, any Error>) -> Void) {
+        request.completionHandler = completionHandler
+        handOff(request)
+    }
+
+    private func handOff(_ request: Request) {
         if executor.isCurrent {
             // Already on the loop thread: stage it at the next pass, with no
             // lock, no sequence and no eventfd.

@@ -1,23 +1,35 @@
-// A request whose caller awaits a `Value`: holds the continuation and makes
-// sure it is resumed exactly once.
+// A request whose caller awaits a `Value` (or, for requests submitted with a
+// completion handler, is called back with it): makes sure the caller hears
+// of the outcome exactly once.
 
 @usableFromInline
 class ValueRequest<Value: Sendable>: Request, @unchecked Sendable {
     /// Set by the submitting task before the hand-off; taken by the one resume.
     var continuation: UnsafeContinuation<Value, any Error>?
+    /// Instead of a continuation: called once, on the loop thread (or on the
+    /// submitter's thread when the hand-off itself fails).
+    var completionHandler: (@Sendable (Result<Value, any Error>) -> Void)?
 
     final func succeed(_ value: Value) {
-        takeContinuation().resume(returning: value)
+        if let continuation = takeContinuation() {
+            continuation.resume(returning: value)
+        } else {
+            takeCompletionHandler()(.success(value))
+        }
     }
 
     override final func fail(_ error: any Error) {
-        takeContinuation().resume(throwing: error)
+        if let continuation = takeContinuation() {
+            continuation.resume(throwing: error)
+        } else {
+            takeCompletionHandler()(.failure(error))
+        }
     }
 
-    private func takeContinuation() -> UnsafeContinuation<Value, any Error> {
-        guard let continuation else {
-            preconditionFailure("\(operation) request resumed twice")
-        }
+    /// The waiting task's continuation, or nil when a completion handler
+    /// waits instead.
+    private func takeContinuation() -> UnsafeContinuation<Value, any Error>? {
+        guard let continuation else { return nil }
         self.continuation = nil
         // Release: everything the loop wrote for this request (buffer bytes,
         // counts) happens-before the caller's acquire load after it resumes.
@@ -25,5 +37,14 @@ class ValueRequest<Value: Sendable>: Request, @unchecked Sendable {
         // ThreadSanitizer; this edge is explicit and costs nothing on x86.
         lifecycle.store(Request.finished, ordering: .releasing)
         return continuation
+    }
+
+    private func takeCompletionHandler() -> @Sendable (Result<Value, any Error>) -> Void {
+        guard let completionHandler else {
+            preconditionFailure("\(operation) request resumed twice")
+        }
+        self.completionHandler = nil
+        lifecycle.store(Request.finished, ordering: .releasing)
+        return completionHandler
     }
 }
