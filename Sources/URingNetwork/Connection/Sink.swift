@@ -1,18 +1,28 @@
 // The sending half of a connection.
 //
-// Invariant: a send either delivers every byte to the kernel or fails; after
-// a failure an unknown prefix may have been sent, so the sink refuses all
-// further sends (the peer could not parse what follows). One send at a time:
-// a concurrent second send is refused, not interleaved.
-import Synchronization
+// Two ways to send, one byte stream:
+// - `send` suspends until the kernel has taken every byte;
+// - `write` queues the bytes and returns at once (suspending only while the
+//   sink holds `NetworkConfiguration.writeBufferLimit` unsent bytes); the
+//   sink sends what was queued in order, one batch in the kernel at a time,
+//   everything queued meanwhile as the next (vectored) batch. `flush` waits
+//   until all of it is sent. A task that only writes suspends once per
+//   message it receives instead of twice, and many small writes leave as one
+//   system call.
+//
+// Invariant: a send or a batch either delivers every byte to the kernel or
+// fails; after a failure an unknown prefix may have been sent, so the sink
+// refuses all further sends and writes (the peer could not parse what
+// follows). One send at a time: a concurrent second send (or a write during
+// a send) is refused, not interleaved. The bookkeeping is `SinkState`, under
+// `state`'s lock; submissions and resumptions happen after unlocking.
 import URing
 import URingLoop
 
 /// Sends bytes on a connection. Sendable; use from one task at a time.
 public final class Sink: Sendable {
     let socket: Socket
-    private static let idle: UInt8 = 0, busy: UInt8 = 1, failed: UInt8 = 2
-    private let state = Atomic<UInt8>(Sink.idle)
+    private let state = Locked(SinkState())  // pthread-based: visible to ThreadSanitizer
 
     init(socket: Socket) {
         self.socket = socket
@@ -24,6 +34,9 @@ public final class Sink: Sendable {
     /// The executor of the loop this connection sends on: a task preferring
     /// it sends without crossing threads.
     public var executor: LoopExecutor { socket.sendLoop.executor }
+
+    /// Bytes written with `write` that the kernel has not taken yet.
+    public var unsentByteCount: Int { state.withLock { $0.unsentBytes } }
 
     /// Sends every byte of `bytes` (within the read/write timeout).
     @inlinable @inline(__always)
@@ -49,11 +62,16 @@ public final class Sink: Sendable {
     }
 
     /// Runs one send (on the sending loop, to this socket, by this
-    /// deadline) while holding the sink. Inlined with its closure, so it
-    /// adds no async frame either.
+    /// deadline) while holding the sink, after any unsent writes. Inlined
+    /// with its closure, so it adds no async frame either.
     @inlinable @inline(__always)
     func exclusively(_ send: (Handle, Int32, ContinuousClock.Instant?) async throws -> Void) async throws {
-        let (loop, fd, deadline) = try acquire()
+        var target = try acquire()
+        while target == nil {
+            try await flush()
+            target = try acquire()
+        }
+        let (loop, fd, deadline) = target!
         do {
             try await send(loop, fd, deadline)
         } catch {
@@ -65,34 +83,132 @@ public final class Sink: Sendable {
     // MARK: - One send at a time (opaque steps around the inlined send)
 
     /// Takes the sink for one send, or refuses: another send is running, or
-    /// an earlier one failed. Returns where and until when to send.
+    /// an earlier one failed. Returns where and until when to send, or nil
+    /// while writes are unsent (flush, then ask again).
     @usableFromInline
-    func acquire() throws(IOError) -> (Handle, Int32, ContinuousClock.Instant?) {
-        let (exchanged, current) = state.compareExchange(expected: Sink.idle, desired: Sink.busy, ordering: .acquiring)
-        guard exchanged else {
-            throw IOError("send", .invalidArgument(current == Sink.failed
-                ? "an earlier send failed part-way; the connection must not be reused"
-                : "another send is in progress on this sink"), context: "\(socket.peer)")
+    func acquire() throws -> (Handle, Int32, ContinuousClock.Instant?)? {
+        let peer = socket.peer
+        switch try state.withLock({ try $0.admitSend(peer: peer) }) {
+        case .acquired: return (socket.sendLoop, socket.fd, socket.deadline)
+        case .flushFirst: return nil
         }
-        return (socket.sendLoop, socket.fd, socket.deadline)
     }
 
     /// Ends a successful send.
     @usableFromInline
     func release() {
-        state.store(Sink.idle, ordering: .releasing)
+        state.withLock { $0.sendSucceeded() }
     }
 
     /// Ends a failed send: the sink refuses all later ones, and an IOError
     /// gets the peer's address as context.
     @usableFromInline
     func failed(_ error: any Error) -> any Error {
-        state.store(Sink.failed, ordering: .releasing)
+        state.withLock { $0.sendFailed() }
         return IOError.labelling(error, with: "\(socket.peer)")
     }
 
+    // MARK: - Writes without waiting for the kernel
+
+    /// Queues `buffer` to be sent after everything written before it, and
+    /// returns without waiting for the kernel, unless the sink already holds
+    /// `writeBufferLimit` unsent bytes: then it first waits for room.
+    ///
+    /// The sink owns `buffer` from now until a later `flush` returns, or
+    /// `unsentByteCount` reads 0, or the sink fails: do not change it
+    /// meanwhile. A failure of the send shows up in a later `write`,
+    /// `send` or `flush`.
+    ///
+    /// - Throws: the failure of an earlier write or send (after which the
+    ///   sink is unusable), an `IOError` if a `send` is in progress, or
+    ///   `CancellationError` if the task is cancelled while waiting for
+    ///   room (the buffer is then not queued).
+    public func write(_ buffer: IOBuffer) async throws {
+        let limit = socket.configuration.writeBufferLimit
+        let peer = socket.peer
+        guard buffer.count > 0 else {
+            // Nothing to send, but an earlier failure is still reported.
+            return try state.withLock { try $0.refuseIfFailed(peer: peer) }
+        }
+        while true {
+            switch try state.withLock({ try $0.admitWrite(buffer, limit: limit, peer: peer) }) {
+            case .queued:
+                return
+            case .submit(let batch):
+                submit(batch)
+                return
+            case .full:
+                try await waitUntilUnsent(atMost: limit - 1)
+            }
+        }
+    }
+
+    /// Queues a copy of `bytes`; see `write(_: IOBuffer)`.
+    public func write(_ bytes: [UInt8]) async throws {
+        try await write(IOBuffer(bytes: bytes))
+    }
+
+    /// Waits until the kernel has taken every byte written so far.
+    ///
+    /// - Throws: the failure of a write (the sink is then unusable), or
+    ///   `CancellationError` if the task is cancelled first (the writes
+    ///   still go out).
+    public func flush() async throws {
+        try await waitUntilUnsent(atMost: 0)
+    }
+
+    /// Submits one batch on the sending loop; its completion submits the
+    /// next (what was queued meanwhile) and resumes whoever the drain frees.
+    private func submit(_ batch: [IOBuffer]) {
+        // The handler captures only `self` (no context to allocate); it
+        // also keeps the sink, and so the descriptor, alive until the
+        // batch is done, even if the caller drops the sink.
+        socket.sendLoop.send(batch, to: socket.fd, deadline: socket.deadline) { result in
+            self.batchFinished(result)
+        }
+    }
+
+    private func batchFinished(_ result: Result<Void, any Error>) {
+        var failure: (any Error)?
+        if case .failure(let error) = result { failure = IOError.labelling(error, with: "\(socket.peer)") }
+        let outcome = state.withLock { $0.batchFinished(failure: failure) }
+        for waiter in outcome.resumed {
+            if let failure = outcome.failure {
+                waiter.continuation.resume(throwing: failure)
+            } else {
+                waiter.continuation.resume()
+            }
+        }
+        if let next = outcome.next { submit(next) }
+    }
+
+    /// Suspends until at most `threshold` written bytes are unsent.
+    private func waitUntilUnsent(atMost threshold: Int) async throws {
+        let peer = socket.peer
+        let id = state.withLock { $0.makeWaiterID() }
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                do {
+                    // Checked under the lock the handler takes too: a cancel
+                    // that came earlier is seen here, a later one finds the waiter.
+                    let waiting = try state.withLock { state throws in
+                        if Task.isCancelled { throw CancellationError() }
+                        return try state.wait(untilUnsentAtMost: threshold, id: id, peer: peer, continuation: continuation)
+                    }
+                    if !waiting { continuation.resume() }
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        } onCancel: {
+            state.withLock { $0.removeWaiter(id) }?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
     /// Ends the connection in both directions (a pending receive on its
-    /// stream ends with `.endOfFile`).
+    /// stream ends with `.endOfFile`). Written bytes not yet sent are
+    /// dropped, and a waiting `flush` throws: flush first to close after
+    /// everything went out.
     public func close() {
         socket.shutdown()
     }

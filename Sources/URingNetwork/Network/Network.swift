@@ -19,10 +19,7 @@ public final class Network: Sendable {
 
     /// Starts the loop(s).
     public init(configuration: NetworkConfiguration = NetworkConfiguration()) throws(IOError) {
-        guard configuration.receiveBufferSize > 0 else {
-            throw IOError("network configuration", .invalidArgument("receiveBufferSize must be positive"))
-        }
-        self.configuration = configuration
+        self.configuration = try configuration.validated()
         group = nil
         var loop = configuration.loop
         loop.threadName = "uring-net-recv"
@@ -40,10 +37,7 @@ public final class Network: Sendable {
     /// lets a server run the connection's task right there, where its I/O
     /// skips every cross-thread hop. The group stays the caller's.
     public init(configuration: NetworkConfiguration = NetworkConfiguration(), loops: LoopGroup) throws(IOError) {
-        guard configuration.receiveBufferSize > 0 else {
-            throw IOError("network configuration", .invalidArgument("receiveBufferSize must be positive"))
-        }
-        self.configuration = configuration
+        self.configuration = try configuration.validated()
         group = loops
         receiveLoop = loops.handles[0]
         sendLoop = loops.handles[0]

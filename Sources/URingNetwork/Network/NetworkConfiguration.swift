@@ -1,4 +1,5 @@
 // How a Network behaves: socket options, timeouts, buffering, loops.
+import URing
 import URingLoop
 
 /// The settings of one `Network`.
@@ -12,6 +13,9 @@ public struct NetworkConfiguration: Sendable, Hashable {
     public var readWriteTimeout: Duration? = .seconds(30)
     /// Size of each stream's receive buffer (large reads bypass it).
     public var receiveBufferSize = 64 * 1024
+    /// How many bytes a `Sink` may hold written but unsent before `write`
+    /// waits for room (one larger buffer still goes, alone).
+    public var writeBufferLimit = 1 << 20
     /// Run sends and receives on separate loops, so a slow peer's sends never
     /// delay anyone's receives. With `false`, one loop serves both.
     public var separateLoops = true
@@ -19,4 +23,15 @@ public struct NetworkConfiguration: Sendable, Hashable {
     public var loop = LoopConfiguration()
 
     public init() {}
+
+    /// `self`, or the first setting a network cannot run with.
+    func validated() throws(IOError) -> NetworkConfiguration {
+        guard receiveBufferSize > 0 else {
+            throw IOError("network configuration", .invalidArgument("receiveBufferSize must be positive"))
+        }
+        guard writeBufferLimit > 0 else {
+            throw IOError("network configuration", .invalidArgument("writeBufferLimit must be positive"))
+        }
+        return self
+    }
 }

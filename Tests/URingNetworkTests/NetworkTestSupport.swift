@@ -1,0 +1,47 @@
+// Helpers shared by the network tests: a network with test settings, a
+// connected pair on loopback, and byte patterns to check transfers against.
+import Testing
+import URing
+import URingLoop
+@testable import URingNetwork
+
+func withNetwork<T>(
+    timeout: Duration? = .seconds(20), configure: (inout NetworkConfiguration) -> Void = { _ in },
+    _ body: (Network) async throws -> T
+) async throws -> T {
+    var configuration = NetworkConfiguration()
+    configuration.readWriteTimeout = timeout
+    configuration.receiveBufferSize = 16 * 1024
+    configure(&configuration)
+    let network = try Network(configuration: configuration)
+    do {
+        let result = try await body(network)
+        await network.shutdown()
+        return result
+    } catch {
+        await network.shutdown()
+        throw error
+    }
+}
+
+/// Waits (at most 10 s) until a receive has reached the network's loop.
+func untilAReceiveIsPending(_ network: Network) async throws {
+    let patience = ContinuousClock.now + .seconds(10)
+    while network.receiveLoop.statistics.pendingRequests == 0 {
+        try #require(ContinuousClock.now < patience, "the receive never reached the loop")
+        await Task.yield()
+    }
+}
+
+/// A listener on loopback and one accepted connection per dial.
+func connectedPair(_ network: Network, host: String = "127.0.0.1") async throws
+    -> (listener: Listener, client: (sink: Sink, stream: Stream), server: (peer: SocketAddress, sink: Sink, stream: Stream)) {
+    let listener = try network.bind(try SocketAddress(host: host, port: 0))
+    async let accepted = listener.accept()
+    let client = try await network.dial(listener.localAddress)
+    return (listener, client, try await accepted)
+}
+
+func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
+    (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 131) ^ seed) }
+}
