@@ -2,11 +2,12 @@
 // reads and writes continue) and owns every resource the kernel touches
 // (buffers, iovecs, addresses) until its last CQE.
 //
-// Threading: a task creates the request and sets its continuation, then hands
-// it to the loop through the channel's mutex, which orders those writes before
-// the loop's reads. From then on only the loop thread reads or writes the
-// request's fields, until it resumes the continuation (exactly once, through
-// `succeed`/`fail`), after which nobody does. The one field other threads
+// Threading: a task creates the request and sets its continuation (or a
+// completion handler), then hands it to the loop through the channel's mutex,
+// which orders those writes before the loop's reads. From then on only the
+// loop thread reads or writes the request's fields, until it resumes the
+// continuation or calls the handler (exactly once, through `succeed`/`fail`),
+// after which nobody does. The one field other threads
 // touch is `lifecycle`, an atomic: the task's cancellation handler moves it
 // from `pending` to `cancelRequested`; the loop moves it to `finished`.
 // That is why `@unchecked Sendable` is sound here.
