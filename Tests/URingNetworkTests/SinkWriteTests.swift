@@ -266,6 +266,26 @@ private func until(_ what: String, _ condition: () -> Bool) async throws {
         }
     }
 
+    @Test func finishSendsEverythingThenHalfClosesAndTheStreamGoesOn() async throws {
+        try await withNetwork { network in
+            let (_, client, server) = try await connectedPair(network)
+            let request = stampedChunks(8, of: 100_000, seed: 6)
+            for chunk in request { try await client.sink.write(chunk) }
+            try await client.sink.finish()
+            #expect(client.sink.unsentByteCount == 0)
+            // The server reads the whole request, then end of stream...
+            #expect(try await server.stream.receive(exactly: 800_000) == joined(request))
+            #expect(try await server.stream.receive(upTo: 10) == [])
+            // ...and still answers over the half that stays open.
+            try await server.sink.send([1, 2, 3])
+            #expect(try await client.stream.receive(exactly: 3) == [1, 2, 3])
+            let refusal = IOError.Reason.invalidArgument("the sink was finished: its sending direction is shut down")
+            await expectIOError(refusal) { try await client.sink.write([4]) }
+            await expectIOError(refusal) { try await client.sink.send([4]) }
+            await expectIOError(refusal) { try await client.sink.finish() }
+        }
+    }
+
     @Test func aZeroWriteBufferLimitIsRefused() {
         var configuration = NetworkConfiguration()
         configuration.writeBufferLimit = 0

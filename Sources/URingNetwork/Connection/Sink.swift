@@ -88,7 +88,7 @@ public final class Sink: Sendable {
     @usableFromInline
     func acquire() throws -> (Handle, Int32, ContinuousClock.Instant?)? {
         let peer = socket.peer
-        switch try state.withLock({ try $0.admitSend(peer: peer) }) {
+        switch try state.withLock({ try $0.admit(.sending, peer: peer) }) {
         case .acquired: return (socket.sendLoop, socket.fd, socket.deadline)
         case .flushFirst: return nil
         }
@@ -203,6 +203,22 @@ public final class Sink: Sendable {
         } onCancel: {
             state.withLock { $0.removeWaiter(id) }?.continuation.resume(throwing: CancellationError())
         }
+    }
+
+    /// Sends everything written so far, then shuts the sending direction:
+    /// the peer receives end of stream after the last byte, and this
+    /// connection's stream keeps receiving (a half-close, for protocols
+    /// that end a request with end of stream). Later sends and writes are
+    /// refused.
+    ///
+    /// - Throws: as `flush`, or an `IOError` if a send is in progress or
+    ///   the kernel refuses the shutdown.
+    public func finish() async throws {
+        let peer = socket.peer
+        while try state.withLock({ try $0.admit(.finished, peer: peer) }) == .flushFirst {
+            try await flush()
+        }
+        try socket.shutdownSending()
     }
 
     /// Ends the connection in both directions (a pending receive on its

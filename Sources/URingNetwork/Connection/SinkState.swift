@@ -13,6 +13,8 @@
 // - `unsentBytes` counts queued bytes plus the batch in flight.
 // - a waiter is removed from `waiters` by exactly one of: the drain it waits
 //   for, a failure, its task's cancellation; whoever removes it resumes it.
+// - `finish` is admitted only with nothing unsent, and nothing is admitted
+//   after it;
 // - after a failure (`phase == .failed`) nothing is queued or in flight from
 //   this sink's point of view, and every later operation is refused.
 import URing
@@ -26,6 +28,8 @@ struct SinkState {
         case sending
         /// A send or a batch of writes failed part-way.
         case failed
+        /// `finish` shut the sending direction.
+        case finished
     }
 
     /// A task suspended until `unsentBytes <= threshold`.
@@ -36,7 +40,7 @@ struct SinkState {
     }
 
     enum SendAdmission {
-        /// The caller holds the sink for one send.
+        /// The caller holds the sink (for one send, or finishing it).
         case acquired
         /// Writes are still unsent: flush them first, then try again.
         case flushFirst
@@ -74,11 +78,13 @@ struct SinkState {
 
     // MARK: - Sends
 
-    mutating func admitSend(peer: SocketAddress) throws -> SendAdmission {
+    /// Takes the sink for one send (`holder` is `.sending`) or, for good,
+    /// for `finish` (`.finished`); `.flushFirst` while writes are unsent.
+    mutating func admit(_ holder: Phase, peer: SocketAddress) throws -> SendAdmission {
         try refuseIfFailed(peer: peer)
         guard phase == .idle else { throw Self.busy(peer: peer) }
         if unsentBytes > 0 { return .flushFirst }
-        phase = .sending
+        phase = holder
         return .acquired
     }
 
@@ -162,9 +168,13 @@ struct SinkState {
 
     // MARK: - Refusals
 
-    /// Throws if a send or batch failed: its error once, if nobody heard
-    /// it yet, then the generic refusal.
+    /// Throws if the sink was finished, or if a send or batch failed: its
+    /// error once, if nobody heard it yet, then the generic refusal.
     mutating func refuseIfFailed(peer: SocketAddress) throws {
+        if phase == .finished {
+            throw IOError("send", .invalidArgument("the sink was finished: its sending direction is shut down"),
+                          context: "\(peer)")
+        }
         guard phase == .failed else { return }
         if let failure = unreportedFailure {
             unreportedFailure = nil

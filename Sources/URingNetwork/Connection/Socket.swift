@@ -6,6 +6,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import URing
 import URingLoop
 
 final class Socket: Sendable {
@@ -28,6 +29,14 @@ final class Socket: Sendable {
     /// Both directions, now: pending and later operations see the end.
     func shutdown() {
         _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+    }
+
+    /// The sending direction only: the peer reads end of stream once it has
+    /// everything sent before; receiving goes on.
+    func shutdownSending() throws(IOError) {
+        guard Glibc.shutdown(fd, Int32(SHUT_WR)) == 0 else {
+            throw IOError("shutdown", errno: errno, context: "\(peer)")
+        }
     }
 
     /// A deadline for one top-level operation.
