@@ -283,6 +283,8 @@ private func until(_ what: String, _ condition: () -> Bool) async throws {
             await expectIOError(refusal) { try await client.sink.write([4]) }
             await expectIOError(refusal) { try await client.sink.send([4]) }
             await expectIOError(refusal) { try await client.sink.finish() }
+            await expectIOError(refusal) { try await client.sink.write([]) }
+            try await client.sink.flush()  // nothing unsent: nothing to refuse
         }
     }
 

@@ -128,7 +128,7 @@ public final class Sink: Sendable {
         let peer = socket.peer
         guard buffer.count > 0 else {
             // Nothing to send, but an earlier failure is still reported.
-            return try state.withLock { try $0.refuseIfFailed(peer: peer) }
+            return try state.withLock { try $0.refuseUnlessOpen(peer: peer) }
         }
         while true {
             switch try state.withLock({ try $0.admitWrite(buffer, limit: limit, peer: peer) }) {

@@ -6,15 +6,15 @@
 //
 // Invariants:
 // - `queued` is non-empty only while a batch is in flight (`inFlightBytes`
-//   > 0; empty buffers are never queued): the batch's
-//   completion submits the queue as the next batch, so queued bytes never
-//   strand, and at most one batch per sink is in the kernel (its bytes can
-//   neither reorder nor interleave with another send's).
+//   > 0; empty buffers are never queued): the batch's completion submits
+//   the queue as the next batch, so queued bytes never strand, and at most
+//   one batch per sink is in the kernel (its bytes can neither reorder nor
+//   interleave with another send's).
 // - `unsentBytes` counts queued bytes plus the batch in flight.
 // - a waiter is removed from `waiters` by exactly one of: the drain it waits
 //   for, a failure, its task's cancellation; whoever removes it resumes it.
 // - `finish` is admitted only with nothing unsent, and nothing is admitted
-//   after it;
+//   after it (a flush then has nothing to wait for).
 // - after a failure (`phase == .failed`) nothing is queued or in flight from
 //   this sink's point of view, and every later operation is refused.
 import URing
@@ -81,7 +81,7 @@ struct SinkState {
     /// Takes the sink for one send (`holder` is `.sending`) or, for good,
     /// for `finish` (`.finished`); `.flushFirst` while writes are unsent.
     mutating func admit(_ holder: Phase, peer: SocketAddress) throws -> SendAdmission {
-        try refuseIfFailed(peer: peer)
+        try refuseUnlessOpen(peer: peer)
         guard phase == .idle else { throw Self.busy(peer: peer) }
         if unsentBytes > 0 { return .flushFirst }
         phase = holder
@@ -101,7 +101,7 @@ struct SinkState {
     /// Takes `buffer` if fewer than `limit` bytes are unsent (so one buffer
     /// larger than the limit still goes, alone).
     mutating func admitWrite(_ buffer: IOBuffer, limit: Int, peer: SocketAddress) throws -> WriteAdmission {
-        try refuseIfFailed(peer: peer)
+        try refuseUnlessOpen(peer: peer)
         guard phase == .idle else { throw Self.busy(peer: peer) }
         guard unsentBytes < limit else { return .full }
         unsentBytes += buffer.count
@@ -168,13 +168,19 @@ struct SinkState {
 
     // MARK: - Refusals
 
-    /// Throws if the sink was finished, or if a send or batch failed: its
-    /// error once, if nobody heard it yet, then the generic refusal.
-    mutating func refuseIfFailed(peer: SocketAddress) throws {
+    /// Throws unless the sink takes more bytes: it was finished, or see
+    /// `refuseIfFailed`.
+    mutating func refuseUnlessOpen(peer: SocketAddress) throws {
         if phase == .finished {
             throw IOError("send", .invalidArgument("the sink was finished: its sending direction is shut down"),
                           context: "\(peer)")
         }
+        try refuseIfFailed(peer: peer)
+    }
+
+    /// Throws if a send or batch failed: its error once, if nobody heard it
+    /// yet, then the generic refusal.
+    private mutating func refuseIfFailed(peer: SocketAddress) throws {
         guard phase == .failed else { return }
         if let failure = unreportedFailure {
             unreportedFailure = nil
