@@ -30,8 +30,6 @@ func within<T: Sendable>(
     }
 }
 
-/// Work scale: 1 normally, smaller under ThreadSanitizer (10-50x slower).
-let underThreadSanitizer: Bool = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
 
 
 

@@ -4,9 +4,16 @@ import Testing
 import URing
 import URingLoop
 @testable import URingNetwork
+import URingTestSupport
+
+/// The read/write timeout of a test network unless a test sets its own:
+/// only a guard against hangs, so generous under ThreadSanitizer, where the
+/// network tests run side by side many times slower (the 200-connection
+/// echo takes about 15 s there).
+let hangGuard: Duration = underThreadSanitizer ? .seconds(60) : .seconds(20)
 
 func withNetwork<T>(
-    timeout: Duration? = .seconds(20), configure: (inout NetworkConfiguration) -> Void = { _ in },
+    timeout: Duration? = hangGuard, configure: (inout NetworkConfiguration) -> Void = { _ in },
     _ body: (Network) async throws -> T
 ) async throws -> T {
     var configuration = NetworkConfiguration()

@@ -5,6 +5,10 @@ import Glibc
 import Testing
 import URing
 
+/// Whether this test binary runs under ThreadSanitizer (10-50x slower): for
+/// tests that scale their work, or the patience of their hang guards.
+public let underThreadSanitizer: Bool = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
+
 /// Expects `body` to throw an `IOError` with exactly `reason`.
 public func expectIOError(
     _ reason: IOError.Reason, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation
