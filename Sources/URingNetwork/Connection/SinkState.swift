@@ -10,7 +10,6 @@
 //   the queue as the next batch, so queued bytes never strand, and at most
 //   one batch per sink is in the kernel (its bytes can neither reorder nor
 //   interleave with another send's).
-// - `unsentBytes` counts queued bytes plus the batch in flight.
 // - a waiter is removed from `waiters` by exactly one of: the drain it waits
 //   for, a failure, its task's cancellation; whoever removes it resumes it.
 // - `finish` is admitted only with nothing unsent, and nothing is admitted
@@ -70,9 +69,10 @@ struct SinkState {
     private var unreportedFailure: (any Error)?
     private var queued: [IOBuffer] = []
     private var queuedBytes = 0
-    private(set) var unsentBytes = 0
     /// Bytes of the batch in the kernel; 0 when none is.
     private var inFlightBytes = 0
+    /// Written and not yet taken by the kernel.
+    var unsentBytes: Int { inFlightBytes + queuedBytes }
     private var waiters: [Waiter] = []
     private var nextWaiterID: UInt64 = 0
 
@@ -104,7 +104,6 @@ struct SinkState {
         try refuseUnlessOpen(peer: peer)
         guard phase == .idle else { throw Self.busy(peer: peer) }
         guard unsentBytes < limit else { return .full }
-        unsentBytes += buffer.count
         if inFlightBytes > 0 {
             queued.append(buffer)
             queuedBytes += buffer.count
@@ -122,7 +121,6 @@ struct SinkState {
             inFlightBytes = 0
             queued.removeAll()
             queuedBytes = 0
-            unsentBytes = 0
             outcome.resumed = waiters
             waiters.removeAll()
             outcome.failure = failure
@@ -130,7 +128,6 @@ struct SinkState {
             if outcome.resumed.isEmpty { unreportedFailure = failure }
             return outcome
         }
-        unsentBytes -= inFlightBytes
         inFlightBytes = queuedBytes
         if !queued.isEmpty {
             outcome.next = queued
