@@ -108,9 +108,8 @@ extension Handle {
         _ buffers: [IOBuffer], to fd: Int32, deadline: ContinuousClock.Instant?,
         completion: @escaping @Sendable (Result<Void, any Error>) -> Void
     ) {
-        let request = buffers.count == 1
-            ? sendRequest(buffers[0], to: fd, deadline: deadline) : sendRequest(buffers, to: fd, deadline: deadline)
-        guard let request else {
+        // One buffer still goes out as a plain send: IOVectors keeps it inline.
+        guard let request = sendRequest(buffers, to: fd, deadline: deadline) else {
             completion(.success(()))
             return
         }
