@@ -65,8 +65,10 @@ import Testing
                 let prefix = "bench workload=\(workload.rawValue) engine=\(engine.rawValue) conc=\(settings.concurrency) ops_per_s="
                 #expect(result.line.hasPrefix(prefix), "\(result.line)")
                 #expect(result.line.contains(" p50_us=") && result.line.contains(" p99_us="), "\(result.line)")
-                if workload == .nop && engine == .uring {
-                    #expect(result.line.contains(" eventfd_per_op=") && result.line.contains(" enter_per_op="), "\(result.line)")
+                if (workload == .nop || workload == .wake) && (engine == .uring || engine == .uringLocal) {
+                    for counter in [" eventfd_per_op=", " enter_per_op=", " wake_cqe_per_op="] {
+                        #expect(result.line.contains(counter), "\(result.line)")
+                    }
                 }
             }
         }

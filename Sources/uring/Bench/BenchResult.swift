@@ -9,6 +9,9 @@ struct BenchResult: Sendable, Encodable {
     var p99Microseconds: Double
     var eventfdPerOperation: Double?
     var enterPerOperation: Double?
+    /// Wake-poll CQEs the loop reaped per request: how often a producer's
+    /// eventfd write reached the loop through its ring.
+    var wakeCompletionsPerOperation: Double?
 
     init(workload: Workload, engine: Engine, concurrency: Int, measurement: Measurement) {
         self.workload = workload.rawValue
@@ -25,6 +28,7 @@ struct BenchResult: Sendable, Encodable {
             + "ops_per_s=\(format(operationsPerSecond, 0)) p50_us=\(format(p50Microseconds, 1)) p99_us=\(format(p99Microseconds, 1))"
         if let eventfdPerOperation { text += " eventfd_per_op=\(format(eventfdPerOperation, 4))" }
         if let enterPerOperation { text += " enter_per_op=\(format(enterPerOperation, 4))" }
+        if let wakeCompletionsPerOperation { text += " wake_cqe_per_op=\(format(wakeCompletionsPerOperation, 4))" }
         return text
     }
 
@@ -36,6 +40,7 @@ struct BenchResult: Sendable, Encodable {
         case p99Microseconds = "p99_us"
         case eventfdPerOperation = "eventfd_per_op"
         case enterPerOperation = "enter_per_op"
+        case wakeCompletionsPerOperation = "wake_cqe_per_op"
     }
 }
 

@@ -125,6 +125,7 @@ enum BenchRunner {
         let statistics = handles.map(\.statistics)
         result.eventfdPerOperation = Double(statistics.reduce(0) { $0 + $1.eventfdWrites }) / operations
         result.enterPerOperation = Double(statistics.reduce(0) { $0 + $1.enterCalls }) / operations
+        result.wakeCompletionsPerOperation = Double(statistics.reduce(0) { $0 + $1.wakeCompletions }) / operations
         return result
     }
 
@@ -140,6 +141,7 @@ enum BenchRunner {
         let operations = Double(max(measurement.sampler.operations, 1))
         result.eventfdPerOperation = Double(after.eventfdWrites - before.eventfdWrites) / operations
         result.enterPerOperation = Double(after.enterCalls - before.enterCalls) / operations
+        result.wakeCompletionsPerOperation = Double(after.wakeCompletions - before.wakeCompletions) / operations
         return result
     }
 }
