@@ -75,8 +75,10 @@ enum BenchRunner {
                 throw error
             }
         case (.echo, .uring), (.echo, .nio):
+            var configuration = URingEchoServer.defaultConfiguration
+            configuration.loop = loopConfiguration(settings)
             let server: any EchoServer = engine == .uring
-                ? try URingEchoServer(host: "127.0.0.1", port: 0)
+                ? try URingEchoServer(host: "127.0.0.1", port: 0, configuration: configuration)
                 : try NIOEchoServer(host: "127.0.0.1", port: 0, pinnedCPU: settings.pinLoops ? LoopGroup.usableCPUs().first : nil)
             do {
                 let port = server.port
@@ -99,7 +101,8 @@ enum BenchRunner {
         settings.workload == .wake ? .microseconds(500) : nil
     }
 
-    private static func loopConfiguration(_ settings: BenchSettings) -> LoopConfiguration {
+    /// Our loops' settings for a run: the loop's defaults, with --idle-spin.
+    static func loopConfiguration(_ settings: BenchSettings) -> LoopConfiguration {
         var configuration = LoopConfiguration()
         if let idleSpin = settings.idleSpin { configuration.idleSpin = .microseconds(idleSpin) }
         return configuration

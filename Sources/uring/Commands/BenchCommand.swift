@@ -35,7 +35,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Runs per engine, interleaved; the run with the median ops/s is reported.")
     var runs = 1
 
-    @Option(help: "The uring loop's idle spin in microseconds (yielding before it sleeps); default: the loop's own.")
+    @Option(help: "Our loops' idle spin in microseconds (yielding before they sleep), for every uring engine; default: the loop's own.")
     var idleSpin: Int?
 
     @Flag(help: "uring-local: pin each loop of the group to its own CPU (LoopGroup's pinningLoopsToCPUs).")
@@ -74,7 +74,8 @@ struct BenchCommand: AsyncParsableCommand {
                 pinLoops: pinLoops,
                 direct: direct,
                 messageSize: messageSize)
-            let fixture = try await Fixtures.make(for: workload, directory: directory, fileSize: UInt64(fileSizeMib) << 20)
+            let fixture = try await Fixtures.make(
+                for: workload, directory: directory, fileSize: UInt64(fileSizeMib) << 20, loop: BenchRunner.loopConfiguration(settings))
             do {
                 results += try await measure(settings, engines: selected, fixture: fixture)
             } catch {
@@ -129,16 +130,19 @@ struct BenchSettings: Sendable {
 }
 
 enum Fixtures {
-    /// The files a workload needs, or nil for workloads that need none.
-    static func make(for workload: Workload, directory: String, fileSize: UInt64) async throws -> StorageFixture? {
+    /// The files a workload needs, or nil for workloads that need none; the
+    /// fixture's storage (the uring engine's) runs on a loop made with `loop`.
+    static func make(
+        for workload: Workload, directory: String, fileSize: UInt64, loop: LoopConfiguration = LoopConfiguration()
+    ) async throws -> StorageFixture? {
         switch workload {
         case .nop, .wake, .echo: return nil
         case .storageRead:
             Progress.show("preparing a \(fileSize >> 20) MiB file in \(directory)")
             defer { Progress.clear() }
-            return try await StorageFixture.make(parent: directory, fileSize: fileSize, needsReadFile: true)
+            return try await StorageFixture.make(parent: directory, fileSize: fileSize, needsReadFile: true, loop: loop)
         case .storageWrite:
-            return try await StorageFixture.make(parent: directory, fileSize: 0, needsReadFile: false)
+            return try await StorageFixture.make(parent: directory, fileSize: 0, needsReadFile: false, loop: loop)
         }
     }
 }

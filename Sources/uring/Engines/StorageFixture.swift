@@ -16,14 +16,15 @@ final class StorageFixture: Sendable {
     let readPath: String
     let fileSize: UInt64
 
-    /// Creates the fixture under a fresh directory in `parent`.
-    static func make(parent: String, fileSize: UInt64, needsReadFile: Bool) async throws -> StorageFixture {
+    /// Creates the fixture under a fresh directory in `parent`, its storage
+    /// on a loop made with `loop`.
+    static func make(parent: String, fileSize: UInt64, needsReadFile: Bool, loop: LoopConfiguration) async throws -> StorageFixture {
         var template = Array((parent + "/uring-bench-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else {
             throw BenchError("cannot create a benchmark directory in \(parent): \(String(cString: strerror(errno)))")
         }
         let root = String(cString: made)
-        let storage = try Storage(directory: root)
+        let storage = try Storage(directory: root, configuration: loop)
         let (blob, _, _) = try await storage.open(partition: "bench", name: [1])
         if needsReadFile {
             let chunk = IOBuffer(capacity: 1 << 20)
