@@ -1,8 +1,11 @@
 // `uring echo-server`: a plain TCP echo server on URingNetwork, until
-// SIGINT or SIGTERM.
+// SIGINT or SIGTERM. By default connections are served by ordinary tasks
+// (the `uring` engine's shape); `--on-loops` serves each one on its loop
+// (the `uring-local` engine's, the faster one in BENCHMARKS.md).
 import ArgumentParser
 import Dispatch
 import Glibc
+import URingLoop
 import URingNetwork
 
 struct EchoServerCommand: AsyncParsableCommand {
@@ -15,14 +18,38 @@ struct EchoServerCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (0 picks a free one).")
     var port: UInt16 = 7007
 
+    @Flag(help: "Serve each connection on its loop: a group of one loop per CPU, each connection's task running on its loop's thread.")
+    var onLoops = false
+
+    @Flag(help: "With --on-loops: pin each loop to its own CPU.")
+    var pinLoops = false
+
+    func validate() throws {
+        if pinLoops && !onLoops { throw ValidationError("--pin-loops needs --on-loops") }
+    }
+
     func run() async throws {
-        let server = try URingEchoServer(host: host, port: port)
+        let (server, loops) = try await start()
         // Written straight to fd 1: scripts wait for this line, and print's
         // buffering would hold it back when stdout is a pipe or a file.
         writeOutput("listening port=\(server.port)\n")
         await waitForTermination()
         try await server.stop()
+        await loops?.shutdown()
         writeOutput("stopped\n")
+    }
+
+    /// Starts the server this command describes, with the loop group it
+    /// runs on (`--on-loops`; the caller shuts it down after the server).
+    func start() async throws -> (URingEchoServer, LoopGroup?) {
+        guard onLoops else { return (try URingEchoServer(host: host, port: port), nil) }
+        let loops = try LoopGroup(pinningLoopsToCPUs: pinLoops)
+        do {
+            return (try URingEchoServer(host: host, port: port, loops: loops), loops)
+        } catch {
+            await loops.shutdown()
+            throw error
+        }
     }
 
     /// Returns on SIGINT or SIGTERM (handled, so the process exits cleanly).
