@@ -53,7 +53,7 @@ public final class IOLoop {
     /// Messages drained from the channel, in the Waker's 63-bit domain.
     @exclusivity(unchecked) private var processedSeq: UInt64 = 0
     @exclusivity(unchecked) private var wakePollNeeded = true
-    private var shutdownStarted: ContinuousClock.Instant?
+    @exclusivity(unchecked) private var shutdownStarted: ContinuousClock.Instant?
     @exclusivity(unchecked) private var completedAtLastPass: UInt64 = 0
     @exclusivity(unchecked) private var statistics = LoopStatistics()
     @exclusivity(unchecked) private var spinner: IdleSpinner

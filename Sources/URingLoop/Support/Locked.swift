@@ -17,7 +17,10 @@ import Musl
 /// `@unchecked Sendable`: every access to `value` happens with `mutex` held.
 package final class Locked<Value>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
+    // The mutex already makes every access exclusive, so the runtime's
+    // dynamic exclusivity check (a call on each `withLock`, which shows in
+    // the channel's profiles) would only repeat it.
+    @exclusivity(unchecked) private var value: Value
 
     package init(_ value: Value) {
         self.value = value
