@@ -1,6 +1,8 @@
-// The static inline shims live in include/CURing.h; this file holds the one
-// thing that cannot be inline: the thread-local "current loop" pointer.
+// The static inline shims live in include/CURing.h; this file holds what is
+// not inline: the thread-local "current loop" pointer, and the calls that
+// set a thread's CPUs and nice value.
 #include "CURing.h"
+#include <sys/resource.h>
 
 // initial-exec: a direct %fs-relative access instead of a __tls_get_addr
 // call per lookup (this is read on every request and job enqueue).
@@ -50,6 +52,16 @@ int curing_set_thread_affinity(const int32_t *cpus, int32_t count) {
     }
     long r = syscall(SYS_sched_setaffinity, 0, sizeof mask, mask);
     return r < 0 ? -errno : 0;
+}
+
+// With `who` 0, PRIO_PROCESS names the calling thread, not the whole process.
+int curing_set_thread_nice(int32_t nice) {
+    return setpriority(PRIO_PROCESS, 0, nice) == 0 ? 0 : -errno;
+}
+
+int32_t curing_thread_nice(void) {
+    // getpriority cannot fail for the calling thread; -1 is a valid value.
+    return (int32_t)getpriority(PRIO_PROCESS, 0);
 }
 
 int32_t curing_thread_affinity(int32_t *cpus, int32_t capacity) {

@@ -140,6 +140,13 @@ int curing_set_thread_affinity(const int32_t *cpus, int32_t count);
 /// (at most `capacity`): how many, or -errno.
 int32_t curing_thread_affinity(int32_t *cpus, int32_t capacity);
 
+/// Sets the calling thread's nice value (Linux keeps one per thread): 0 or
+/// -errno (EACCES or EPERM when lowering it is not allowed).
+int curing_set_thread_nice(int32_t nice);
+
+/// The calling thread's nice value.
+int32_t curing_thread_nice(void);
+
 /// Names the calling thread (first 15 bytes), as seen in top and gdb.
 static inline void curing_set_thread_name(const char *name) {
     prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);

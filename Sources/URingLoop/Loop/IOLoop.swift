@@ -95,6 +95,7 @@ public final class IOLoop {
                 let (channel, waker, counters, executor) = parts.take()
                 do throws(IOError) {
                     if let cpus = configuration.cpuAffinity { try ThreadAffinity.pinCurrentThread(to: cpus) }
+                    if let niceness = configuration.niceness { try ThreadPriority.setCurrentThreadNiceness(niceness) }
                     let loop = try IOLoop(configuration: configuration, channel: channel, waker: waker, counters: counters,
                                           executor: executor, faults: faults)
                     startup.report(.success(()))

@@ -41,6 +41,14 @@ public struct LoopConfiguration: Sendable, Hashable {
     /// loop, but the scheduler can no longer move the loop off a busy CPU.
     /// Starting fails if none of them is online and allowed to the process.
     public var cpuAffinity: Set<Int>?
+    /// The loop thread's nice value, -20...19 (`nil`: the starting thread's).
+    /// At the default the kernel gives a loop the CPU share of any one
+    /// thread, though every task waits on it: when more threads are runnable
+    /// than there are CPUs, a lower value keeps the loop served (ordinary
+    /// tasks' NOP round trips rose about 30% at -10 on two CPUs, see
+    /// BENCHMARKS.md). Lowering nice needs CAP_SYS_NICE or an RLIMIT_NICE
+    /// that allows it; starting fails with the kernel's error otherwise.
+    public var niceness: Int32?
     /// The loop thread's name (first 15 bytes).
     public var threadName = "uring-loop"
 
@@ -79,6 +87,9 @@ public struct LoopConfiguration: Sendable, Hashable {
             if let bad = cpuAffinity.sorted().first(where: { !(0..<ThreadAffinity.cpuLimit).contains($0) }) {
                 throw IOError("loop configuration", .invalidArgument("cpuAffinity: CPU \(bad) is outside 0..<\(ThreadAffinity.cpuLimit)"))
             }
+        }
+        if let niceness, !ThreadPriority.nicenessRange.contains(niceness) {
+            throw IOError("loop configuration", .invalidArgument("niceness \(niceness) is outside -20...19"))
         }
         if let shutdownTimeout, shutdownTimeout < .zero {
             throw IOError("loop configuration", .invalidArgument("shutdownTimeout must not be negative"))
