@@ -2,6 +2,7 @@
 // engine of every workload runs and reports its machine-readable line (a
 // short smoke run, not a measurement: the figures are only checked to exist).
 import ArgumentParser
+import CURing
 import Testing
 @testable import uring
 
@@ -17,6 +18,8 @@ import Testing
             (["--message-size", "0"], "--message-size must be in 1...1048576, got 0"),
             (["--file-size-mib", "0"], "--file-size-mib must be in 1...65536, got 0"),
             (["--idle-spin", "20000"], "--idle-spin must be in 0...10000 µs"),
+            (["--thread-nice", "20"], "--thread-nice must be in -20...19, got 20"),
+            (["--thread-nice", "-21"], "--thread-nice must be in -20...19, got -21"),
             (["nop", "--engine", "nio"], "engine nio runs none of the selected workloads (nop)"),
             (["--engine", "epoll"], "The value 'epoll' is invalid for '--engine <engine>'"),
         ]
@@ -28,6 +31,20 @@ import Testing
                 let message = BenchCommand.message(for: error)
                 #expect(message.contains(reason), "\(arguments): \(message)")
             }
+        }
+    }
+
+    @Test func threadNiceTakesNegativeValuesAndReachesEveryDedicatedThread() async throws {
+        // A negative value is the option's value, not another option.
+        #expect(try BenchCommand.parse(["nop", "--thread-nice", "-10"]).threadNice == -10)
+        // Raising nice needs no privilege: every engine with its own
+        // event-loop thread starts at it and runs.
+        let raised = min(curing_thread_nice() + 1, 19)
+        for (workload, engine) in [(Workload.nop, Engine.uring), (.nop, .floor), (.nop, .uringLocal), (.echo, .nio), (.echo, .uring)] {
+            let settings = BenchSettings(
+                workload: workload, concurrency: 2, duration: .milliseconds(50), idleSpin: nil, threadNice: raised)
+            let result = try await BenchRunner.run(settings, engine: engine, fixture: nil)
+            #expect(result.operationsPerSecond > 0, "\(result.line)")
         }
     }
 

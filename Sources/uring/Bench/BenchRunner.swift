@@ -12,7 +12,7 @@ enum BenchRunner {
         case (.nop, .uringLocal), (.wake, .uringLocal):
             return try await runLocalNop(settings)
         case (.nop, .floor), (.wake, .floor):
-            let floor = try FloorEngine()
+            let floor = try FloorEngine(niceness: settings.threadNice)
             defer { floor.stop() }
             let measurement = try await ClosedLoop.run(
                 concurrency: settings.concurrency, duration: settings.duration, pause: pause(settings)
@@ -79,7 +79,8 @@ enum BenchRunner {
             configuration.loop = loopConfiguration(settings)
             let server: any EchoServer = engine == .uring
                 ? try URingEchoServer(host: "127.0.0.1", port: 0, configuration: configuration)
-                : try NIOEchoServer(host: "127.0.0.1", port: 0, pinnedCPU: settings.pinLoops ? LoopGroup.usableCPUs().first : nil)
+                : try NIOEchoServer(host: "127.0.0.1", port: 0, pinnedCPU: settings.pinLoops ? LoopGroup.usableCPUs().first : nil,
+                                    niceness: settings.threadNice)
             do {
                 let port = server.port
                 let measurement = try await runBlocking {
@@ -101,10 +102,12 @@ enum BenchRunner {
         settings.workload == .wake ? .microseconds(500) : nil
     }
 
-    /// Our loops' settings for a run: the loop's defaults, with --idle-spin.
+    /// Our loops' settings for a run: the loop's defaults, with --idle-spin
+    /// and --thread-nice.
     static func loopConfiguration(_ settings: BenchSettings) -> LoopConfiguration {
         var configuration = LoopConfiguration()
         if let idleSpin = settings.idleSpin { configuration.idleSpin = .microseconds(idleSpin) }
+        configuration.niceness = settings.threadNice
         return configuration
     }
 

@@ -41,6 +41,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "uring-local: pin each loop of the group to its own CPU (LoopGroup's pinningLoopsToCPUs).")
     var pinLoops = false
 
+    @Option(parsing: .unconditional, help: "Nice value (-20...19) for every engine's own event-loop thread: our loops, floor's thread, NIO's echo event loop. Below the current one needs CAP_SYS_NICE.")
+    var threadNice: Int32?
+
     @Flag(help: "Print the results as JSON instead of a table.")
     var json = false
 
@@ -52,6 +55,7 @@ struct BenchCommand: AsyncParsableCommand {
         if !(1...65536).contains(fileSizeMib) { throw ValidationError("--file-size-mib must be in 1...65536, got \(fileSizeMib)") }
         if !(1...99).contains(runs) { throw ValidationError("--runs must be in 1...99, got \(runs)") }
         if let idleSpin, !(0...10_000).contains(idleSpin) { throw ValidationError("--idle-spin must be in 0...10000 µs") }
+        if let threadNice, !(-20...19).contains(threadNice) { throw ValidationError("--thread-nice must be in -20...19, got \(threadNice)") }
         if let concurrency, !(1...4096).contains(concurrency) {
             throw ValidationError("--concurrency must be in 1...4096, got \(concurrency)")
         }
@@ -72,6 +76,7 @@ struct BenchCommand: AsyncParsableCommand {
                 duration: .milliseconds(Int64((seconds ?? workload.defaultSeconds) * 1000)),
                 idleSpin: idleSpin,
                 pinLoops: pinLoops,
+                threadNice: threadNice,
                 direct: direct,
                 messageSize: messageSize)
             let fixture = try await Fixtures.make(
@@ -124,6 +129,8 @@ struct BenchSettings: Sendable {
     var duration: Duration
     var idleSpin: Int?
     var pinLoops = false
+    /// --thread-nice: applied to our loops, the floor thread, NIO's event loop.
+    var threadNice: Int32?
     var direct = false
     var messageSize = 64
     var seconds: Double { Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18 }

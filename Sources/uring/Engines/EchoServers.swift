@@ -1,6 +1,7 @@
 // Echo servers for the echo workload and the echo-server command: ours on
 // URingNetwork, and NIO's on one event-loop thread (the idiomatic NIO echo
 // handler: write what is read, flush at the end of each read burst).
+import CURing
 import NIOCore
 import NIOPosix
 import URing
@@ -104,9 +105,17 @@ final class NIOEchoServer: EchoServer {
     let port: UInt16
 
     /// With `pinnedCPU`, the event-loop thread runs only there (NIO's own
-    /// pinning API), as the uring-local loops do with --pin-loops.
-    init(host: String, port: UInt16, pinnedCPU: Int? = nil) throws {
+    /// pinning API), as the uring-local loops do with --pin-loops; with
+    /// `niceness`, at that nice value, as --thread-nice sets our loops'.
+    init(host: String, port: UInt16, pinnedCPU: Int? = nil, niceness: Int32? = nil) throws {
         group = pinnedCPU.map { MultiThreadedEventLoopGroup(pinnedCPUIDs: [$0]) } ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        if let niceness {
+            let result = try group.next().submit { curing_set_thread_nice(niceness) }.wait()
+            if result != 0 {
+                try? group.syncShutdownGracefully()
+                throw BenchError("cannot set NIO's event-loop thread's nice value to \(niceness): errno \(-result) (lowering it needs CAP_SYS_NICE)")
+            }
+        }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)

@@ -4,12 +4,14 @@
 // producer writes the eventfd only if the thread announced it sleeps.
 // Whatever the loop costs above this is the ring's and our own overhead.
 import CURing
+import Dispatch
 import Glibc
 import URingLoop
 
 final class FloorEngine: @unchecked Sendable {
     // `@unchecked Sendable`: `queue`, `sleeping` and `closed` are only
-    // touched with `mutex` held; `eventFD` is immutable.
+    // touched with `mutex` held; `eventFD` is immutable; `nicenessResult` is
+    // written by the thread before it signals `started`, read after.
     private var mutex = pthread_mutex_t()
     private var queue: [UnsafeContinuation<Void, Never>] = []
     private var sleeping = false
@@ -18,7 +20,16 @@ final class FloorEngine: @unchecked Sendable {
     private var thread = pthread_t()
     private(set) var eventfdWrites = 0
 
-    init() throws {
+    /// The thread's nice value to set, and what setting it returned (read
+    /// by `init` after `started` is signalled).
+    private let niceness: Int32?
+    private var nicenessResult: Int32 = 0
+    private let started = DispatchSemaphore(value: 0)
+
+    /// Starts the thread; with `niceness`, at that nice value (as
+    /// `--thread-nice` sets our loops'), or throws if the kernel refuses it.
+    init(niceness: Int32? = nil) throws {
+        self.niceness = niceness
         pthread_mutex_init(&mutex, nil)
         eventFD = eventfd(0, Int32(EFD_CLOEXEC))
         guard eventFD >= 0 else { throw BenchError("eventfd failed: errno \(errno)") }
@@ -26,9 +37,16 @@ final class FloorEngine: @unchecked Sendable {
         pthread_create(&thread, nil, { context in
             let engine = Unmanaged<FloorEngine>.fromOpaque(context!).takeRetainedValue()
             curing_set_thread_name("floor")
+            if let niceness = engine.niceness { engine.nicenessResult = curing_set_thread_nice(niceness) }
+            engine.started.signal()
             engine.serve()
             return nil
         }, context)
+        started.wait()
+        if nicenessResult != 0 {
+            stop()
+            throw BenchError("cannot set the floor thread's nice value to \(niceness!): errno \(-nicenessResult) (lowering it needs CAP_SYS_NICE)")
+        }
     }
 
     deinit {
