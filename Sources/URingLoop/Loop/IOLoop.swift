@@ -69,8 +69,9 @@ public final class IOLoop {
     /// The ring is created on the loop thread (so `singleIssuer` is valid);
     /// this call waits until that succeeded or failed.
     ///
-    /// - Throws: `IOError` for an invalid configuration, or when io_uring is
-    ///   unavailable (the description says how to check why).
+    /// - Throws: `IOError` for an invalid configuration, when io_uring is
+    ///   unavailable (the description says how to check why), or when the
+    ///   kernel refuses the thread its `cpuAffinity` or `niceness`.
     public static func start(_ configuration: LoopConfiguration = LoopConfiguration()) throws(IOError) -> Handle {
         try start(configuration, faults: nil)
     }
