@@ -6,6 +6,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CURing
 import URing
 import URingLoop
 
@@ -35,7 +36,7 @@ final class Socket: Sendable {
     /// everything sent before; receiving goes on.
     func shutdownSending() throws(IOError) {
         guard Glibc.shutdown(fd, Int32(SHUT_WR)) == 0 else {
-            throw IOError("shutdown", errno: errno, context: "\(peer)")
+            throw IOError("shutdown", errno: curing_errno(), context: "\(peer)")
         }
     }
 
