@@ -7,16 +7,17 @@
 // gets its fair half and every task waits on it. A lower nice value (a
 // larger weight) keeps it served; `LoopConfiguration.niceness` is the
 // choice, since lowering nice needs privilege (CAP_SYS_NICE, or an
-// RLIMIT_NICE that allows it).
+// RLIMIT_NICE that allows it). The benchmark tool sets its peers' threads
+// with it too, so both sides fail the same way.
 import CURing
 import URing
 
-enum ThreadPriority {
+package enum ThreadPriority {
     /// The nice values Linux accepts (lower runs first).
-    static let nicenessRange: ClosedRange<Int32> = -20...19
+    package static let nicenessRange: ClosedRange<Int32> = -20...19
 
     /// Sets the calling thread's nice value (Linux keeps one per thread).
-    static func setCurrentThreadNiceness(_ niceness: Int32) throws(IOError) {
+    package static func setCurrentThreadNiceness(_ niceness: Int32) throws(IOError) {
         let result = curing_set_thread_nice(niceness)
         guard result == 0 else {
             var context = "nice \(niceness)"
@@ -28,7 +29,7 @@ enum ThreadPriority {
     }
 
     /// The calling thread's nice value.
-    static func currentThreadNiceness() -> Int32 {
+    package static func currentThreadNiceness() -> Int32 {
         curing_thread_nice()
     }
 }

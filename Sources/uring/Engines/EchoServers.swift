@@ -1,7 +1,6 @@
 // Echo servers for the echo workload and the echo-server command: ours on
 // URingNetwork, and NIO's on one event-loop thread (the idiomatic NIO echo
 // handler: write what is read, flush at the end of each read burst).
-import CURing
 import NIOCore
 import NIOPosix
 import URing
@@ -110,10 +109,11 @@ final class NIOEchoServer: EchoServer {
     init(host: String, port: UInt16, pinnedCPU: Int? = nil, niceness: Int32? = nil) throws {
         group = pinnedCPU.map { MultiThreadedEventLoopGroup(pinnedCPUIDs: [$0]) } ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         if let niceness {
-            let result = try group.next().submit { curing_set_thread_nice(niceness) }.wait()
-            if result != 0 {
+            do {
+                try group.next().submit { try ThreadPriority.setCurrentThreadNiceness(niceness) }.wait()
+            } catch {
                 try? group.syncShutdownGracefully()
-                throw BenchError("cannot set NIO's event-loop thread's nice value to \(niceness): errno \(-result) (lowering it needs CAP_SYS_NICE)")
+                throw error
             }
         }
         let bootstrap = ServerBootstrap(group: group)

@@ -6,12 +6,13 @@
 import CURing
 import Dispatch
 import Glibc
+import URing
 import URingLoop
 
 final class FloorEngine: @unchecked Sendable {
     // `@unchecked Sendable`: `queue`, `sleeping` and `closed` are only
-    // touched with `mutex` held; `eventFD` is immutable; `nicenessResult` is
-    // written by the thread before it signals `started`, read after.
+    // touched with `mutex` held; `eventFD` is immutable; `nicenessFailure`
+    // is written by the thread before it signals `started`, read after.
     private var mutex = pthread_mutex_t()
     private var queue: [UnsafeContinuation<Void, Never>] = []
     private var sleeping = false
@@ -20,10 +21,10 @@ final class FloorEngine: @unchecked Sendable {
     private var thread = pthread_t()
     private(set) var eventfdWrites = 0
 
-    /// The thread's nice value to set, and what setting it returned (read
+    /// The thread's nice value to set, and the kernel's refusal of it (read
     /// by `init` after `started` is signalled).
     private let niceness: Int32?
-    private var nicenessResult: Int32 = 0
+    private var nicenessFailure: IOError?
     private let started = DispatchSemaphore(value: 0)
 
     /// Starts the thread; with `niceness`, at that nice value (as
@@ -37,15 +38,17 @@ final class FloorEngine: @unchecked Sendable {
         pthread_create(&thread, nil, { context in
             let engine = Unmanaged<FloorEngine>.fromOpaque(context!).takeRetainedValue()
             curing_set_thread_name("floor")
-            if let niceness = engine.niceness { engine.nicenessResult = curing_set_thread_nice(niceness) }
+            if let niceness = engine.niceness {
+                do throws(IOError) { try ThreadPriority.setCurrentThreadNiceness(niceness) } catch { engine.nicenessFailure = error }
+            }
             engine.started.signal()
             engine.serve()
             return nil
         }, context)
         started.wait()
-        if nicenessResult != 0 {
+        if let nicenessFailure {
             stop()
-            throw BenchError("cannot set the floor thread's nice value to \(niceness!): errno \(-nicenessResult) (lowering it needs CAP_SYS_NICE)")
+            throw nicenessFailure
         }
     }
 
