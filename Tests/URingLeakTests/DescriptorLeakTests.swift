@@ -94,48 +94,17 @@ private func churn(loops: Int, connections: Int, blobs: Int, root: String) async
     }
 
     @Test func descriptorCountReturnsToWhereItStarted() throws {
-        var path = [CChar](repeating: 0, count: 4096)
-        let length = readlink("/proc/self/exe", &path, path.count - 1)
-        try #require(length > 0)
-        let executable = String(decoding: path.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let executable = try testBinaryPath()
         let report = "/tmp/uring-leak-report-\(getpid())"
         defer { unlink(report) }
         let arguments = [executable, "--testing-library", "swift-testing",
                          "--filter", "DescriptorLeakTests/churnLoopsConnectionsAndBlobs"]
-        var environment = ["\(DescriptorLeakTests.childVariable)=\(report)"]
-        for name in ["PATH", "TSAN_OPTIONS", "ASAN_OPTIONS", "LSAN_OPTIONS"] {
-            if let value = getenv(name) { environment.append("\(name)=\(String(cString: value))") }
-        }
+        let environment = ["\(DescriptorLeakTests.childVariable)=\(report)"] + inheritedEnvironment()
         let status = try spawnAndWait(arguments, environment: environment)
         #expect(status == 0, "the child workload failed (exit status \(status))")
-        let fd = open(report, O_RDONLY)
-        try #require(fd >= 0, "the child wrote no report: did the filter select the workload?")
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = read(fd, &buffer, buffer.count)
-        close(fd)
-        let text = String(decoding: buffer.prefix(max(count, 0)), as: UTF8.self)
+        let text = try #require(readReport(report), "the child wrote no report: did the filter select the workload?")
         let numbers = (text.split(separator: "\n").first ?? "").split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
         try #require(numbers.count == 2, "unreadable report: \(text)")
         #expect(numbers[0] == numbers[1], "descriptors before and after the churn: \(text)")
     }
-}
-
-/// Runs `arguments[0]` with `arguments` and `environment`; returns its exit status.
-private func spawnAndWait(_ arguments: [String], environment: [String]) throws -> Int32 {
-    func cStrings(_ strings: [String]) -> [UnsafeMutablePointer<CChar>?] {
-        strings.map { strdup($0) } + [nil]
-    }
-    let argv = cStrings(arguments)
-    let envp = cStrings(environment)
-    defer {
-        for pointer in argv { free(pointer) }
-        for pointer in envp { free(pointer) }
-    }
-    var pid = pid_t()
-    let spawned = posix_spawn(&pid, arguments[0], nil, nil, argv, envp)
-    try #require(spawned == 0, "posix_spawn failed: \(spawned)")
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    // WIFEXITED / WEXITSTATUS, spelled out (they are C macros).
-    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
 }

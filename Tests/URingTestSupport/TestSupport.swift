@@ -45,3 +45,52 @@ public func socketPair() throws -> (Int32, Int32) {
     try #require(socketpair(AF_UNIX, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0, &fds) == 0)
     return (fds[0], fds[1])
 }
+
+/// The path of the running test binary (built products sit beside it).
+public func testBinaryPath() throws -> String {
+    var path = [CChar](repeating: 0, count: 4096)
+    let length = readlink("/proc/self/exe", &path, path.count - 1)
+    try #require(length > 0)
+    return String(decoding: path.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// `PATH` and the sanitizers' settings of this process, for a child that
+/// must run under the same rules.
+public func inheritedEnvironment() -> [String] {
+    let names = ["PATH", "TSAN_OPTIONS", "ASAN_OPTIONS", "LSAN_OPTIONS"]
+    return names.compactMap { (name: String) -> String? in
+        guard let value = getenv(name) else { return nil }
+        return "\(name)=\(String(cString: value))"
+    }
+}
+
+/// The text a child process left in `path` (its first 64 KiB), or nil if
+/// it wrote none.
+public func readReport(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    let count = read(fd, &buffer, buffer.count)
+    return count < 0 ? nil : String(decoding: buffer.prefix(count), as: UTF8.self)
+}
+
+/// Runs `arguments[0]` with `arguments` and `environment`; returns its exit status.
+public func spawnAndWait(_ arguments: [String], environment: [String]) throws -> Int32 {
+    func cStrings(_ strings: [String]) -> [UnsafeMutablePointer<CChar>?] {
+        strings.map { strdup($0) } + [nil]
+    }
+    let argv = cStrings(arguments)
+    let envp = cStrings(environment)
+    defer {
+        for pointer in argv { free(pointer) }
+        for pointer in envp { free(pointer) }
+    }
+    var pid = pid_t()
+    let spawned = posix_spawn(&pid, arguments[0], nil, nil, argv, envp)
+    try #require(spawned == 0, "posix_spawn failed: \(spawned)")
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    // WIFEXITED / WEXITSTATUS, spelled out (they are C macros).
+    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+}
