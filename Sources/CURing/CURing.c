@@ -1,6 +1,6 @@
 // The static inline shims live in include/CURing.h; this file holds what is
-// not inline: the thread-local "current loop" pointer, and the calls that
-// set a thread's CPUs and nice value.
+// not inline: the thread-local "current loop" pointer, the Swift runtime's
+// hooks, and the calls that set a thread's CPUs and nice value.
 #include "CURing.h"
 #include <sys/resource.h>
 
@@ -11,6 +11,18 @@ static __thread void *current_loop __attribute__((tls_model("initial-exec")));
 void *curing_current_loop(void) { return current_loop; }
 
 void curing_set_current_loop(void *loop) { current_loop = loop; }
+
+// Weak: a runtime without the hook leaves it NULL instead of failing to link.
+// The runtime reads it with plain loads; the compare-and-swap only keeps two
+// installers in this process from both believing they won.
+extern void *swift_task_enqueueGlobal_hook __attribute__((weak));
+
+int curing_install_global_enqueue_hook(void *hook) {
+    if (&swift_task_enqueueGlobal_hook == NULL) return -ENOSYS;
+    void *expected = NULL;
+    return __atomic_compare_exchange_n(&swift_task_enqueueGlobal_hook, &expected, hook, 0,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) ? 0 : -EEXIST;
+}
 
 // The Swift runtime's cancellation-record entry points, the ones the standard
 // library's `withTaskCancellationHandler` is built on. They use the Swift

@@ -116,6 +116,12 @@ static inline int curing_errno(void) { return errno; }
 void *curing_current_loop(void);
 void curing_set_current_loop(void *loop);
 
+/// Sets the Swift runtime's global-enqueue hook (`swift_task_enqueueGlobal_hook`,
+/// which the runtime consults for every job bound for its global executor)
+/// to `hook`, only if no hook is set yet. Returns 0, -EEXIST if another hook
+/// is set, or -ENOSYS if this runtime has no such hook.
+int curing_install_global_enqueue_hook(void *hook);
+
 /// Task cancellation records without an async frame (see URingLoop's
 /// `TaskCancellationRecord.swift` for why). `curing_task_add_cancellation`
 /// installs a record on the current Swift task whose handler calls the

@@ -80,6 +80,29 @@ public final class LoopGroup: Sendable {
         return handles.first { $0.executor.router.identity == loop }
     }
 
+    /// Makes this group Swift Concurrency's global concurrent executor, for
+    /// the rest of the process: every job the runtime would run on its
+    /// thread pool (tasks without an executor preference, default actors)
+    /// runs on these loops instead, and a task continues on the loop where
+    /// its last I/O completed, so its next request is staged directly. Use
+    /// the same group for `Network` and `Storage` and ordinary tasks get
+    /// what `withTaskExecutorPreference` gives one (see
+    /// `GlobalExecutorTakeover` for where each job goes).
+    ///
+    /// Unsafe in two ways. It sets a hook of the Swift runtime that is not
+    /// public API (SwiftNIO's singleton takeover uses the same one). And a
+    /// task that blocks its thread, or computes for long, now holds up a
+    /// loop's I/O and every task queued behind it. Main-actor jobs and the
+    /// first steps after a `Task.sleep` stay on the runtime's threads. Once
+    /// the group is shut down, jobs go back to the runtime's pool.
+    ///
+    /// - Throws: `IOError` if a group was installed already or another
+    ///   hook is set (both `.invalidArgument`), or `ENOSYS` when this Swift
+    ///   runtime has no such hook.
+    public func unsafeInstallAsGlobalExecutor() throws(IOError) {
+        try GlobalExecutorTakeover.install(self)
+    }
+
     /// Shuts every loop down (each drains its in-flight work).
     public func shutdown() async {
         for handle in handles { await handle.shutdown() }

@@ -39,11 +39,27 @@ final class LoopJobRouter: @unchecked Sendable {
     func enqueue(_ job: LoopJob, serial: LoopSerialExecutor) {
         if isCurrent {
             local.jobs.append(job)
-        } else if channel.enqueueJob(job) {
-            waker.publish()
-        } else {
+        } else if !enqueueFromOtherThread(job) {
             Self.runElsewhere(job, serial: serial)
         }
+    }
+
+    /// Queues `job` from a thread that is not this loop's; false once the
+    /// loop has exited (the caller then decides where the job runs).
+    func enqueueFromOtherThread(_ job: LoopJob) -> Bool {
+        guard channel.enqueueJob(job) else { return false }
+        waker.publish()
+        return true
+    }
+
+    /// Queues `job` on the loop whose thread is calling, if it is one:
+    /// whichever loop that is, the job runs there next, locally.
+    static func enqueueOnCurrentLoop(_ job: LoopJob) -> Bool {
+        // The pointer is set only by a loop thread, to its own `local`,
+        // and cleared before that thread stops running jobs.
+        guard let current = curing_current_loop() else { return false }
+        Unmanaged<LoopLocalState>.fromOpaque(current).takeUnretainedValue().jobs.append(job)
+        return true
     }
 
     /// Where a job goes once its loop no longer runs anything.

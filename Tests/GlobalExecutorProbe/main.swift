@@ -1,0 +1,202 @@
+// A process whose global executor is a LoopGroup, checked step by step.
+//
+// A takeover lasts for the life of its process, so it cannot be tested
+// inside the test binary without moving every other test onto the loops.
+// `GlobalExecutorTests` runs this program instead and reads the report it
+// writes: the names of the checks that passed, in order. Any failed check
+// exits 1 with what went wrong; `alarm` turns a hang into a failure.
+import Glibc
+import Synchronization
+import URing
+import URingLoop
+
+alarm(240)
+guard CommandLine.arguments.count == 2 else { fail("usage: GlobalExecutorProbe REPORT") }
+let reportPath = CommandLine.arguments[1]
+var passed: [String] = []
+
+@MainActor func check(_ name: String, _ condition: Bool, _ detail: @autoclosure () -> String = "") {
+    guard condition else { fail("\(name): \(detail())") }
+    passed.append(name)
+}
+
+func fail(_ message: String) -> Never {
+    let line = "GlobalExecutorProbe: FAIL \(message)\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+    exit(1)
+}
+
+/// Which of `loops` the caller runs on, if any.
+@Sendable func currentLoop(of loops: LoopGroup) -> ObjectIdentifier? {
+    loops.current.map { ObjectIdentifier($0.executor) }
+}
+
+/// Starts `count` plain threads running `body(index)` and joins them.
+func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    final class Work: @unchecked Sendable {
+        // `@unchecked Sendable`: immutable after init, read by one thread.
+        let body: @Sendable (Int) -> Void
+        let index: Int
+        init(_ body: @escaping @Sendable (Int) -> Void, _ index: Int) { self.body = body; self.index = index }
+    }
+    var threads: [pthread_t] = []
+    for index in 0..<count {
+        var thread = pthread_t()
+        let work = Unmanaged.passRetained(Work(body, index)).toOpaque()
+        guard pthread_create(&thread, nil, { context in
+            let work = Unmanaged<Work>.fromOpaque(context!).takeRetainedValue()
+            work.body(work.index)
+            return nil
+        }, work) == 0 else { fail("pthread_create") }
+        threads.append(thread)
+    }
+    for thread in threads { pthread_join(thread, nil) }
+}
+
+/// Counts calls and records whether each ran on a loop of the group.
+actor Tally {
+    var calls = 0
+    var offLoop = 0
+    func add(_ loops: LoopGroup) {
+        calls += 1
+        if loops.current == nil { offLoop += 1 }
+    }
+}
+
+let loops = try LoopGroup(count: 2)
+let home = loops.handles[0]
+
+// 1. Before the takeover, an ordinary task runs on the runtime's pool.
+check("before-install-off-loops", await Task.detached { currentLoop(of: loops) == nil }.value)
+
+// 2. The takeover, and a second one refused whichever group asks.
+try loops.unsafeInstallAsGlobalExecutor()
+let other = try LoopGroup(count: 1)
+for (name, group) in [("second-install-refused", other), ("repeat-install-refused", loops)] {
+    do {
+        try group.unsafeInstallAsGlobalExecutor()
+        fail("\(name): a second takeover was accepted")
+    } catch {
+        check(name, error.reason == .invalidArgument("a loop group is already this process's global executor"), "\(error)")
+    }
+}
+await other.shutdown()
+
+// 3. Tasks started from many plain threads at once all run on the loops,
+// spread over both.
+let started = Locked<[Task<ObjectIdentifier?, Never>]>([])
+onThreads(8) { _ in
+    for _ in 0..<125 {
+        let task = Task.detached { currentLoop(of: loops) }
+        started.withLock { $0.append(task) }
+    }
+}
+var seen: [ObjectIdentifier?] = []
+for task in started.withLock({ $0 }) { seen.append(await task.value) }
+check("tasks-from-threads-on-loops", seen.count == 1000 && seen.allSatisfy { $0 != nil },
+      "\(seen.filter { $0 == nil }.count) of \(seen.count) ran off the loops")
+check("tasks-spread-over-loops", Set(seen.compactMap { $0 }).count == loops.handles.count)
+
+// 4. A plain task follows its I/O onto the loop that served it and from
+// then on submits directly: no channel, no eventfd. (A cross-thread
+// request can complete before its task has suspended; the task then simply
+// goes on where it was, so arriving may take more than one request.)
+@Sendable func arrive(at handle: Handle) async throws -> Bool {
+    for _ in 0..<100 {
+        try await handle.nop()
+        if handle.executor.isCurrent { return true }
+    }
+    return false
+}
+let (stayed, direct) = try await Task.detached { () async throws -> (Bool, UInt64) in
+    guard try await arrive(at: home) else { return (false, 0) }
+    let before = home.statistics.directSubmissions
+    var stayed = true
+    for _ in 0..<2000 {
+        try await home.nop()
+        stayed = stayed && home.executor.isCurrent
+    }
+    // Published by the pass that staged each one, before it completed.
+    return (stayed, home.statistics.directSubmissions - before)
+}.value
+check("task-follows-its-io", stayed)
+check("requests-submitted-directly", direct == 2000, "\(direct) of 2000")
+
+// 5. Default actors run on the loops too, and keep their exclusion under
+// contention from tasks on both loops.
+let tally = Tally()
+await Task.detached {
+    await withTaskGroup(of: Void.self) { group in
+        for _ in 0..<100 {
+            group.addTask { for _ in 0..<100 { await tally.add(loops) } }
+        }
+    }
+}.value
+let (calls, offLoop) = (await tally.calls, await tally.offLoop)
+check("actor-calls-all-counted", calls == 10_000, "\(calls)")
+check("actor-runs-on-loops", offLoop == 0, "\(offLoop) calls off the loops")
+
+// 6. A sleep resumes (on the runtime's timer thread), and I/O brings the
+// task back onto a loop.
+let backAfterSleep = try await Task.detached { () async throws -> Bool in
+    try await Task.sleep(for: .milliseconds(2))
+    return try await arrive(at: home)
+}.value
+check("sleep-then-back-on-loop", backAfterSleep)
+
+// 7. A receive cancelled while the kernel holds it ends in
+// CancellationError, once, and nothing is left in flight.
+var pair: [Int32] = [0, 0]
+guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else { fail("socketpair: errno \(errno)") }
+let waiting = Task.detached { () async -> String in
+    do {
+        _ = try await home.receive(from: pair[0], count: 16)
+        return "received"
+    } catch is CancellationError {
+        return home.executor.isCurrent ? "cancelled on loop" : "cancelled off loop"
+    } catch {
+        return "\(error)"
+    }
+}
+// Wait until the receive is in the kernel, so the cancel races nothing.
+while home.statistics.pendingRequests == 0 { await Task.yield() }
+waiting.cancel()
+let outcome = await waiting.value
+check("cancel-mid-flight", outcome == "cancelled on loop", outcome)
+close(pair[0])
+close(pair[1])
+
+// 8. Shutdown with work in flight: 64 tasks issuing requests on both loops
+// each end with `.shutdown` (none hangs, none is resumed twice), including
+// those whose last resumption comes after their loop has exited and so
+// runs on the runtime's pool.
+let progress = Atomic<Int>(0)
+let busy = (0..<64).map { index in
+    Task.detached { () async -> IOError.Reason? in
+        let handle = loops.handles[index % loops.handles.count]
+        while true {
+            do {
+                try await handle.nop()
+                progress.wrappingAdd(1, ordering: .relaxed)
+            } catch let error as IOError {
+                return error.reason
+            } catch {
+                return nil
+            }
+        }
+    }
+}
+while progress.load(ordering: .relaxed) < 20_000 { await Task.yield() }
+await loops.shutdown()
+var reasons: [IOError.Reason?] = []
+for task in busy { reasons.append(await task.value) }
+check("shutdown-ends-every-task", reasons.allSatisfy { $0 == .shutdown }, "\(reasons)")
+
+// 9. With every loop gone, jobs go back to the runtime's own threads.
+check("after-shutdown-off-loops", await Task.detached { currentLoop(of: loops) == nil }.value)
+
+let report = passed.joined(separator: "\n") + "\n"
+let fd = open(reportPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+guard fd >= 0, report.withCString({ write(fd, $0, strlen($0)) }) == report.utf8.count else { fail("cannot write \(reportPath)") }
+close(fd)
+print("GlobalExecutorProbe: \(passed.count) checks passed")

@@ -1,0 +1,39 @@
+// A LoopGroup as the process's global executor. The takeover cannot be
+// undone, so the checks run in a child process of their own
+// (`GlobalExecutorProbe`, built beside this test binary); this test runs it
+// and reads back which checks passed.
+import Glibc
+import Testing
+import URingTestSupport
+
+@Suite struct GlobalExecutorTests {
+    /// Every check of the probe, in the order it runs them.
+    static let checks = [
+        "before-install-off-loops",
+        "second-install-refused",
+        "repeat-install-refused",
+        "tasks-from-threads-on-loops",
+        "tasks-spread-over-loops",
+        "task-follows-its-io",
+        "requests-submitted-directly",
+        "actor-calls-all-counted",
+        "actor-runs-on-loops",
+        "sleep-then-back-on-loop",
+        "cancel-mid-flight",
+        "shutdown-ends-every-task",
+        "after-shutdown-off-loops",
+    ]
+
+    @Test func ordinaryTasksRunOnTheGroupAfterTakeover() throws {
+        let binary = try testBinaryPath()
+        let probe = String(binary[..<binary.lastIndex(of: "/")!]) + "/GlobalExecutorProbe"
+        try #require(access(probe, X_OK) == 0, "\(probe) was not built")
+        let report = "/tmp/uring-takeover-report-\(getpid())"
+        defer { unlink(report) }
+        let status = try spawnAndWait([probe, report], environment: inheritedEnvironment())
+        #expect(status == 0, "the probe failed (exit status \(status); its stderr says which check)")
+        let text = try #require(readReport(report), "the probe wrote no report")
+        let passed = text.split(separator: "\n").map(String.init)
+        #expect(passed == GlobalExecutorTests.checks)
+    }
+}
