@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "URingNetworkTests", dependencies: ["URingNetwork", "URingLoop", "URing", "CURing", "URingTestSupport"]),
         .testTarget(name: "URingStorageTests", dependencies: ["URingStorage", "URingLoop", "URing", "CURing", "URingTestSupport"]),
         // The command-line tool: argument checks and a smoke run of every engine.
-        .testTarget(name: "UringToolTests", dependencies: ["uring", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "UringToolTests", dependencies: ["uring", "URingTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     ],
     swiftLanguageModes: [.v6]
 )

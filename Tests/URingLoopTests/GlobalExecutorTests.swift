@@ -25,9 +25,7 @@ import URingTestSupport
     ]
 
     @Test func ordinaryTasksRunOnTheGroupAfterTakeover() throws {
-        let binary = try testBinaryPath()
-        let probe = String(binary[..<binary.lastIndex(of: "/")!]) + "/GlobalExecutorProbe"
-        try #require(access(probe, X_OK) == 0, "\(probe) was not built")
+        let probe = try builtExecutable("GlobalExecutorProbe")
         let report = "/tmp/uring-takeover-report-\(getpid())"
         defer { unlink(report) }
         let status = try spawnAndWait([probe, report], environment: inheritedEnvironment())

@@ -54,6 +54,15 @@ public func testBinaryPath() throws -> String {
     return String(decoding: path.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
+/// A product built beside the running test binary (an executable target of
+/// this package), required to exist.
+public func builtExecutable(_ name: String) throws -> String {
+    let binary = try testBinaryPath()
+    let path = String(binary[..<binary.lastIndex(of: "/")!]) + "/" + name
+    try #require(access(path, X_OK) == 0, "\(path) was not built")
+    return path
+}
+
 /// `PATH` and the sanitizers' settings of this process, for a child that
 /// must run under the same rules.
 public func inheritedEnvironment() -> [String] {
@@ -75,8 +84,10 @@ public func readReport(_ path: String) -> String? {
     return count < 0 ? nil : String(decoding: buffer.prefix(count), as: UTF8.self)
 }
 
-/// Runs `arguments[0]` with `arguments` and `environment`; returns its exit status.
-public func spawnAndWait(_ arguments: [String], environment: [String]) throws -> Int32 {
+/// Runs `arguments[0]` with `arguments` and `environment`, its standard
+/// output and error going to the file `output` if given; returns its exit
+/// status.
+public func spawnAndWait(_ arguments: [String], environment: [String], output: String? = nil) throws -> Int32 {
     func cStrings(_ strings: [String]) -> [UnsafeMutablePointer<CChar>?] {
         strings.map { strdup($0) } + [nil]
     }
@@ -86,8 +97,15 @@ public func spawnAndWait(_ arguments: [String], environment: [String]) throws ->
         for pointer in argv { free(pointer) }
         for pointer in envp { free(pointer) }
     }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    if let output {
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    }
     var pid = pid_t()
-    let spawned = posix_spawn(&pid, arguments[0], nil, nil, argv, envp)
+    let spawned = posix_spawn(&pid, arguments[0], &actions, nil, argv, envp)
     try #require(spawned == 0, "posix_spawn failed: \(spawned)")
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

@@ -77,8 +77,13 @@ enum BenchRunner {
         case (.echo, .uring), (.echo, .nio):
             var configuration = URingEchoServer.defaultConfiguration
             configuration.loop = loopConfiguration(settings)
+            // Under --global-executor the server's network is the installed
+            // group, its connection tasks plain ones: the takeover moves each
+            // onto its connection's loop. (A network of its own would split
+            // every connection between a send and a receive loop, and a task
+            // can follow only one.)
             let server: any EchoServer = engine == .uring
-                ? try URingEchoServer(host: "127.0.0.1", port: 0, configuration: configuration)
+                ? try URingEchoServer(host: "127.0.0.1", port: 0, configuration: configuration, loops: settings.globalLoops, preferLoops: false)
                 : try NIOEchoServer(host: "127.0.0.1", port: 0, pinnedCPU: settings.pinLoops ? LoopGroup.usableCPUs().first : nil,
                                     niceness: settings.threadNice)
             do {
@@ -105,9 +110,13 @@ enum BenchRunner {
     /// Our loops' settings for a run: the loop's defaults, with --idle-spin
     /// and --thread-nice.
     static func loopConfiguration(_ settings: BenchSettings) -> LoopConfiguration {
+        loopConfiguration(idleSpin: settings.idleSpin, threadNice: settings.threadNice)
+    }
+
+    static func loopConfiguration(idleSpin: Int?, threadNice: Int32?) -> LoopConfiguration {
         var configuration = LoopConfiguration()
-        if let idleSpin = settings.idleSpin { configuration.idleSpin = .microseconds(idleSpin) }
-        configuration.niceness = settings.threadNice
+        if let idleSpin { configuration.idleSpin = .microseconds(idleSpin) }
+        configuration.niceness = threadNice
         return configuration
     }
 

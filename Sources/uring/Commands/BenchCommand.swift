@@ -44,6 +44,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Nice value (-20...19) for every engine's own event-loop thread: our loops, floor's thread, NIO's echo event loop. Below the current one needs CAP_SYS_NICE.")
     var threadNice: Int32?
 
+    @Flag(help: "Install a LoopGroup (one loop per CPU) as Swift Concurrency's global executor first: every task then runs on our loops (the peers' tasks too; NIO's echo server and the blocking engines have none), and the uring echo server serves plain tasks on that group.")
+    var globalExecutor = false
+
     @Flag(help: "Print the results as JSON instead of a table.")
     var json = false
 
@@ -66,6 +69,14 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        var globalLoops: LoopGroup?
+        if globalExecutor {
+            // For the rest of the process: the takeover cannot be undone.
+            let loops = try LoopGroup(configuration: BenchRunner.loopConfiguration(idleSpin: idleSpin, threadNice: threadNice),
+                                      pinningLoopsToCPUs: pinLoops)
+            try loops.unsafeInstallAsGlobalExecutor()
+            globalLoops = loops
+        }
         var results: [BenchResult] = []
         for workload in workloads.isEmpty ? Workload.allCases : workloads {
             let selected = engines.isEmpty ? workload.engines : workload.engines.filter(engines.contains)
@@ -78,7 +89,8 @@ struct BenchCommand: AsyncParsableCommand {
                 pinLoops: pinLoops,
                 threadNice: threadNice,
                 direct: direct,
-                messageSize: messageSize)
+                messageSize: messageSize,
+                globalLoops: globalLoops)
             let fixture = try await Fixtures.make(
                 for: workload, directory: directory, fileSize: UInt64(fileSizeMib) << 20, loop: BenchRunner.loopConfiguration(settings))
             do {
@@ -88,6 +100,11 @@ struct BenchCommand: AsyncParsableCommand {
                 throw error
             }
             await fixture?.tearDown()
+        }
+        if let globalLoops {
+            let statistics = globalLoops.handles.map(\.statistics)
+            writeError("global executor: \(statistics.reduce(0) { $0 + $1.jobsRun }) jobs ran on its \(statistics.count) loops, "
+                + "\(statistics.reduce(0) { $0 + $1.directSubmissions }) requests were submitted from them directly\n")
         }
         if json {
             let encoder = JSONEncoder()
@@ -133,6 +150,9 @@ struct BenchSettings: Sendable {
     var threadNice: Int32?
     var direct = false
     var messageSize = 64
+    /// --global-executor: the group installed as the global executor, whose
+    /// loops the uring engines then do their I/O on.
+    var globalLoops: LoopGroup?
     var seconds: Double { Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18 }
 }
 

@@ -21,14 +21,16 @@ final class URingEchoServer: EchoServer {
 
     var port: UInt16 { listener.localAddress.port }
 
-    /// With `loops`, every connection lives on one loop of the group and its
-    /// task runs there too (executor preference): no cross-thread hops.
+    /// With `loops`, every connection lives on one loop of the group and,
+    /// with `preferLoops`, its task runs there too (executor preference): no
+    /// cross-thread hops. Without `preferLoops` the tasks are plain ones (for
+    /// a group installed as the global executor, which moves them itself).
     init(host: String, port: UInt16, configuration: NetworkConfiguration = URingEchoServer.defaultConfiguration,
-         loops: LoopGroup? = nil) throws {
+         loops: LoopGroup? = nil, preferLoops: Bool = true) throws {
         network = try loops.map { try Network(configuration: configuration, loops: $0) } ?? Network(configuration: configuration)
         listener = try network.bind(try SocketAddress(host: host, port: port))
         let listener = self.listener
-        let local = loops != nil
+        let local = loops != nil && preferLoops
         acceptor = Task {
             await withTaskGroup(of: Void.self) { group in
                 while let (_, sink, stream) = try? await listener.accept() {
