@@ -92,9 +92,13 @@ public final class LoopGroup: Sendable {
     /// Unsafe in two ways. It sets a hook of the Swift runtime that is not
     /// public API (SwiftNIO's singleton takeover uses the same one). And a
     /// task that blocks its thread, or computes for long, now holds up a
-    /// loop's I/O and every task queued behind it. Main-actor jobs and the
-    /// first steps after a `Task.sleep` stay on the runtime's threads. Once
-    /// the group is shut down, jobs go back to the runtime's pool.
+    /// loop's I/O and every task queued behind it. Work started on a loop
+    /// stays there until its I/O takes it elsewhere: child tasks begin on
+    /// their parent's loop, so spread CPU-bound children yourself (an
+    /// executor preference for `next()`). Jobs run in arrival order,
+    /// whatever their priority. Main-actor jobs and the first steps after a
+    /// `Task.sleep` stay on the runtime's threads. Once the group is shut
+    /// down, jobs go back to the runtime's pool.
     ///
     /// - Throws: `IOError` if a group was installed already or another
     ///   hook is set (both `.invalidArgument`), or `ENOSYS` when this Swift
