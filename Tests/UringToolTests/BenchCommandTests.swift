@@ -23,15 +23,7 @@ import Testing
             (["nop", "--engine", "nio"], "engine nio runs none of the selected workloads (nop)"),
             (["--engine", "epoll"], "The value 'epoll' is invalid for '--engine <engine>'"),
         ]
-        for (arguments, reason) in cases {
-            do {
-                _ = try BenchCommand.parse(arguments)
-                Issue.record("\(arguments) was accepted")
-            } catch {
-                let message = BenchCommand.message(for: error)
-                #expect(message.contains(reason), "\(arguments): \(message)")
-            }
-        }
+        expectRefused(BenchCommand.self, cases)
     }
 
     @Test func threadNiceTakesNegativeValuesAndReachesEveryDedicatedThread() async throws {
@@ -72,7 +64,7 @@ import Testing
 
     private func runEveryEngine(of workload: Workload, fixture: StorageFixture?) async throws {
         for engine in workload.engines {
-            for pinned in engine == .uringLocal || (workload == .echo && engine == .nio) ? [false, true] : [false] {
+            for pinned in [.uringLocal, .uringGlobal].contains(engine) || (workload == .echo && engine == .nio) ? [false, true] : [false] {
                 let settings = BenchSettings(
                     workload: workload, concurrency: workload == .wake ? 1 : 4, duration: .milliseconds(100),
                     idleSpin: nil, pinLoops: pinned)

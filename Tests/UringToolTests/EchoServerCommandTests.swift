@@ -1,5 +1,6 @@
-// `uring echo-server`: both serving shapes echo every byte (the benchmark's
-// client checks each reply), and --on-loops really serves on the loops.
+// `uring echo-server`: every serving shape echoes every byte (the
+// benchmark's client checks each reply), and --on-loops and
+// --global-executor really serve on the loops.
 import ArgumentParser
 import Testing
 @testable import uring
@@ -41,14 +42,32 @@ import Testing
         await loops.shutdown()
     }
 
-    @Test func pinningNeedsTheLoops() {
+    @Test func badCombinationsAreRefused() {
+        let cases: [([String], String)] = [
+            (["--pin-loops"], "--pin-loops needs --on-loops or --global-executor"),
+            (["--on-loops", "--global-executor"], "--on-loops and --global-executor are two different shapes; choose one"),
+            (["--idle-spin", "20000"], "--idle-spin must be in 0...10000 µs"),
+            (["--thread-nice", "-21"], "--thread-nice must be in -20...19, got -21"),
+        ]
+        expectRefused(EchoServerCommand.self, cases)
+    }
+
+    /// --global-executor in a child process (the takeover lasts for its
+    /// process), as the uring-global engine runs it: it echoes, and its
+    /// plain connection tasks ran on its loops and submitted there.
+    @Test func globalExecutorServesPlainTasksOnItsLoops() async throws {
+        let server = try await ChildEchoServer.start(options: ["--global-executor"])
+        let measurement: Measurement
         do {
-            _ = try EchoServerCommand.parse(["--pin-loops"])
-            Issue.record("--pin-loops was accepted without --on-loops")
+            measurement = try await echo(port: server.port)
         } catch {
-            let message = EchoServerCommand.message(for: error)
-            #expect(message.contains("--pin-loops needs --on-loops"), "\(message)")
+            try? await server.stop()
+            throw error
         }
+        try await server.stop()
+        #expect(measurement.sampler.operations >= 4)
+        let direct = try #require(server.directSubmissions, "the child reported no statistics")
+        #expect(direct >= UInt64(measurement.sampler.operations), "direct submissions: \(direct)")
     }
 
     /// Four connections for a tenth of a second, each message checked.

@@ -60,21 +60,22 @@ enum BenchRunner {
             return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
         case (.echo, .uringLocal):
             let group = try localGroup(settings)
-            let server = try URingEchoServer(host: "127.0.0.1", port: 0, loops: group)
             do {
-                let port = server.port
-                let measurement = try await runBlocking {
-                    try EchoClient.run(port: port, connections: settings.concurrency, messageSize: settings.messageSize, duration: settings.duration)
-                }
-                try await server.stop()
+                let result = try await measureEcho(settings, engine: engine,
+                                                   server: URingEchoServer(host: "127.0.0.1", port: 0, loops: group))
                 await group.shutdown()
-                return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
+                return result
             } catch {
-                try? await server.stop()
                 await group.shutdown()
                 throw error
             }
-        case (.echo, .uring), (.echo, .nio):
+        case (.echo, .uringGlobal):
+            var options = ["--global-executor"]
+            if settings.pinLoops { options.append("--pin-loops") }
+            if let idleSpin = settings.idleSpin { options += ["--idle-spin", "\(idleSpin)"] }
+            if let threadNice = settings.threadNice { options += ["--thread-nice", "\(threadNice)"] }
+            return try await measureEcho(settings, engine: engine, server: ChildEchoServer.start(options: options))
+        case (.echo, .uring):
             var configuration = URingEchoServer.defaultConfiguration
             configuration.loop = loopConfiguration(settings)
             // Under --global-executor the server's network is the installed
@@ -82,23 +83,30 @@ enum BenchRunner {
             // onto its connection's loop. (A network of its own would split
             // every connection between a send and a receive loop, and a task
             // can follow only one.)
-            let server: any EchoServer = engine == .uring
-                ? try URingEchoServer(host: "127.0.0.1", port: 0, configuration: configuration, loops: settings.globalLoops, preferLoops: false)
-                : try NIOEchoServer(host: "127.0.0.1", port: 0, pinnedCPU: settings.pinLoops ? LoopGroup.usableCPUs().first : nil,
-                                    niceness: settings.threadNice)
-            do {
-                let port = server.port
-                let measurement = try await runBlocking {
-                    try EchoClient.run(port: port, connections: settings.concurrency, messageSize: settings.messageSize, duration: settings.duration)
-                }
-                try await server.stop()
-                return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
-            } catch {
-                try? await server.stop()
-                throw error
-            }
+            return try await measureEcho(settings, engine: engine, server: URingEchoServer(
+                host: "127.0.0.1", port: 0, configuration: configuration, loops: settings.globalLoops, preferLoops: false))
+        case (.echo, .nio):
+            return try await measureEcho(settings, engine: engine, server: NIOEchoServer(
+                host: "127.0.0.1", port: 0, pinnedCPU: settings.pinLoops ? LoopGroup.usableCPUs().first : nil,
+                niceness: settings.threadNice))
         default:
             throw BenchError("engine \(engine.rawValue) does not run \(settings.workload.rawValue)")
+        }
+    }
+
+    /// The echo client against `server` for the run; the server is stopped
+    /// on every path.
+    private static func measureEcho(_ settings: BenchSettings, engine: Engine, server: any EchoServer) async throws -> BenchResult {
+        do {
+            let port = server.port
+            let measurement = try await runBlocking {
+                try EchoClient.run(port: port, connections: settings.concurrency, messageSize: settings.messageSize, duration: settings.duration)
+            }
+            try await server.stop()
+            return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
+        } catch {
+            try? await server.stop()
+            throw error
         }
     }
 

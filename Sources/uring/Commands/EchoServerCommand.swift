@@ -1,7 +1,10 @@
 // `uring echo-server`: a plain TCP echo server on URingNetwork, until
 // SIGINT or SIGTERM. By default connections are served by ordinary tasks
 // (the `uring` engine's shape); `--on-loops` serves each one on its loop
-// (the `uring-local` engine's, the faster one in BENCHMARKS.md).
+// (the `uring-local` engine's); `--global-executor` installs the loops as
+// the process's global executor and serves with ordinary tasks, which the
+// takeover moves onto their connection's loop (the `uring-global` engine's,
+// which runs this command in a child process).
 import ArgumentParser
 import Dispatch
 import Glibc
@@ -21,11 +24,23 @@ struct EchoServerCommand: AsyncParsableCommand {
     @Flag(help: "Serve each connection on its loop: a group of one loop per CPU, each connection's task running on its loop's thread.")
     var onLoops = false
 
-    @Flag(help: "With --on-loops: pin each loop to its own CPU.")
+    @Flag(help: "Install a group of one loop per CPU as Swift Concurrency's global executor and serve on it with ordinary tasks.")
+    var globalExecutor = false
+
+    @Flag(help: "With --on-loops or --global-executor: pin each loop to its own CPU.")
     var pinLoops = false
 
+    @Option(help: "The loops' idle spin in microseconds; default: the loop's own.")
+    var idleSpin: Int?
+
+    @Option(parsing: .unconditional, help: "The loops' nice value (-20...19); below the current one needs CAP_SYS_NICE.")
+    var threadNice: Int32?
+
     func validate() throws {
-        if pinLoops && !onLoops { throw ValidationError("--pin-loops needs --on-loops") }
+        if onLoops && globalExecutor { throw ValidationError("--on-loops and --global-executor are two different shapes; choose one") }
+        if pinLoops && !onLoops && !globalExecutor { throw ValidationError("--pin-loops needs --on-loops or --global-executor") }
+        if let idleSpin, !(0...10_000).contains(idleSpin) { throw ValidationError("--idle-spin must be in 0...10000 µs") }
+        if let threadNice, !(-20...19).contains(threadNice) { throw ValidationError("--thread-nice must be in -20...19, got \(threadNice)") }
     }
 
     func run() async throws {
@@ -35,17 +50,28 @@ struct EchoServerCommand: AsyncParsableCommand {
         writeOutput("listening port=\(server.port)\n")
         await waitForTermination()
         try await server.stop()
-        await loops?.shutdown()
+        if let loops {
+            await loops.shutdown()  // the loops' statistics are final once they have exited
+            let statistics = loops.handles.map(\.statistics)
+            writeOutput("loops jobs_run=\(statistics.reduce(0) { $0 + $1.jobsRun }) "
+                + "direct_submissions=\(statistics.reduce(0) { $0 + $1.directSubmissions })\n")
+        }
         writeOutput("stopped\n")
     }
 
     /// Starts the server this command describes, with the loop group it
-    /// runs on (`--on-loops`; the caller shuts it down after the server).
+    /// runs on (`--on-loops` or `--global-executor`; the caller shuts it
+    /// down after the server).
     func start() async throws -> (URingEchoServer, LoopGroup?) {
-        guard onLoops else { return (try URingEchoServer(host: host, port: port), nil) }
-        let loops = try LoopGroup(pinningLoopsToCPUs: pinLoops)
+        let loop = BenchRunner.loopConfiguration(idleSpin: idleSpin, threadNice: threadNice)
+        var configuration = URingEchoServer.defaultConfiguration
+        configuration.loop = loop
+        guard onLoops || globalExecutor else { return (try URingEchoServer(host: host, port: port, configuration: configuration), nil) }
+        let loops = try LoopGroup(configuration: loop, pinningLoopsToCPUs: pinLoops)
         do {
-            return (try URingEchoServer(host: host, port: port, loops: loops), loops)
+            // For the rest of the process: a takeover cannot be undone.
+            if globalExecutor { try loops.unsafeInstallAsGlobalExecutor() }
+            return (try URingEchoServer(host: host, port: port, configuration: configuration, loops: loops, preferLoops: onLoops), loops)
         } catch {
             await loops.shutdown()
             throw error

@@ -1,0 +1,140 @@
+// The `uring-global` engine's server: `uring echo-server --global-executor`
+// in a child process. A takeover of the global executor lasts for its
+// process and would move every other engine's tasks onto our loops too, so
+// it gets a process of its own, as a server that chose it would; the
+// benchmark's client runs in this one against it, as it does against the
+// others.
+import Glibc
+import URingLoop
+
+final class ChildEchoServer: EchoServer {
+    let port: UInt16
+    private let pid: pid_t
+    /// The read end of the child's standard output.
+    private let output: Int32
+    /// What the child printed after it was told to stop; nil until then.
+    /// Set once: a second `stop` must not signal a pid already reaped.
+    private let farewell = Locked<String?>(nil)
+
+    private init(port: UInt16, pid: pid_t, output: Int32) {
+        self.port = port
+        self.pid = pid
+        self.output = output
+    }
+
+    /// Starts the child with `options` after `echo-server` and waits for
+    /// the port it listens on.
+    static func start(options: [String]) async throws -> ChildEchoServer {
+        let tool = try toolPath()
+        return try await runBlocking {
+            var pipe: [Int32] = [0, 0]
+            // Close-on-exec: the child gets the write end only as its fd 1.
+            guard Glibc.pipe(&pipe) == 0 else { throw BenchError("pipe failed: errno \(errno)") }
+            for fd in pipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            let arguments = [tool, "echo-server", "--host", "127.0.0.1", "--port", "0"] + options
+            let pid: pid_t
+            do {
+                pid = try spawn(arguments, standardOutput: pipe[1])
+            } catch {
+                close(pipe[0])
+                close(pipe[1])
+                throw error
+            }
+            close(pipe[1])
+            // Everything it prints up to the line the echo-server command
+            // writes once it listens; EOF means it failed (its stderr says why).
+            var text = ""
+            while !text.contains("\n") {
+                var chunk = [UInt8](repeating: 0, count: 256)
+                let count = read(pipe[0], &chunk, chunk.count)
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                text += String(decoding: chunk.prefix(count), as: UTF8.self)
+            }
+            guard let line = text.split(separator: "\n").first, line.hasPrefix("listening port="),
+                  let port = UInt16(line.dropFirst("listening port=".count)) else {
+                close(pipe[0])
+                kill(pid, SIGKILL)
+                let status = wait(for: pid)
+                throw BenchError("`uring echo-server` did not report its port (printed \(text.debugDescription), exit status \(status))")
+            }
+            return ChildEchoServer(port: port, pid: pid, output: pipe[0])
+        }
+    }
+
+    /// Ends the child with SIGTERM (the command's clean shutdown) and checks
+    /// that it exited cleanly.
+    func stop() async throws {
+        let (pid, output) = (self.pid, self.output)
+        let first = farewell.withLock { farewell in
+            defer { farewell = farewell ?? "" }
+            return farewell == nil
+        }
+        guard first else { return }
+        kill(pid, SIGTERM)
+        let (status, text) = try await runBlocking { () -> (Int32, String) in
+            // The rest of its output, up to EOF (its exit), then its status.
+            var text = ""
+            var chunk = [UInt8](repeating: 0, count: 256)
+            while true {
+                let count = read(output, &chunk, chunk.count)
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                text += String(decoding: chunk.prefix(count), as: UTF8.self)
+            }
+            return (ChildEchoServer.wait(for: pid), text)
+        }
+        farewell.withLock { $0 = text }
+        guard status == 0 else { throw BenchError("`uring echo-server` exited with status \(status) when stopped") }
+    }
+
+    /// Requests the child's loops submitted directly (from tasks on the
+    /// loops), as it reported when it stopped; nil before that.
+    var directSubmissions: UInt64? {
+        guard let text = farewell.withLock({ $0 }), let field = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).first(where: { $0.hasPrefix("direct_submissions=") })
+        else { return nil }
+        return UInt64(field.dropFirst("direct_submissions=".count))
+    }
+
+    deinit {
+        close(output)
+    }
+
+    // MARK: - Process handling
+
+    /// The `uring` executable: this process when it is the tool; beside
+    /// it otherwise (the tool's tests run it from their own binary).
+    private static func toolPath() throws -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard length > 0 else { throw BenchError("cannot read /proc/self/exe: errno \(errno)") }
+        let this = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if this.hasSuffix("/uring") { return this }
+        let beside = String(this[..<(this.lastIndex(of: "/") ?? this.startIndex)]) + "/uring"
+        guard access(beside, X_OK) == 0 else {
+            throw BenchError("the uring-global engine runs `uring echo-server` in a child process; no uring executable at \(beside)")
+        }
+        return beside
+    }
+
+    private static func spawn(_ arguments: [String], standardOutput: Int32) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, standardOutput, 1)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid = pid_t()
+        let result = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
+        guard result == 0 else { throw BenchError("cannot start \(arguments[0]): errno \(result)") }
+        return pid
+    }
+
+    /// Waits for `pid` to end; its exit status, or 128 + the signal.
+    private static func wait(for pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // WIFEXITED / WEXITSTATUS, spelled out (they are C macros).
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+}
