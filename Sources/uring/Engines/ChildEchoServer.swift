@@ -97,6 +97,11 @@ final class ChildEchoServer: EchoServer {
     }
 
     deinit {
+        // Never stopped (a caller that lost track of it): no orphan server.
+        if farewell.withLock({ $0 == nil }) {
+            kill(pid, SIGKILL)
+            _ = ChildEchoServer.wait(for: pid)
+        }
         close(output)
     }
 
