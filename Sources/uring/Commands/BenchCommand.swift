@@ -150,8 +150,9 @@ struct BenchSettings: Sendable {
     var threadNice: Int32?
     var direct = false
     var messageSize = 64
-    /// --global-executor: the group installed as the global executor, whose
-    /// loops the uring engines then do their I/O on.
+    /// --global-executor: the group installed as the global executor; the
+    /// uring echo engine's network runs on it (the other engines' tasks
+    /// follow their I/O to their own loops).
     var globalLoops: LoopGroup?
     var seconds: Double { Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18 }
 }
