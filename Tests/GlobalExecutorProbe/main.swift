@@ -122,6 +122,13 @@ let (stayed, direct) = try await Task.detached { () async throws -> (Bool, UInt6
 check("task-follows-its-io", stayed)
 check("requests-submitted-directly", direct == 2000, "\(direct) of 2000")
 
+// Any loop keeps what its thread enqueues, in the group or not: a plain
+// task follows its I/O to a loop of its own too.
+let outsider = try IOLoop.start()
+let followsOutsider = try await Task.detached { try await arrive(at: outsider) }.value
+await outsider.shutdown()
+check("task-follows-io-outside-the-group", followsOutsider)
+
 // Child tasks begin where their parent runs (the documented stickiness).
 let childrenAtHome = try await Task.detached { () async throws -> Bool in
     guard try await arrive(at: home) else { return false }

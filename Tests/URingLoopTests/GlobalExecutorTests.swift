@@ -16,6 +16,7 @@ import URingTestSupport
         "tasks-spread-over-loops",
         "task-follows-its-io",
         "requests-submitted-directly",
+        "task-follows-io-outside-the-group",
         "children-start-on-parents-loop",
         "actor-calls-all-counted",
         "actor-runs-on-loops",
