@@ -70,6 +70,19 @@ import Testing
         #expect(direct >= UInt64(measurement.sampler.operations), "direct submissions: \(direct)")
     }
 
+    /// A child that fails before listening is an error naming what it
+    /// printed and how it exited, not a hang or a port of 0.
+    @Test func aChildThatCannotStartIsReported() async throws {
+        do {
+            let server = try await ChildEchoServer.start(options: ["--global-executor", "--idle-spin", "20000"])
+            try? await server.stop()
+            Issue.record("a child refused its options yet reported a port")
+        } catch {
+            // ArgumentParser's exit code for a validation error is 64 (EX_USAGE).
+            #expect("\(error)".contains("did not report its port (printed \"\", exit status 64)"), "\(error)")
+        }
+    }
+
     /// Four connections for a tenth of a second, each message checked.
     private func echo(port: UInt16) async throws -> Measurement {
         try await runBlocking {
