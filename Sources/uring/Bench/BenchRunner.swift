@@ -1,4 +1,5 @@
 // Runs one (workload, engine) pair and turns it into a result.
+import ArgumentParser
 import CURing
 import Glibc
 import URingLoop
@@ -119,6 +120,13 @@ enum BenchRunner {
     /// and --thread-nice.
     static func loopConfiguration(_ settings: BenchSettings) -> LoopConfiguration {
         loopConfiguration(idleSpin: settings.idleSpin, threadNice: settings.threadNice)
+    }
+
+    /// Refuses --idle-spin and --thread-nice values our loops cannot take
+    /// (both `bench` and `echo-server` accept them).
+    static func validateLoopOptions(idleSpin: Int?, threadNice: Int32?) throws {
+        if let idleSpin, !(0...10_000).contains(idleSpin) { throw ValidationError("--idle-spin must be in 0...10000 µs") }
+        if let threadNice, !(-20...19).contains(threadNice) { throw ValidationError("--thread-nice must be in -20...19, got \(threadNice)") }
     }
 
     static func loopConfiguration(idleSpin: Int?, threadNice: Int32?) -> LoopConfiguration {

@@ -57,8 +57,7 @@ struct BenchCommand: AsyncParsableCommand {
         if !(1...(1 << 20)).contains(messageSize) { throw ValidationError("--message-size must be in 1...1048576, got \(messageSize)") }
         if !(1...65536).contains(fileSizeMib) { throw ValidationError("--file-size-mib must be in 1...65536, got \(fileSizeMib)") }
         if !(1...99).contains(runs) { throw ValidationError("--runs must be in 1...99, got \(runs)") }
-        if let idleSpin, !(0...10_000).contains(idleSpin) { throw ValidationError("--idle-spin must be in 0...10000 µs") }
-        if let threadNice, !(-20...19).contains(threadNice) { throw ValidationError("--thread-nice must be in -20...19, got \(threadNice)") }
+        try BenchRunner.validateLoopOptions(idleSpin: idleSpin, threadNice: threadNice)
         if let concurrency, !(1...4096).contains(concurrency) {
             throw ValidationError("--concurrency must be in 1...4096, got \(concurrency)")
         }

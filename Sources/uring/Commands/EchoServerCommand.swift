@@ -39,8 +39,7 @@ struct EchoServerCommand: AsyncParsableCommand {
     func validate() throws {
         if onLoops && globalExecutor { throw ValidationError("--on-loops and --global-executor are two different shapes; choose one") }
         if pinLoops && !onLoops && !globalExecutor { throw ValidationError("--pin-loops needs --on-loops or --global-executor") }
-        if let idleSpin, !(0...10_000).contains(idleSpin) { throw ValidationError("--idle-spin must be in 0...10000 µs") }
-        if let threadNice, !(-20...19).contains(threadNice) { throw ValidationError("--thread-nice must be in -20...19, got \(threadNice)") }
+        try BenchRunner.validateLoopOptions(idleSpin: idleSpin, threadNice: threadNice)
     }
 
     func run() async throws {
