@@ -43,14 +43,7 @@ final class ChildEchoServer: EchoServer {
             close(pipe[1])
             // Everything it prints up to the line the echo-server command
             // writes once it listens; EOF means it failed (its stderr says why).
-            var text = ""
-            while !text.contains("\n") {
-                var chunk = [UInt8](repeating: 0, count: 256)
-                let count = read(pipe[0], &chunk, chunk.count)
-                if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { break }
-                text += String(decoding: chunk.prefix(count), as: UTF8.self)
-            }
+            let text = readOutput(pipe[0], untilLine: true)
             guard let line = text.split(separator: "\n").first, line.hasPrefix("listening port="),
                   let port = UInt16(line.dropFirst("listening port=".count)) else {
                 close(pipe[0])
@@ -74,14 +67,7 @@ final class ChildEchoServer: EchoServer {
         kill(pid, SIGTERM)
         let (status, text) = try await runBlocking { () -> (Int32, String) in
             // The rest of its output, up to EOF (its exit), then its status.
-            var text = ""
-            var chunk = [UInt8](repeating: 0, count: 256)
-            while true {
-                let count = read(output, &chunk, chunk.count)
-                if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { break }
-                text += String(decoding: chunk.prefix(count), as: UTF8.self)
-            }
+            let text = ChildEchoServer.readOutput(output, untilLine: false)
             return (ChildEchoServer.wait(for: pid), text)
         }
         farewell.withLock { $0 = text }
@@ -120,6 +106,20 @@ final class ChildEchoServer: EchoServer {
             throw BenchError("the uring-global engine runs `uring echo-server` in a child process; no uring executable at \(beside)")
         }
         return beside
+    }
+
+    /// Reads the child's output until EOF or, with `untilLine`, until a
+    /// whole line has arrived.
+    private static func readOutput(_ fd: Int32, untilLine: Bool) -> String {
+        var text = ""
+        var chunk = [UInt8](repeating: 0, count: 256)
+        while !(untilLine && text.contains("\n")) {
+            let count = read(fd, &chunk, chunk.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            text += String(decoding: chunk.prefix(count), as: UTF8.self)
+        }
+        return text
     }
 
     private static func spawn(_ arguments: [String], standardOutput: Int32) throws -> pid_t {
