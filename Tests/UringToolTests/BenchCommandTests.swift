@@ -32,7 +32,7 @@ import Testing
         // Raising nice needs no privilege: every engine with its own
         // event-loop thread starts at it and runs.
         let raised = min(curing_thread_nice() + 1, 19)
-        for (workload, engine) in [(Workload.nop, Engine.uring), (.nop, .floor), (.nop, .uringLocal), (.echo, .nio), (.echo, .uring)] {
+        for (workload, engine) in [(Workload.nop, Engine.uring), (.nop, .floor), (.nop, .uringLocal), (.echo, .nio), (.echo, .nioAsync), (.echo, .uring)] {
             let settings = BenchSettings(
                 workload: workload, concurrency: 2, duration: .milliseconds(50), idleSpin: nil, threadNice: raised)
             let result = try await BenchRunner.run(settings, engine: engine, fixture: nil)
@@ -64,7 +64,7 @@ import Testing
 
     private func runEveryEngine(of workload: Workload, fixture: StorageFixture?) async throws {
         for engine in workload.engines {
-            for pinned in [.uringLocal, .uringGlobal].contains(engine) || (workload == .echo && engine == .nio) ? [false, true] : [false] {
+            for pinned in [.uringLocal, .uringGlobal].contains(engine) || (workload == .echo && [.nio, .nioAsync].contains(engine)) ? [false, true] : [false] {
                 let settings = BenchSettings(
                     workload: workload, concurrency: workload == .wake ? 1 : 4, duration: .milliseconds(100),
                     idleSpin: nil, pinLoops: pinned)

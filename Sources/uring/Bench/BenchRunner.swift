@@ -90,6 +90,10 @@ enum BenchRunner {
             return try await measureEcho(settings, engine: engine, server: NIOEchoServer(
                 host: "127.0.0.1", port: 0, pinnedCPU: settings.pinLoops ? LoopGroup.usableCPUs().first : nil,
                 niceness: settings.threadNice))
+        case (.echo, .nioAsync):
+            return try await measureEcho(settings, engine: engine, server: NIOAsyncEchoServer(
+                host: "127.0.0.1", port: 0, pinnedCPU: settings.pinLoops ? LoopGroup.usableCPUs().first : nil,
+                niceness: settings.threadNice))
         default:
             throw BenchError("engine \(engine.rawValue) does not run \(settings.workload.rawValue)")
         }

@@ -14,7 +14,7 @@ enum Workload: String, CaseIterable, ExpressibleByArgument, Sendable {
         case .nop, .wake: return [.uring, .uringLocal, .floor]
         case .storageRead: return [.uring, .uringLocal, .nio, .pread]
         case .storageWrite: return [.uring, .nio, .pread]
-        case .echo: return [.uring, .uringLocal, .uringGlobal, .nio]
+        case .echo: return [.uring, .uringLocal, .uringGlobal, .nio, .nioAsync]
         }
     }
 
@@ -26,7 +26,7 @@ enum Workload: String, CaseIterable, ExpressibleByArgument, Sendable {
         }
     }
 
-    /// Seconds per engine in the quick default suite: seventeen engine runs
+    /// Seconds per engine in the quick default suite: eighteen engine runs
     /// and the 256 MiB file's preparation stay well under a minute.
     var defaultSeconds: Double { 2.5 }
 }
@@ -40,5 +40,8 @@ enum Engine: String, CaseIterable, ExpressibleByArgument, Sendable {
     case uringGlobal = "uring-global"
     case floor
     case nio
+    /// NIO's async API (`NIOAsyncChannel`), a plain task per connection: the
+    /// same shape as the `uring` echo engine's.
+    case nioAsync = "nio-async"
     case pread
 }

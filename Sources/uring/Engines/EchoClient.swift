@@ -8,19 +8,7 @@ enum EchoClient {
         var sockets: [Int32] = []
         defer { for fd in sockets { close(fd) } }
         for _ in 0..<connections {
-            let fd = socket(AF_INET, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0)
-            guard fd >= 0 else { throw BenchError("socket failed: errno \(errno)") }
-            sockets.append(fd)
-            var one: Int32 = 1
-            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            address.sin_addr.s_addr = UInt32(INADDR_LOOPBACK).bigEndian
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard connected == 0 else { throw BenchError("connect to 127.0.0.1:\(port) failed: errno \(errno)") }
+            sockets.append(try connect(port: port))
         }
         let descriptors = sockets
         return try ThreadedClosedLoop.run(threads: connections, name: "echo-client", duration: duration) { index in
@@ -43,5 +31,27 @@ enum EchoClient {
                 guard reply == message else { throw BenchError("the server echoed different bytes") }
             }
         }
+    }
+
+    /// A blocking TCP connection to 127.0.0.1:`port`, with TCP_NODELAY (as
+    /// every server sets on its side).
+    static func connect(port: UInt16) throws -> Int32 {
+        let fd = socket(AF_INET, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0)
+        guard fd >= 0 else { throw BenchError("socket failed: errno \(errno)") }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(INADDR_LOOPBACK).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            let error = errno
+            close(fd)
+            throw BenchError("connect to 127.0.0.1:\(port) failed: errno \(error)")
+        }
+        return fd
     }
 }

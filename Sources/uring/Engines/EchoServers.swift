@@ -109,15 +109,7 @@ final class NIOEchoServer: EchoServer {
     /// pinning API), as the uring-local loops do with --pin-loops; with
     /// `niceness`, at that nice value, as --thread-nice sets our loops'.
     init(host: String, port: UInt16, pinnedCPU: Int? = nil, niceness: Int32? = nil) throws {
-        group = pinnedCPU.map { MultiThreadedEventLoopGroup(pinnedCPUIDs: [$0]) } ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        if let niceness {
-            do {
-                try group.next().submit { try ThreadPriority.setCurrentThreadNiceness(niceness) }.wait()
-            } catch {
-                try? group.syncShutdownGracefully()
-                throw error
-            }
-        }
+        group = try NIOEchoServer.eventLoop(pinnedCPU: pinnedCPU, niceness: niceness)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -133,5 +125,21 @@ final class NIOEchoServer: EchoServer {
     func stop() async throws {
         try await channel.close()
         try await group.shutdownGracefully()
+    }
+
+    /// One event-loop thread: with `pinnedCPU` it runs only there (NIO's own
+    /// pinning API), as the uring-local loops do with --pin-loops; with
+    /// `niceness`, at that nice value, as --thread-nice sets our loops'.
+    static func eventLoop(pinnedCPU: Int?, niceness: Int32?) throws -> MultiThreadedEventLoopGroup {
+        let group = pinnedCPU.map { MultiThreadedEventLoopGroup(pinnedCPUIDs: [$0]) } ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        if let niceness {
+            do {
+                try group.next().submit { try ThreadPriority.setCurrentThreadNiceness(niceness) }.wait()
+            } catch {
+                try? group.syncShutdownGracefully()
+                throw error
+            }
+        }
+        return group
     }
 }

@@ -1,0 +1,96 @@
+// Every echo server the benchmark runs stops while a client is still
+// connected: `stop` returns, and the client sees its connection end. (The
+// benchmark's client closes its sockets before stopping a server, so its
+// runs do not exercise this; a server whose connection tasks outlive its
+// event loop would hang here.)
+import Glibc
+import Testing
+import URingLoop
+import URingTestSupport
+@testable import uring
+
+@Suite struct EchoServerStopTests {
+    enum Shape: String, CaseIterable, Sendable {
+        case uring, uringOnLoops, nio, nioAsync
+    }
+
+    @Test(arguments: Shape.allCases)
+    func stopsWithAClientStillConnected(_ shape: Shape) async throws {
+        let (server, group) = try await start(shape)
+        let client = try await runBlocking { try Self.connectAndEchoOnce(port: server.port) }
+        defer { close(client) }
+        try await stop(server, group)
+        // The server closed the connection: end of stream or a reset, never
+        // the receive timeout (EAGAIN) of a connection left open.
+        let (count, error) = try await runBlocking { () -> (Int, Int32) in
+            var byte: UInt8 = 0
+            let count = recv(client, &byte, 1, 0)
+            return (count, count < 0 ? errno : 0)
+        }
+        #expect(count == 0 || (count < 0 && error == ECONNRESET), "recv returned \(count), errno \(error)")
+    }
+
+    /// The benchmark's order: its clients close their sockets, then the
+    /// server is stopped at once, while its connection tasks may still be
+    /// handling those ends.
+    @Test(arguments: Shape.allCases)
+    func stopsRightAfterItsClientsLeft(_ shape: Shape) async throws {
+        for _ in 0..<5 {
+            let (server, group) = try await start(shape)
+            let clients = try await runBlocking { try (0..<32).map { _ in try Self.connectAndEchoOnce(port: server.port) } }
+            for client in clients { close(client) }
+            try await stop(server, group)
+        }
+    }
+
+    private func start(_ shape: Shape) async throws -> (any EchoServer, LoopGroup?) {
+        switch shape {
+        case .uring: return (try URingEchoServer(host: "127.0.0.1", port: 0), nil)
+        case .uringOnLoops:
+            let group = try LoopGroup()
+            do {
+                return (try URingEchoServer(host: "127.0.0.1", port: 0, loops: group), group)
+            } catch {
+                await group.shutdown()
+                throw error
+            }
+        case .nio: return (try NIOEchoServer(host: "127.0.0.1", port: 0), nil)
+        case .nioAsync: return (try await NIOAsyncEchoServer(host: "127.0.0.1", port: 0), nil)
+        }
+    }
+
+    /// Stops the server (and its loops), failing instead of hanging.
+    private func stop(_ server: any EchoServer, _ group: LoopGroup?) async throws {
+        try await bounded("stopping the server", seconds: 60) {
+            try await server.stop()
+            await group?.shutdown()
+        }
+    }
+
+    /// A blocking client socket that has had one 64-byte message echoed, so
+    /// the server's connection is established and waiting for the next. Its
+    /// receives time out after 10 s instead of hanging the test.
+    private static func connectAndEchoOnce(port: UInt16) throws -> Int32 {
+        let fd = try EchoClient.connect(port: port)
+        do {
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let message = [UInt8](repeating: 42, count: 64)
+            guard send(fd, message, message.count, Int32(MSG_NOSIGNAL)) == message.count else {
+                throw BenchError("send failed: errno \(errno)")
+            }
+            var reply = [UInt8](repeating: 0, count: 64)
+            var received = 0
+            while received < reply.count {
+                let count = reply.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + received, 64 - received, 0) }
+                guard count > 0 else { throw BenchError("recv failed: \(count), errno \(errno)") }
+                received += count
+            }
+            guard reply == message else { throw BenchError("the server echoed different bytes") }
+            return fd
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+}
