@@ -471,6 +471,7 @@ public final class IOLoop {
         statistics.pendingRequests = UInt64(waiters.count)
         statistics.jobsRun = local.jobsRun
         statistics.directSubmissions = local.directSubmissions
+        statistics.spinBackOffs = spinner.backOffs
         statistics.eventfdWrites = waker.ringCount
         counters.store(statistics)
         metrics.report(statistics)

@@ -20,6 +20,7 @@ final class LoopCounters: Sendable {
     private let channelMessages = Atomic<UInt64>(0)
     private let jobsRun = Atomic<UInt64>(0)
     private let directSubmissions = Atomic<UInt64>(0)
+    private let spinBackOffs = Atomic<UInt64>(0)
 
     func store(_ statistics: LoopStatistics) {
         pending.store(statistics.pendingRequests, ordering: .relaxed)
@@ -33,6 +34,7 @@ final class LoopCounters: Sendable {
         channelMessages.store(statistics.channelMessages, ordering: .relaxed)
         jobsRun.store(statistics.jobsRun, ordering: .relaxed)
         directSubmissions.store(statistics.directSubmissions, ordering: .relaxed)
+        spinBackOffs.store(statistics.spinBackOffs, ordering: .relaxed)
     }
 
     func snapshot(eventfdWrites current: UInt64) -> LoopStatistics {
@@ -48,6 +50,7 @@ final class LoopCounters: Sendable {
         statistics.channelMessages = channelMessages.load(ordering: .relaxed)
         statistics.jobsRun = jobsRun.load(ordering: .relaxed)
         statistics.directSubmissions = directSubmissions.load(ordering: .relaxed)
+        statistics.spinBackOffs = spinBackOffs.load(ordering: .relaxed)
         return statistics
     }
 }

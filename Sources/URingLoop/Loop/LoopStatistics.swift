@@ -24,6 +24,11 @@ public struct LoopStatistics: Sendable, Hashable, CustomStringConvertible {
     public var jobsRun: UInt64 = 0
     /// Requests staged directly by tasks running on the loop thread.
     public var directSubmissions: UInt64 = 0
+    /// Idle spins cut short because a yield came back late: another thread
+    /// held the loop's CPU, so the loop slept instead of spinning for a
+    /// while (see `IdleSpinner`). Many of them mean the loop competes for
+    /// its CPU.
+    public var spinBackOffs: UInt64 = 0
 
     public init() {}
 
@@ -31,6 +36,6 @@ public struct LoopStatistics: Sendable, Hashable, CustomStringConvertible {
         "pending=\(pendingRequests) completed=\(requestsCompleted) eventfd_writes=\(eventfdWrites) "
             + "wake_cqes=\(wakeCompletions) enter_calls=\(enterCalls) timeouts=\(timeouts) "
             + "cancellations=\(cancellations) abandoned=\(abandoned) channel_messages=\(channelMessages) "
-            + "jobs_run=\(jobsRun) direct_submissions=\(directSubmissions)"
+            + "jobs_run=\(jobsRun) direct_submissions=\(directSubmissions) spin_back_offs=\(spinBackOffs)"
     }
 }
