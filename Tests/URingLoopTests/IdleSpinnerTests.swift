@@ -83,6 +83,9 @@ import Testing
         let during = spinner.spin(until: { checks += 1; return true }, yield: { yields += 1 }, clock: time.clock)
         #expect(!during)
         #expect(yields == 0 && checks == 0)
+        // A quick wake then does not grow the budget: no spin was missed.
+        spinner.woke(after: .microseconds(60))
+        #expect(spinner.budget == .microseconds(20))
         // After it, a probe that meets contention again backs off longer,
         // and work that came while the CPU was away still counts.
         time.now += .milliseconds(1)

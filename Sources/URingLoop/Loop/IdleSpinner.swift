@@ -105,9 +105,11 @@ struct IdleSpinner {
         return false
     }
 
-    /// Reports how long the loop slept after a missed spin.
+    /// Reports how long the loop slept after a missed spin. (During a
+    /// back-off the loop sleeps without spinning, and a quick wake says
+    /// nothing about the budget.)
     mutating func woke(after slept: Duration) {
-        if minimum > .zero && slept < maximum { grow(by: 2) }
+        if minimum > .zero && slept < maximum && backOffUntil == nil { grow(by: 2) }
     }
 
     private mutating func grow(by divisor: Int) {
