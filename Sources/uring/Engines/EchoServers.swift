@@ -105,11 +105,9 @@ final class NIOEchoServer: EchoServer {
     let channel: any Channel
     let port: UInt16
 
-    /// With `pinnedCPU`, the event-loop thread runs only there (NIO's own
-    /// pinning API), as the uring-local loops do with --pin-loops; with
-    /// `niceness`, at that nice value, as --thread-nice sets our loops'.
+    /// `pinnedCPU` and `niceness` as for `makeEventLoopGroup`.
     init(host: String, port: UInt16, pinnedCPU: Int? = nil, niceness: Int32? = nil) throws {
-        group = try NIOEchoServer.eventLoop(pinnedCPU: pinnedCPU, niceness: niceness)
+        group = try NIOEchoServer.makeEventLoopGroup(pinnedCPU: pinnedCPU, niceness: niceness)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -130,7 +128,7 @@ final class NIOEchoServer: EchoServer {
     /// One event-loop thread: with `pinnedCPU` it runs only there (NIO's own
     /// pinning API), as the uring-local loops do with --pin-loops; with
     /// `niceness`, at that nice value, as --thread-nice sets our loops'.
-    static func eventLoop(pinnedCPU: Int?, niceness: Int32?) throws -> MultiThreadedEventLoopGroup {
+    static func makeEventLoopGroup(pinnedCPU: Int?, niceness: Int32?) throws -> MultiThreadedEventLoopGroup {
         let group = pinnedCPU.map { MultiThreadedEventLoopGroup(pinnedCPUIDs: [$0]) } ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         if let niceness {
             do {

@@ -18,9 +18,9 @@ final class NIOAsyncEchoServer: EchoServer {
     /// closed connection's task leaves nothing behind).
     private let serving: Task<Void, Never>
 
-    /// `pinnedCPU` and `niceness` as for `NIOEchoServer`.
+    /// `pinnedCPU` and `niceness` as for `NIOEchoServer.makeEventLoopGroup`.
     init(host: String, port: UInt16, pinnedCPU: Int? = nil, niceness: Int32? = nil) async throws {
-        group = try NIOEchoServer.eventLoop(pinnedCPU: pinnedCPU, niceness: niceness)
+        group = try NIOEchoServer.makeEventLoopGroup(pinnedCPU: pinnedCPU, niceness: niceness)
         do {
             listener = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
