@@ -80,7 +80,8 @@ extension Handle {
 
     /// `fsync` (or `fdatasync` when `dataOnly`).
     public func sync(_ fd: Int32, dataOnly: Bool = false, deadline: ContinuousClock.Instant? = nil) async throws {
-        try await core.perform(SyncRequest(fd: fd, dataOnly: dataOnly, deadline: deadline))
+        try await core.perform(DescriptorRequest(
+            dataOnly ? "fdatasync" : "fsync", fd: fd, entry: .fsync(fd: fd, dataOnly: dataOnly), deadline: deadline))
     }
 
     // MARK: Sockets
@@ -157,7 +158,7 @@ extension Handle {
 
     /// Closes `fd` through the ring.
     public func close(_ fd: Int32, deadline: ContinuousClock.Instant? = nil) async throws {
-        try await core.perform(CloseRequest(fd: fd, deadline: deadline))
+        try await core.perform(DescriptorRequest("close", fd: fd, entry: .close(fd: fd), deadline: deadline))
     }
 
     static func check(count: Int, capacity: Int, offset: UInt64?, operation: String) throws(IOError) {
