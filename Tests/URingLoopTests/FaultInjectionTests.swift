@@ -145,6 +145,29 @@ private func shutdownLeavesNothingPending(_ handle: Handle) async {
         await shutdownLeavesNothingPending(handle)
     }
 
+    @Test func aRingWithoutFtruncateFallsBackToTheSystemCall() async throws {
+        // Every ftruncate CQE says EINVAL, as a kernel before 6.9 answers an
+        // opcode it does not know.
+        let ringTruncates = Calls()
+        let handle = try faultyLoop(FaultPlan(completion: { operation, result in
+            guard operation == "ftruncate" else { return result }
+            _ = ringTruncates.next()
+            return -EINVAL
+        }))
+        let fd = try temporaryFile()
+        defer { close(fd) }
+        // The first truncate hears EINVAL, tries the system call, which
+        // succeeds: the loop now knows its ring cannot truncate...
+        try await handle.truncate(fd, to: 5)
+        // ...so the next goes straight to the system call.
+        try await handle.truncate(fd, to: 2)
+        #expect(ringTruncates.next() == 1, "one ring attempt in all")
+        var info = stat()
+        #expect(fstat(fd, &info) == 0 && info.st_size == 2)
+        try await expectAllSlotsFree(handle)
+        await shutdownLeavesNothingPending(handle)
+    }
+
     @Test func cancelRacesResolveExactlyOnce() async throws {
         // A receive that times out: its ASYNC_CANCEL races the operation.
         // (a) the operation's CQE is -ECANCELED: the caller gets .timedOut;

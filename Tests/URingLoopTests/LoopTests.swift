@@ -262,6 +262,45 @@ import URing
         await handle.shutdown()
     }
 
+    @Test func truncateGoesThroughTheRingAndReportsTypedErrors() async throws {
+        // Requests are counted from each loop's start and read once it has
+        // exited, when its statistics are final.
+        let ringTruncates = try Ring(entries: 2).probe().supports(.ftruncate)
+        let fd = try temporaryFile()
+        defer { close(fd) }
+        let handle = try smallLoop()
+        try await handle.write(Array("abcdefgh".utf8), to: fd, at: 0)
+        try await handle.truncate(fd, to: 3)
+        #expect(try await handle.read(from: fd, at: 0, count: 3) == Array("abc".utf8))
+        await expectIOError(.endOfFile) { _ = try await handle.read(from: fd, at: 0, count: 4) }
+        try await handle.truncate(fd, to: 6)
+        #expect(try await handle.read(from: fd, at: 0, count: 6) == Array("abc".utf8) + [0, 0, 0])
+        await handle.shutdown()
+        // A write, three reads and both truncates on a kernel with
+        // IORING_OP_FTRUNCATE; on an older one, only the first truncate's
+        // attempt (its EINVAL sends the loop to the system call from then on).
+        #expect(handle.statistics.requestsCompleted == (ringTruncates ? 6 : 5))
+
+        // The descriptor's own faults are the kernel's errors, whichever
+        // path ran; a length no file can have is refused before either.
+        let errors = try smallLoop()
+        await expectIOError(.errno(EBADF)) { try await errors.truncate(-1, to: 0) }
+        let readOnly = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)
+        try #require(readOnly >= 0)
+        defer { close(readOnly) }
+        await expectIOError(.errno(EINVAL)) { try await errors.truncate(readOnly, to: 0) }
+        await expectIOError(.invalidArgument("length \(UInt64.max) is past the largest file size")) {
+            try await errors.truncate(fd, to: .max)
+        }
+        try await errors.truncate(fd, to: 1)
+        await errors.shutdown()
+        // Three ring requests: that EINVAL was the descriptor's (the system
+        // call failed too), so the last truncate still used the ring.
+        #expect(errors.statistics.requestsCompleted == 3)
+        var info = stat()
+        #expect(fstat(fd, &info) == 0 && info.st_size == 1)
+    }
+
     @Test func badArgumentsAndDescriptorsGetTypedErrors() async throws {
         let handle = try smallLoop()
         await expectIOError(.errno(EBADF)) { _ = try await handle.read(from: -1, at: 0, count: 4) }

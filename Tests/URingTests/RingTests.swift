@@ -97,6 +97,21 @@ import URing
         #expect(try ring.complete(1).first?.result == -EBADF)
     }
 
+    @Test func ftruncateSetsTheSizeWhereTheKernelHasIt() throws {
+        let ring = try Ring(entries: 8)
+        let fd = try temporaryFile()
+        defer { close(fd) }
+        ring.push(.ftruncate(fd: fd, length: 12345).userData(1))
+        let result = try ring.complete(1).first?.result
+        if try ring.probe().supports(.ftruncate) {
+            #expect(result == 0)
+            var info = stat()
+            #expect(fstat(fd, &info) == 0 && info.st_size == 12345)
+        } else {
+            #expect(result == -EINVAL, "a kernel without the opcode")
+        }
+    }
+
     @Test func socketPairSendReceive() throws {
         let ring = try Ring(entries: 8)
         let (left, right) = try socketPair()

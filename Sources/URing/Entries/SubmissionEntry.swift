@@ -132,6 +132,14 @@ extension SubmissionEntry {
         return entry
     }
 
+    /// `ftruncate(fd, length)` (IORING_OP_FTRUNCATE, Linux 6.9+; older
+    /// kernels complete it with `-EINVAL`).
+    @inlinable public static func ftruncate(fd: Int32, length: UInt64) -> SubmissionEntry {
+        var entry = SubmissionEntry(opcode: .ftruncate, fd: fd)
+        entry.raw.off = length
+        return entry
+    }
+
     /// `fallocate(fd, mode, offset, length)`.
     @inlinable public static func fallocate(fd: Int32, mode: Int32 = 0, offset: UInt64, length: UInt64) -> SubmissionEntry {
         // The kernel reads the length from `addr` and the mode from `len`.

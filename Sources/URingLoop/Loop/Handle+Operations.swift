@@ -1,5 +1,7 @@
 // The I/O operations a Handle offers. Arguments a caller can get wrong are
 // checked here and thrown as `.invalidArgument`, before anything is queued.
+import CURing
+import Glibc
 import URing
 
 extension Handle {
@@ -82,6 +84,35 @@ extension Handle {
     public func sync(_ fd: Int32, dataOnly: Bool = false, deadline: ContinuousClock.Instant? = nil) async throws {
         try await core.perform(DescriptorRequest(
             dataOnly ? "fdatasync" : "fsync", fd: fd, entry: .fsync(fd: fd, dataOnly: dataOnly), deadline: deadline))
+    }
+
+    /// Sets the size of the file `fd` refers to (`ftruncate`): through the
+    /// ring on Linux 6.9+, so the calling thread does not block while the
+    /// filesystem frees or allocates blocks; on older kernels, which lack
+    /// the operation, with the system call on the calling thread.
+    ///
+    /// - Throws: `IOError` `.invalidArgument` for a length past the largest
+    ///   file size, or the kernel's errno (`EBADF`, `EINVAL` for a
+    ///   descriptor not open for writing or not a regular file...).
+    public func truncate(_ fd: Int32, to length: UInt64, deadline: ContinuousClock.Instant? = nil) async throws {
+        guard length <= UInt64(Int64.max) else {
+            throw IOError("ftruncate", .invalidArgument("length \(length) is past the largest file size"), context: "fd \(fd)")
+        }
+        var ringRejected = false
+        if core.ringTruncates.load(ordering: .relaxed) {
+            do {
+                return try await core.perform(DescriptorRequest(
+                    "ftruncate", fd: fd, entry: .ftruncate(fd: fd, length: length), deadline: deadline))
+            } catch let error as IOError where error.errno == EINVAL {
+                // An old kernel's answer to an unknown opcode, or the
+                // descriptor's own fault: the system call tells them apart.
+                ringRejected = true
+            }
+        }
+        guard ftruncate(fd, off_t(length)) == 0 else {
+            throw IOError("ftruncate", errno: curing_errno(), context: "fd \(fd)")
+        }
+        if ringRejected { core.ringTruncates.store(false, ordering: .relaxed) }
     }
 
     // MARK: Sockets

@@ -3,6 +3,7 @@
 // When the last copy of a handle goes away, `deinit` closes the channel
 // first and rings the eventfd second: a loop asleep in io_uring_enter wakes,
 // finds the channel closed, and starts its shutdown drain at once.
+import Synchronization
 import URing
 
 @usableFromInline
@@ -12,6 +13,11 @@ final class HandleCore: Sendable {
     let counters: LoopCounters
     let termination: LoopTermination
     let executor: LoopExecutor
+    /// Cleared once this loop's kernel showed it lacks IORING_OP_FTRUNCATE
+    /// (before Linux 6.9): the ring's EINVAL, then a plain `ftruncate` that
+    /// succeeded on the same descriptor. `Handle.truncate` then goes
+    /// straight to the system call.
+    let ringTruncates = Atomic<Bool>(true)
 
     init(channel: SubmissionChannel, waker: Waker, counters: LoopCounters, termination: LoopTermination, executor: LoopExecutor) {
         self.channel = channel

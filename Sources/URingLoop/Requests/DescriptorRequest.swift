@@ -1,5 +1,5 @@
 // One operation on a descriptor whose completion carries only success or
-// -errno: fsync and fdatasync, close. The SQE names no memory the
+// -errno: fsync and fdatasync, ftruncate, close. The SQE names no memory the
 // request must keep alive, so it is built with the request and one type
 // serves them all.
 import URing
@@ -9,7 +9,7 @@ final class DescriptorRequest: ValueRequest<Void>, @unchecked Sendable {
     private let entry: SubmissionEntry
 
     /// `operation` names the request in errors and fault plans ("fsync",
-    /// "close"...). None of these can be interrupted once the
+    /// "ftruncate", "close"...). None of these can be interrupted once the
     /// kernel has them, so they are not cancellable in flight.
     init(_ operation: String, fd: Int32, entry: SubmissionEntry, deadline: ContinuousClock.Instant?) {
         self.fd = fd

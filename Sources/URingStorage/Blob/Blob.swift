@@ -126,9 +126,7 @@ public struct Blob: Sendable {
         guard !overflow, physical <= UInt64(Int64.max) else {
             throw IOError("resize", .invalidArgument("length \(length) is past the largest file size"), context: file.label)
         }
-        guard ftruncate(file.fd, off_t(physical)) == 0 else {
-            throw IOError("resize", errno: curing_errno(), context: file.label)
-        }
+        try await labelled { try await handle.truncate(file.fd, to: physical) }
     }
 
     /// Makes every completed write durable: `fsync`, or `fdatasync` with

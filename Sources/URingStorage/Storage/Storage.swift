@@ -82,8 +82,12 @@ public final class Storage: Sendable {
                 return (blob, size - UInt64(BlobHeader.size), header.blobVersion)
             }
             // New, or torn before its header was complete: (re)initialise.
-            if size > 0 && ftruncate(file.fd, 0) != 0 {
-                throw IOError("open", errno: curing_errno(), context: label)
+            if size > 0 {
+                do {
+                    try await core.handle.truncate(file.fd, to: 0)
+                } catch {
+                    throw IOError.labelling(error, with: label)
+                }
             }
             let header = BlobHeader(blobVersion: versions.upperBound)
             try await core.handle.write(header.bytes, to: file.fd, at: 0, cancellable: false)
