@@ -30,10 +30,6 @@ func within<T: Sendable>(
     }
 }
 
-
-
-
-
 func smallLoop(size: UInt32 = 8, shutdownTimeout: Duration? = nil, tick: Duration = .milliseconds(1)) throws -> Handle {
     var configuration = LoopConfiguration()
     configuration.size = size

@@ -6,7 +6,6 @@ import URingLoop
 @testable import URingStorage
 import URingTestSupport
 
-
 /// Runs `body` with a Storage on a fresh directory under `parent`, then shuts
 /// it down and removes the directory.
 func withStorage<T>(in parent: String = "/tmp", _ body: (Storage, String) async throws -> T) async throws -> T {
@@ -22,7 +21,6 @@ func withStorage<T>(in parent: String = "/tmp", _ body: (Storage, String) async 
         throw error
     }
 }
-
 
 /// Writes raw bytes to a path with plain syscalls (to forge files).
 func writeRaw(_ path: String, _ bytes: [UInt8]) throws {
