@@ -235,6 +235,35 @@ import URing
         #expect(throws: IOError.self) { try Ring(entries: 8, options: RingOptions(flags: [.deferTaskRun])) }
     }
 
+    @Test func submittingWithoutCompletionWorkPostsOnlyWhatCompletedInline() throws {
+        let ring = try Ring(entries: 8, options: RingOptions(flags: [.singleIssuer, .deferTaskRun]))
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+        defer { buffer.deallocate() }
+        // A read of an empty pipe waits; the byte that ends it arrives as
+        // deferred completion work for this thread.
+        let read = SubmissionEntry.read(fd: fds[0], into: buffer, count: 1, offset: UInt64.max).userData(1)
+        #expect(read.opcode == .read)
+        ring.push(read)
+        try ring.submitWithoutCompletionWork()
+        #expect(ring.completionQueue.readyCount == 0)
+        var byte: UInt8 = 7
+        #expect(write(fds[1], &byte, 1) == 1)
+        // Submitting a NOP this way posts the NOP alone...
+        ring.push(.nop().userData(2))
+        try ring.submitWithoutCompletionWork()
+        var first: [UInt64] = []
+        ring.completionQueue.forEach { first.append($0.userData) }
+        #expect(first == [2])
+        // ...and the read's completion waits for an enter with GETEVENTS.
+        let rest = try ring.complete(1)
+        #expect(rest.map(\.userData) == [1])
+        #expect(rest.first?.result == 1)
+        #expect(buffer.load(as: UInt8.self) == 7)
+    }
+
     @Test func registeredFilesAndBuffers() throws {
         let ring = try Ring(entries: 8)
         let fd = try temporaryFile()

@@ -18,6 +18,9 @@ public struct SubmissionEntry {
         raw.fd = fd
     }
 
+    /// The operation.
+    @inlinable public var opcode: Opcode { Opcode(rawValue: raw.opcode) }
+
     /// The value the completion will carry back.
     @inlinable public var userData: UInt64 {
         get { raw.user_data }

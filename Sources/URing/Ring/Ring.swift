@@ -138,6 +138,18 @@ public final class Ring {
         try enter(want: 0)
     }
 
+    /// Submits pushed entries without GETEVENTS: with `.deferTaskRun`, the
+    /// kernel posts only what these entries complete inside the call, and
+    /// completion work that was already waiting stays for a later enter.
+    /// Makes no system call when nothing is pushed.
+    @discardableResult
+    public func submitWithoutCompletionWork() throws(IOError) -> SubmitResult {
+        if submissionQueue.kernelPolls { return try submit() }  // the SQ thread submits; nothing to tell apart
+        let toSubmit = submissionQueue.flush()
+        guard toSubmit > 0 else { return .submitted(0) }
+        return try Ring.interpret(curing_enter(fd, UInt32(toSubmit), 0, 0))
+    }
+
     /// Submits pushed entries and waits until at least `want` completions are
     /// ready.
     @inlinable @discardableResult
