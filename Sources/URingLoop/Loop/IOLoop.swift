@@ -57,6 +57,7 @@ public final class IOLoop {
     @exclusivity(unchecked) private var completedAtLastPass: UInt64 = 0
     @exclusivity(unchecked) private var statistics = LoopStatistics()
     @exclusivity(unchecked) private var spinner: IdleSpinner
+    @exclusivity(unchecked) private var pacer: ReadPacer
     @exclusivity(unchecked) private var metrics: LoopMetrics
     // Scratch arrays reused every pass so draining allocates nothing.
     @exclusivity(unchecked) private var drainedRequests: [Request] = []
@@ -142,6 +143,7 @@ public final class IOLoop {
         wheel = TimingWheel(tick: configuration.timeoutWheelTick, horizon: configuration.maximumRequestTimeout, origin: .now)
         metrics = LoopMetrics(name: configuration.threadName)
         spinner = IdleSpinner(minimum: configuration.idleSpin)
+        pacer = ReadPacer(enabled: configuration.pacesDeviceReads && flags.contains(.deferTaskRun))
         drainedRequests.reserveCapacity(Int(size))
     }
 
@@ -271,9 +273,18 @@ public final class IOLoop {
                 } else {
                     _ = try ring.submitAndWait(want: 1)
                 }
+            } else if pacer.measuresNextEnter {
+                // Reads go without GETEVENTS, so whatever the CQ gains was
+                // done inside this call (see `ReadPacer`); completion work
+                // already waiting is posted by the next enter.
+                let before = ring.completionQueue.readyCount
+                if case .submitted(let count) = try ring.submitWithoutCompletionWork(), count > 0 {
+                    pacer.entered(completedInline: ring.completionQueue.readyCount != before)
+                }
             } else {
                 _ = try ring.submit()
             }
+            pacer.entered()
         } catch {
             // io_uring_enter failing for real (not EINTR/EAGAIN/EBUSY/ETIME)
             // means the ring itself is broken: nothing can complete anymore.
@@ -434,12 +445,22 @@ public final class IOLoop {
     private func stageWaiter(_ id: WaiterID) {
         switch waiters.stage(id) {
         case .submit(let entry):
+            let read = ReadPacer.isRead(entry.opcode)
+            if read && pacer.submitsBeforeRead(staged: ring.submissionQueue.count) { submitPaced() }
             let pushed = ring.push(entry)
             precondition(pushed, "staged \(id) without room in the SQ")
+            if read && pacer.pushedRead() { submitPaced() }
         case .ended(let targetTick):
             if let targetTick { wheel.remove(tick: targetTick) }
             statistics.requestsCompleted += 1
         }
+    }
+
+    /// Submits what is staged mid-pass, so reads reach the device in pairs
+    /// (see `ReadPacer`).
+    private func submitPaced() {
+        statistics.pacedSubmissions += 1
+        enter(wait: false)
     }
 
     // MARK: - Shutdown

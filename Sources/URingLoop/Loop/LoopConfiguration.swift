@@ -49,6 +49,14 @@ public struct LoopConfiguration: Sendable, Hashable {
     /// BENCHMARKS.md). Lowering nice needs CAP_SYS_NICE or an RLIMIT_NICE
     /// that allows it; starting fails with the kernel's error otherwise.
     public var niceness: Int32?
+    /// Submit file reads two per system call while they go to a device
+    /// rather than the page cache, so the kernel does not hand them to the
+    /// device as one plugged batch (see `ReadPacer`; the loop learns which
+    /// kind it serves). Needs DEFER_TASKRUN (`singleIssuer` without
+    /// `submissionPollIdle`); ignored otherwise. Off keeps the kernel's
+    /// batching for every read, which a device that serves batches well
+    /// (or a CPU-bound loop) may prefer.
+    public var pacesDeviceReads = true
     /// The loop thread's name (first 15 bytes).
     public var threadName = "uring-loop"
 

@@ -21,6 +21,7 @@ final class LoopCounters: Sendable {
     private let jobsRun = Atomic<UInt64>(0)
     private let directSubmissions = Atomic<UInt64>(0)
     private let spinBackOffs = Atomic<UInt64>(0)
+    private let pacedSubmissions = Atomic<UInt64>(0)
 
     func store(_ statistics: LoopStatistics) {
         pending.store(statistics.pendingRequests, ordering: .relaxed)
@@ -35,6 +36,7 @@ final class LoopCounters: Sendable {
         jobsRun.store(statistics.jobsRun, ordering: .relaxed)
         directSubmissions.store(statistics.directSubmissions, ordering: .relaxed)
         spinBackOffs.store(statistics.spinBackOffs, ordering: .relaxed)
+        pacedSubmissions.store(statistics.pacedSubmissions, ordering: .relaxed)
     }
 
     func snapshot(eventfdWrites current: UInt64) -> LoopStatistics {
@@ -51,6 +53,7 @@ final class LoopCounters: Sendable {
         statistics.jobsRun = jobsRun.load(ordering: .relaxed)
         statistics.directSubmissions = directSubmissions.load(ordering: .relaxed)
         statistics.spinBackOffs = spinBackOffs.load(ordering: .relaxed)
+        statistics.pacedSubmissions = pacedSubmissions.load(ordering: .relaxed)
         return statistics
     }
 }

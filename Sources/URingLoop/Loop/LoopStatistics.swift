@@ -29,6 +29,9 @@ public struct LoopStatistics: Sendable, Hashable, CustomStringConvertible {
     /// while (see `IdleSpinner`). Many of them mean the loop competes for
     /// its CPU.
     public var spinBackOffs: UInt64 = 0
+    /// Submissions made mid-pass to keep file reads that go to a device in
+    /// pairs (see `LoopConfiguration.pacesDeviceReads`).
+    public var pacedSubmissions: UInt64 = 0
 
     public init() {}
 
@@ -36,6 +39,7 @@ public struct LoopStatistics: Sendable, Hashable, CustomStringConvertible {
         "pending=\(pendingRequests) completed=\(requestsCompleted) eventfd_writes=\(eventfdWrites) "
             + "wake_cqes=\(wakeCompletions) enter_calls=\(enterCalls) timeouts=\(timeouts) "
             + "cancellations=\(cancellations) abandoned=\(abandoned) channel_messages=\(channelMessages) "
-            + "jobs_run=\(jobsRun) direct_submissions=\(directSubmissions) spin_back_offs=\(spinBackOffs)"
+            + "jobs_run=\(jobsRun) direct_submissions=\(directSubmissions) spin_back_offs=\(spinBackOffs) "
+            + "paced_submissions=\(pacedSubmissions)"
     }
 }
