@@ -18,7 +18,7 @@
 // that carries reads is made without GETEVENTS, so the completion queue
 // afterwards grows only by what completed inside that call: growth means
 // the reads were served from memory, none means they went to a device (or
-// wait on a pipe or socket, which pairs do not hurt either). Pairs start
+// wait on a pipe or socket, where pairs cost only the extra calls). Pairs start
 // after `startAt` such device-bound enters in a row and stop after one that
 // completed inline, so any mixture with cache hits keeps the kernel's
 // batching.
