@@ -14,19 +14,23 @@ struct TestTimeout: Error, CustomStringConvertible {
 }
 
 /// Runs `body`, failing with `TestTimeout` if it takes longer than `seconds`.
+/// The body is then cancelled; one that ignores cancellation (a loop of
+/// `Task.yield()` polling a counter) is left running, but the test fails on
+/// time instead of hanging (see `bounded`). Cancelling the caller cancels
+/// the body.
 func within<T: Sendable>(
     _ seconds: Int, _ what: String, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            return nil
+    let work = Task { try await body() }
+    return try await withTaskCancellationHandler {
+        do {
+            return try await bounded(what, seconds: seconds) { try await work.value }
+        } catch is BoundExceeded {
+            work.cancel()
+            throw TestTimeout(what: what)
         }
-        let first = try await group.next()!
-        group.cancelAll()
-        guard let value = first else { throw TestTimeout(what: what) }
-        return value
+    } onCancel: {
+        work.cancel()
     }
 }
 
