@@ -143,7 +143,10 @@ public final class IOLoop {
         wheel = TimingWheel(tick: configuration.timeoutWheelTick, horizon: configuration.maximumRequestTimeout, origin: .now)
         metrics = LoopMetrics(name: configuration.threadName)
         spinner = IdleSpinner(minimum: configuration.idleSpin)
-        pacer = ReadPacer(enabled: configuration.pacesDeviceReads && flags.contains(.deferTaskRun))
+        // Measuring needs DEFER_TASKRUN (otherwise any enter may post earlier
+        // completions); an IOPOLL ring finds completions only by polling in
+        // an enter with GETEVENTS, which a measured enter leaves out.
+        pacer = ReadPacer(enabled: configuration.pacesDeviceReads && flags.contains(.deferTaskRun) && !configuration.ioPoll)
         drainedRequests.reserveCapacity(Int(size))
     }
 

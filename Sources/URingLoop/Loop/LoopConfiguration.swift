@@ -53,9 +53,9 @@ public struct LoopConfiguration: Sendable, Hashable {
     /// rather than the page cache, so the kernel does not hand them to the
     /// device as one plugged batch (see `ReadPacer`; the loop learns which
     /// kind it serves). Needs DEFER_TASKRUN (`singleIssuer` without
-    /// `submissionPollIdle`); ignored otherwise. Off keeps the kernel's
-    /// batching for every read, which a device that serves batches well
-    /// (or a CPU-bound loop) may prefer.
+    /// `submissionPollIdle`) and no `ioPoll`; ignored otherwise. Off keeps
+    /// the kernel's batching for every read, which a device that serves
+    /// batches well (or a CPU-bound loop) may prefer.
     public var pacesDeviceReads = true
     /// The loop thread's name (first 15 bytes).
     public var threadName = "uring-loop"
