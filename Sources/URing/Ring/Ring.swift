@@ -140,8 +140,9 @@ public final class Ring {
 
     /// Submits pushed entries without GETEVENTS: with `.deferTaskRun`, the
     /// kernel posts only what these entries complete inside the call, and
-    /// completion work that was already waiting stays for a later enter.
-    /// Makes no system call when nothing is pushed.
+    /// completion work that was already waiting stays for a later enter
+    /// (on an IOPOLL ring, so does polling for completions). Makes no
+    /// system call when nothing is pushed.
     @discardableResult
     public func submitWithoutCompletionWork() throws(IOError) -> SubmitResult {
         if submissionQueue.kernelPolls { return try submit() }  // the SQ thread submits; nothing to tell apart

@@ -10,7 +10,8 @@
 // resumed together (fio shows the same: 62k reads/s when it submits and
 // reaps in batches of 16, 76k when it submits each read at once). Splitting
 // the convoy into pairs, which the kernel does not plug, raised O_DIRECT
-// random reads from ordinary tasks by about a fifth (BENCHMARKS.md).
+// random reads by about 18%, from ordinary tasks and from tasks on the loops
+// alike (BENCHMARKS.md).
 //
 // Pairs cost a system call per two reads, which a page-cache hit (done
 // inside the call, in under a microsecond) cannot afford: there, batching is
@@ -18,9 +19,9 @@
 // that carries reads is made without GETEVENTS, so the completion queue
 // afterwards grows only by what completed inside that call: growth means
 // the reads were served from memory, none means they went to a device (or
-// wait on a pipe or socket, where pairs cost only the extra calls). Pairs start
-// after `startAt` such device-bound enters in a row and stop after one that
-// completed inline, so any mixture with cache hits keeps the kernel's
+// wait on a pipe or socket, where pairs cost only the extra calls). Pairs
+// start after `startAt` such device-bound enters in a row and stop after one
+// that completed inline, so any mixture with cache hits keeps the kernel's
 // batching.
 //
 // Loop-thread only.
