@@ -40,6 +40,16 @@ import Testing
         }
     }
 
+    @Test func readPacingIsOnUnlessTurnedOffAndReachesOurLoops() throws {
+        for (arguments, paced) in [([String](), true), (["--no-read-pacing"], false), (["--read-pacing"], true)] {
+            let command = try BenchCommand.parse(["storage-read", "--direct"] + arguments)
+            #expect(command.readPacing == paced, "\(arguments)")
+            let settings = BenchSettings(
+                workload: .storageRead, concurrency: 1, duration: .milliseconds(1), idleSpin: nil, readPacing: command.readPacing)
+            #expect(BenchRunner.loopConfiguration(settings).pacesDeviceReads == paced, "\(arguments)")
+        }
+    }
+
     @Test func aDirectoryThatCannotHoldTheFilesIsNamed() async throws {
         let command = try BenchCommand.parse(["storage-read", "--directory", "/nonexistent/uring", "--seconds", "0.1"])
         do {

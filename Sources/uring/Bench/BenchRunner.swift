@@ -120,10 +120,12 @@ enum BenchRunner {
         settings.workload == .wake ? .microseconds(500) : nil
     }
 
-    /// Our loops' settings for a run: the loop's defaults, with --idle-spin
-    /// and --thread-nice.
+    /// Our loops' settings for a run: the loop's defaults, with --idle-spin,
+    /// --thread-nice and --no-read-pacing.
     static func loopConfiguration(_ settings: BenchSettings) -> LoopConfiguration {
-        loopConfiguration(idleSpin: settings.idleSpin, threadNice: settings.threadNice)
+        var configuration = loopConfiguration(idleSpin: settings.idleSpin, threadNice: settings.threadNice)
+        configuration.pacesDeviceReads = settings.readPacing
+        return configuration
     }
 
     /// Refuses --idle-spin and --thread-nice values our loops cannot take

@@ -38,6 +38,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Our loops' idle spin in microseconds (yielding before they sleep), for every uring engine; default: the loop's own.")
     var idleSpin: Int?
 
+    @Flag(inversion: .prefixedNo, help: "Our loops submit file reads that go to a device two per system call (LoopConfiguration.pacesDeviceReads); --no-read-pacing keeps the kernel's batching, to compare the two in one binary.")
+    var readPacing = true
+
     @Flag(help: "uring-local: pin each loop of the group to its own CPU (LoopGroup's pinningLoopsToCPUs).")
     var pinLoops = false
 
@@ -85,6 +88,7 @@ struct BenchCommand: AsyncParsableCommand {
                 concurrency: concurrency ?? workload.defaultConcurrency,
                 duration: .milliseconds(Int64((seconds ?? workload.defaultSeconds) * 1000)),
                 idleSpin: idleSpin,
+                readPacing: readPacing,
                 pinLoops: pinLoops,
                 threadNice: threadNice,
                 direct: direct,
@@ -144,6 +148,8 @@ struct BenchSettings: Sendable {
     var concurrency: Int
     var duration: Duration
     var idleSpin: Int?
+    /// --no-read-pacing turns `LoopConfiguration.pacesDeviceReads` off.
+    var readPacing = true
     var pinLoops = false
     /// --thread-nice: applied to our loops, the floor thread, NIO's event loop.
     var threadNice: Int32?
