@@ -1,5 +1,7 @@
 // A blob: a file in a partition whose data path runs through the ring.
-// Logical offsets start after the 8-byte header.
+// Logical offsets start after the header (8 bytes, or 4096 for blobs made
+// for direct I/O; see `BlobHeader`). A blob opened for direct I/O refuses,
+// before any I/O, offsets, lengths and buffers the kernel would reject.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -20,12 +22,19 @@ public struct Blob: Sendable {
     public let partition: String
     /// The blob's name.
     public let name: [UInt8]
+    /// Whether reads and writes bypass the page cache (O_DIRECT): see
+    /// `Storage.open(partition:name:versions:direct:)`.
+    public let isDirect: Bool
+    /// Where logical offset 0 is in the file: the header's size.
+    let dataOffset: UInt64
 
-    init(file: BlobFile, core: StorageCore, partition: String, name: [UInt8]) {
+    init(file: BlobFile, core: StorageCore, partition: String, name: [UInt8], dataOffset: UInt64, isDirect: Bool) {
         self.file = file
         self.core = core
         self.partition = partition
         self.name = name
+        self.dataOffset = dataOffset
+        self.isDirect = isDirect
     }
 
     private var handle: Handle { core.loop(for: name) }
@@ -39,10 +48,10 @@ public struct Blob: Sendable {
     /// - Throws: `IOError` `.endOfFile` if the blob is shorter than
     ///   `offset + count`; `.invalidArgument` for offsets past the largest file.
     public func read(at offset: UInt64, count: Int, deadline: ContinuousClock.Instant? = nil) async throws -> [UInt8] {
-        let physical = try physicalOffset(offset, count: count, operation: "read")
-        return try await labelled {
-            try await handle.read(from: file.fd, at: physical, count: count, deadline: deadline, cancellable: false)
-        }
+        _ = try physicalOffset(offset, count: count, operation: "read")  // typed errors before allocating
+        guard count > 0 else { return [] }
+        let buffer = IOBuffer(capacity: count, alignment: bufferAlignment)
+        return try await read(at: offset, into: buffer, count: count, deadline: deadline).bytes
     }
 
     /// Reads exactly `count` bytes (default: the buffer's capacity) at
@@ -51,7 +60,7 @@ public struct Blob: Sendable {
     public func read(
         at offset: UInt64, into buffer: IOBuffer, count: Int? = nil, deadline: ContinuousClock.Instant? = nil
     ) async throws -> IOBuffer {
-        let (loop, fd, physical) = try readTarget(offset, count: count ?? buffer.capacity)
+        let (loop, fd, physical) = try readTarget(offset, into: buffer, count: count ?? buffer.capacity)
         do {
             return try await loop.read(from: fd, at: physical, into: buffer, count: count, deadline: deadline,
                                        cancellable: false)
@@ -62,9 +71,15 @@ public struct Blob: Sendable {
 
     /// The loop, descriptor and file offset of a read at logical `offset`.
     @usableFromInline
-    func readTarget(_ offset: UInt64, count: Int) throws(IOError) -> (Handle, Int32, UInt64) {
-        (handle, file.fd, try physicalOffset(offset, count: count, operation: "read"))
+    func readTarget(_ offset: UInt64, into buffer: IOBuffer, count: Int) throws(IOError) -> (Handle, Int32, UInt64) {
+        let physical = try physicalOffset(offset, count: count, operation: "read")
+        if isDirect { try checkDirect("read", offset: offset, count: count, memory: CollectionOfOne(buffer), wholeBuffers: false) }
+        return (handle, file.fd, physical)
     }
+
+    /// The alignment of buffers the blob allocates itself.
+    @usableFromInline
+    var bufferAlignment: Int { isDirect ? BlobHeader.directAlignment : 16 }
 
     /// `error`, with the blob's label in front of an IOError's context.
     @usableFromInline
@@ -75,7 +90,7 @@ public struct Blob: Sendable {
     /// Writes `bytes` at logical `offset`, extending the blob if needed.
     @inlinable @inline(__always)
     public func write(_ bytes: [UInt8], at offset: UInt64, options: WriteOptions = .buffered) async throws {
-        try await write([IOBuffer(bytes: bytes)], at: offset, options: options)
+        try await write([IOBuffer(bytes: bytes, alignment: bufferAlignment)], at: offset, options: options)
     }
 
     /// Writes the buffers back to back at logical `offset` (one vectored
@@ -104,6 +119,7 @@ public struct Blob: Sendable {
     func writeTarget(_ buffers: [IOBuffer], at offset: UInt64, options: WriteOptions) throws(IOError) -> (Handle, Int32, UInt64, Int32) {
         let total = buffers.reduce(0) { $0 + $1.count }
         let physical = try physicalOffset(offset, count: total, operation: "write")
+        if isDirect { try checkDirect("write", offset: offset, count: total, memory: buffers, wholeBuffers: true) }
         var flags: Int32 = options.durability == .dataSync ? RWF_DSYNC : 0
         if options.dropFromCache && core.dropFromCacheSupported.load(ordering: .relaxed) { flags |= RWF_DONTCACHE }
         return (handle, file.fd, physical, flags)
@@ -120,9 +136,11 @@ public struct Blob: Sendable {
         return flags & ~RWF_DONTCACHE
     }
 
-    /// Sets the logical length: truncates, or extends with zeros.
+    /// Sets the logical length: truncates, or extends with zeros. (On a
+    /// direct blob, a length that is not a multiple of 4096 leaves a last
+    /// block only buffered I/O can read.)
     public func resize(to length: UInt64) async throws {
-        let (physical, overflow) = length.addingReportingOverflow(UInt64(BlobHeader.size))
+        let (physical, overflow) = length.addingReportingOverflow(dataOffset)
         guard !overflow, physical <= UInt64(Int64.max) else {
             throw IOError("resize", .invalidArgument("length \(length) is past the largest file size"), context: file.label)
         }
@@ -141,19 +159,41 @@ public struct Blob: Sendable {
         guard fstat(file.fd, &info) == 0 else {
             throw IOError("stat", errno: curing_errno(), context: file.label)
         }
-        return UInt64(max(0, Int64(info.st_size) - Int64(BlobHeader.size)))
+        return UInt64(max(0, Int64(info.st_size) - Int64(dataOffset)))
     }
 
     private func physicalOffset(_ offset: UInt64, count: Int, operation: String) throws(IOError) -> UInt64 {
         guard count >= 0 else {
             throw IOError(operation, .invalidArgument("negative byte count \(count)"), context: file.label)
         }
-        let (physical, overflow) = offset.addingReportingOverflow(UInt64(BlobHeader.size))
+        let (physical, overflow) = offset.addingReportingOverflow(dataOffset)
         let (end, endOverflow) = physical.addingReportingOverflow(UInt64(count))
         guard !overflow, !endOverflow, end <= UInt64(Int64.max) else {
             throw IOError(operation, .invalidArgument("offset \(offset) + \(count) bytes is past the largest blob"), context: file.label)
         }
         return physical
+    }
+
+    /// Direct I/O moves whole blocks between aligned memory and aligned file
+    /// offsets; the kernel answers anything else with a bare EINVAL, so the
+    /// blob refuses it first and says which rule was broken. `wholeBuffers`:
+    /// each buffer's bytes are transferred (a write), so each length must be
+    /// whole blocks too.
+    private func checkDirect(
+        _ operation: String, offset: UInt64, count: Int, memory buffers: some Sequence<IOBuffer>, wholeBuffers: Bool
+    ) throws(IOError) {
+        let unit = BlobHeader.directAlignment
+        func refuse(_ what: String) -> IOError {
+            IOError(operation, .invalidArgument("direct I/O needs offsets, lengths and buffer addresses that are multiples of \(unit): \(what)"),
+                    context: file.label)
+        }
+        guard offset % UInt64(unit) == 0 else { throw refuse("offset \(offset)") }
+        guard count % unit == 0 else { throw refuse("\(count) bytes") }
+        for buffer in buffers {
+            let address = buffer.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
+            guard address % UInt(unit) == 0 else { throw refuse("a buffer at address 0x\(String(address, radix: 16)) (allocate it with IOBuffer(capacity:alignment: 4096))") }
+            guard !wholeBuffers || buffer.count % unit == 0 else { throw refuse("a buffer of \(buffer.count) bytes") }
+        }
     }
 
     /// Runs `body`, putting the blob's label in front of any IOError's context.

@@ -1,35 +1,68 @@
-// The 8-byte header every blob starts with, big-endian:
+// The header every blob starts with, big-endian:
 //   bytes 0..<4  magic "SURB"
-//   bytes 4..<6  header format version (1)
+//   bytes 4..<6  header format: 1, the compact layout (the header is these
+//                8 bytes), or 2, the aligned layout (zeros pad the header to
+//                4096 bytes, so data starts aligned for O_DIRECT)
 //   bytes 6..<8  the blob's own version, chosen by the application
-// Logical offsets start after it.
+// Logical offsets start after the header.
 import URing
 
 struct BlobHeader: Equatable {
-    static let size = 8
-    static let magic: [UInt8] = Array("SURB".utf8)
-    static let formatVersion: UInt16 = 1
+    /// Where a blob's data starts.
+    enum Layout: Equatable {
+        /// Format 1: data right after the 8 header bytes.
+        case compact
+        /// Format 2: data at 4096, so a blob opened for direct I/O keeps
+        /// logical and physical alignment the same.
+        case aligned
 
-    var blobVersion: UInt16
-
-    var bytes: [UInt8] {
-        BlobHeader.magic + [UInt8(BlobHeader.formatVersion >> 8), UInt8(BlobHeader.formatVersion & 0xff),
-                            UInt8(blobVersion >> 8), UInt8(blobVersion & 0xff)]
+        var format: UInt16 { self == .compact ? 1 : 2 }
+        var size: Int { self == .compact ? BlobHeader.prefixSize : BlobHeader.directAlignment }
     }
 
-    /// Parses and checks a stored header against the accepted versions.
-    static func parse(_ bytes: [UInt8], accepted: ClosedRange<UInt16>, context: String) throws(IOError) -> BlobHeader {
-        guard bytes.count == size, Array(bytes[0..<4]) == magic else {
+    /// The bytes every layout starts with (magic, format, version).
+    static let prefixSize = 8
+    /// The alignment direct I/O on a blob needs: offsets, lengths and
+    /// buffer addresses (4096 serves devices with 512-byte and 4 KiB
+    /// logical blocks alike).
+    static let directAlignment = 4096
+    static let magic: [UInt8] = Array("SURB".utf8)
+
+    var layout: Layout
+    var blobVersion: UInt16
+
+    var size: Int { layout.size }
+
+    /// The whole header, padding included.
+    var bytes: [UInt8] {
+        let format = layout.format
+        let prefix = BlobHeader.magic + [UInt8(format >> 8), UInt8(format & 0xff),
+                                         UInt8(blobVersion >> 8), UInt8(blobVersion & 0xff)]
+        return prefix + [UInt8](repeating: 0, count: layout.size - BlobHeader.prefixSize)
+    }
+
+    /// Parses a stored header's first `prefixSize` bytes, from a file of
+    /// `fileSize` bytes: nil when the file ends inside the header its layout
+    /// promises (torn while being created), else the header, checked against
+    /// the accepted versions.
+    static func parse(
+        _ bytes: [UInt8], fileSize: UInt64, accepted: ClosedRange<UInt16>, context: String
+    ) throws(IOError) -> BlobHeader? {
+        guard bytes.count == prefixSize, Array(bytes[0..<4]) == magic else {
             throw IOError("open", .corrupt("the blob does not start with the swift-uring magic"), context: context)
         }
         let format = UInt16(bytes[4]) << 8 | UInt16(bytes[5])
-        guard format == formatVersion else {
-            throw IOError("open", .corrupt("unknown header format \(format)"), context: context)
+        let layout: Layout
+        switch format {
+        case Layout.compact.format: layout = .compact
+        case Layout.aligned.format: layout = .aligned
+        default: throw IOError("open", .corrupt("unknown header format \(format)"), context: context)
         }
+        guard fileSize >= UInt64(layout.size) else { return nil }
         let version = UInt16(bytes[6]) << 8 | UInt16(bytes[7])
         guard accepted.contains(version) else {
             throw IOError("open", .unsupportedVersion(found: version, accepted: accepted), context: context)
         }
-        return BlobHeader(blobVersion: version)
+        return BlobHeader(layout: layout, blobVersion: version)
     }
 }

@@ -59,12 +59,22 @@ public final class Storage: Sendable {
     /// A new (or shorter-than-header) blob gets a header with the highest of
     /// `versions`; an existing one must carry a version in `versions`.
     ///
+    /// With `direct`, reads and writes bypass the page cache (O_DIRECT):
+    /// offsets, lengths and buffer addresses must then be multiples of 4096
+    /// (`IOBuffer(capacity:alignment: 4096)`), or the call fails with
+    /// `.invalidArgument` before any I/O. A blob is laid out for direct I/O
+    /// when it is created by a direct open (its header fills the first 4096
+    /// bytes); such a blob also opens without `direct`, but one created
+    /// without it cannot be opened with it.
+    ///
     /// - Returns: the blob, its logical length and its version.
-    /// - Throws: `IOError` `.invalidArgument` for bad names, `.corrupt` for a
-    ///   file that is not a blob, `.unsupportedVersion` for a version outside
-    ///   `versions`, `.errno` for filesystem failures.
+    /// - Throws: `IOError` `.invalidArgument` for bad names or a direct open
+    ///   of a blob not laid out for it, `.corrupt` for a file that is not a
+    ///   blob, `.unsupportedVersion` for a version outside `versions`,
+    ///   `.errno` for filesystem failures (EINVAL for a direct open on a
+    ///   filesystem without O_DIRECT).
     public func open(
-        partition: String, name: [UInt8], versions: ClosedRange<UInt16> = 0...0
+        partition: String, name: [UInt8], versions: ClosedRange<UInt16> = 0...0, direct: Bool = false
     ) async throws -> (blob: Blob, length: UInt64, version: UInt16) {
         try PartitionName.validate(partition)
         try BlobName.validate(name, partition: partition)
@@ -74,27 +84,41 @@ public final class Storage: Sendable {
         return try await metadataLock.withLock {
             let newPartition = try FileSystem.makeDirectory(partitionPath)
             let file = BlobFile(fd: try FileSystem.open(path, flags: O_RDWR | O_CREAT), label: label)
-            let blob = Blob(file: file, core: core, partition: partition, name: name)
-            let size = try FileSystem.size(of: file.fd, context: label)
-            if size >= UInt64(BlobHeader.size) {
-                let stored = try await core.handle.read(from: file.fd, at: 0, count: BlobHeader.size, cancellable: false)
-                let header = try BlobHeader.parse(stored, accepted: versions, context: label)
-                return (blob, size - UInt64(BlobHeader.size), header.blobVersion)
+            var size = try FileSystem.size(of: file.fd, context: label)
+            var header: BlobHeader?
+            if size >= UInt64(BlobHeader.prefixSize) {
+                let stored = try await core.handle.read(from: file.fd, at: 0, count: BlobHeader.prefixSize, cancellable: false)
+                header = try BlobHeader.parse(stored, fileSize: size, accepted: versions, context: label)
             }
-            // New, or torn before its header was complete: (re)initialise.
-            if size > 0 {
-                do {
-                    try await core.handle.truncate(file.fd, to: 0)
-                } catch {
-                    throw IOError.labelling(error, with: label)
+            if header == nil {
+                // New, or torn before its header was complete: (re)initialise.
+                if size > 0 {
+                    do {
+                        try await core.handle.truncate(file.fd, to: 0)
+                    } catch {
+                        throw IOError.labelling(error, with: label)
+                    }
                 }
+                let fresh = BlobHeader(layout: direct ? .aligned : .compact, blobVersion: versions.upperBound)
+                try await core.handle.write(fresh.bytes, to: file.fd, at: 0, cancellable: false)
+                try await core.handle.sync(file.fd)
+                try await syncDirectory(partitionPath)
+                if newPartition { try await syncDirectory(directory) }
+                header = fresh
+                size = UInt64(fresh.size)
             }
-            let header = BlobHeader(blobVersion: versions.upperBound)
-            try await core.handle.write(header.bytes, to: file.fd, at: 0, cancellable: false)
-            try await core.handle.sync(file.fd)
-            try await syncDirectory(partitionPath)
-            if newPartition { try await syncDirectory(directory) }
-            return (blob, 0, header.blobVersion)
+            let found = header!
+            if direct {
+                guard found.layout == .aligned else {
+                    throw IOError("open", .invalidArgument(
+                        "the blob was created without direct I/O: its 8-byte header would misalign every O_DIRECT transfer; open it without direct"),
+                        context: label)
+                }
+                // The header went through the page cache; data from here on does not.
+                try FileSystem.enableDirectIO(file.fd, context: label)
+            }
+            let blob = Blob(file: file, core: core, partition: partition, name: name, dataOffset: UInt64(found.size), isDirect: direct)
+            return (blob, size - UInt64(found.size), found.blobVersion)
         }
     }
 

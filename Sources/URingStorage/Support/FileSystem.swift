@@ -48,6 +48,15 @@ enum FileSystem {
         return UInt64(info.st_size)
     }
 
+    /// Turns O_DIRECT on for an open descriptor (EINVAL where the
+    /// filesystem cannot do direct I/O).
+    static func enableDirectIO(_ fd: Int32, context: String) throws(IOError) {
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0, fcntl(fd, F_SETFL, flags | CURING_O_DIRECT) == 0 else {
+            throw IOError("open", errno: curing_errno(), context: context)
+        }
+    }
+
     /// The entries of a directory (without "." and ".."), with whether each
     /// is a regular file (not following symlinks).
     static func list(_ path: String) throws(IOError) -> [(name: String, isRegularFile: Bool)] {
