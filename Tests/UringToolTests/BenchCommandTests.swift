@@ -3,6 +3,7 @@
 // short smoke run, not a measurement: the figures are only checked to exist).
 import ArgumentParser
 import CURing
+import Glibc
 import Testing
 @testable import uring
 
@@ -58,6 +59,34 @@ import Testing
         } catch {
             #expect("\(error)".contains("cannot create a benchmark directory in /nonexistent/uring: No such file or directory"), "\(error)")
         }
+    }
+
+    /// --direct: the read blob is made for direct I/O, and every engine
+    /// reads its data at the same place (past the 4096-byte header).
+    @Test func storageReadEnginesRunDirectOnOneLayout() async throws {
+        let fixture = try #require(try await Fixtures.make(for: .storageRead, directory: "/tmp", fileSize: 4 << 20, direct: true))
+        do {
+            #expect(fixture.readBlob.isDirect)
+            #expect(fixture.dataOffset == 4096)
+            // The blob's logical block 3 is the file's bytes at 3 * 4096 + dataOffset.
+            let viaBlob = try await fixture.readBlob.read(at: 3 * 4096, count: 4096)
+            let fd = open(fixture.readPath, O_RDONLY)
+            try #require(fd >= 0)
+            defer { close(fd) }
+            var raw = [UInt8](repeating: 0, count: 4096)
+            #expect(pread(fd, &raw, 4096, off_t(3 * 4096 + fixture.dataOffset)) == 4096)
+            #expect(viaBlob == raw)
+            #expect(viaBlob.contains { $0 != 0 })
+            for engine in Workload.storageRead.engines {
+                let settings = BenchSettings(workload: .storageRead, concurrency: 4, duration: .milliseconds(100), idleSpin: nil, direct: true)
+                let result = try await BenchRunner.run(settings, engine: engine, fixture: fixture)
+                #expect(result.operationsPerSecond > 0, "\(result.line)")
+            }
+        } catch {
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
     }
 
     @Test(arguments: Workload.allCases)

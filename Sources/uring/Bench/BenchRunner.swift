@@ -25,27 +25,16 @@ enum BenchRunner {
             let group = try localGroup(settings)
             do {
                 let storage = try Storage(directory: fixture!.root, loops: group)
-                let blob = try await storage.open(partition: "bench", name: [1]).blob
+                let blob = try await storage.open(partition: "bench", name: [1], direct: settings.direct).blob
                 let buffers = PerTask(settings.concurrency) { _ in IOBuffer(capacity: StorageFixture.blockSize, alignment: 4096) }
                 let offsets = PerTask(settings.concurrency) {
                     RandomOffsets(seed: $0, fileSize: fixture!.fileSize, blockSize: UInt64(StorageFixture.blockSize))
                 }
-                // --direct: the same O_DIRECT descriptor the other engines read
-                // (the blob's header would misalign O_DIRECT), on the task's loop.
-                let directFD = settings.direct ? open(fixture!.readPath, O_RDONLY | O_CLOEXEC | CURING_O_DIRECT) : -1
-                if settings.direct && directFD < 0 { throw BenchError("cannot open \(fixture!.readPath) with O_DIRECT: errno \(errno)") }
-                defer { if directFD >= 0 { close(directFD) } }
                 let handles = group.handles
                 let measurement = try await ClosedLoop.run(
                     concurrency: settings.concurrency, duration: settings.duration, executors: handles.map(\.executor)
                 ) { task in
-                    let offset = offsets.with(task) { $0.next() }
-                    let buffer = buffers.with(task) { $0 }
-                    if directFD >= 0 {
-                        _ = try await handles[task % handles.count].read(from: directFD, at: offset, into: buffer)
-                    } else {
-                        _ = try await blob.read(at: offset, into: buffer)
-                    }
+                    _ = try await blob.read(at: offsets.with(task) { $0.next() }, into: buffers.with(task) { $0 })
                 }
                 await group.shutdown()
                 return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)

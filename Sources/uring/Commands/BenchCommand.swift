@@ -95,7 +95,8 @@ struct BenchCommand: AsyncParsableCommand {
                 messageSize: messageSize,
                 globalLoops: globalLoops)
             let fixture = try await Fixtures.make(
-                for: workload, directory: directory, fileSize: UInt64(fileSizeMib) << 20, loop: BenchRunner.loopConfiguration(settings))
+                for: workload, directory: directory, fileSize: UInt64(fileSizeMib) << 20, direct: direct,
+                loop: BenchRunner.loopConfiguration(settings))
             do {
                 results += try await measure(settings, engines: selected, fixture: fixture)
             } catch {
@@ -166,14 +167,14 @@ enum Fixtures {
     /// The files a workload needs, or nil for workloads that need none; the
     /// fixture's storage (the uring engine's) runs on a loop made with `loop`.
     static func make(
-        for workload: Workload, directory: String, fileSize: UInt64, loop: LoopConfiguration = LoopConfiguration()
+        for workload: Workload, directory: String, fileSize: UInt64, direct: Bool = false, loop: LoopConfiguration = LoopConfiguration()
     ) async throws -> StorageFixture? {
         switch workload {
         case .nop, .wake, .echo: return nil
         case .storageRead:
             Progress.show("preparing a \(fileSize >> 20) MiB file in \(directory)")
             defer { Progress.clear() }
-            return try await StorageFixture.make(parent: directory, fileSize: fileSize, needsReadFile: true, loop: loop)
+            return try await StorageFixture.make(parent: directory, fileSize: fileSize, needsReadFile: true, direct: direct, loop: loop)
         case .storageWrite:
             return try await StorageFixture.make(parent: directory, fileSize: 0, needsReadFile: false, loop: loop)
         }

@@ -1,8 +1,7 @@
 // storage-read and storage-write for each engine, the same pattern for all:
 // C concurrent workers, 4 KiB per operation, the same offsets per worker.
 //
-// - uring: URingStorage blobs (page cache) or the storage's loop on an
-//   O_DIRECT descriptor (--direct: the blob header would misalign O_DIRECT).
+// - uring: URingStorage blobs (for --direct, a blob opened for direct I/O).
 // - nio: NIOFileSystem on its default thread pool (`readChunk`, `write`,
 //   `synchronize`); for --direct, which NIOFileSystem cannot open, `pread`
 //   run on that same pool (`NIOThreadPool.singleton`), as NIO users would.
@@ -27,28 +26,19 @@ enum StorageEngines {
         let size = fixture.fileSize
         let block = UInt64(StorageFixture.blockSize)
         switch engine {
-        case .uring where !settings.direct:
+        case .uring:
             let buffers = (0..<settings.concurrency).map { _ in IOBuffer(capacity: StorageFixture.blockSize, alignment: 4096) }
             let blob = fixture.readBlob
             let offsets = Offsets(settings.concurrency, size: size)
             return try await ClosedLoop.run(concurrency: settings.concurrency, duration: settings.duration) { task in
                 _ = try await blob.read(at: offsets.with(task) { $0.next() }, into: buffers[task])
             }
-        case .uring:
-            let fd = try openDirect(fixture.readPath)
-            defer { close(fd) }
-            let handle = fixture.storage.handle
-            let buffers = (0..<settings.concurrency).map { _ in IOBuffer(capacity: StorageFixture.blockSize, alignment: 4096) }
-            let offsets = Offsets(settings.concurrency, size: size)
-            return try await ClosedLoop.run(concurrency: settings.concurrency, duration: settings.duration) { task in
-                _ = try await handle.read(from: fd, at: offsets.with(task) { $0.next() }, into: buffers[task])
-            }
         case .nio where !settings.direct:
             let file = try await _NIOFileSystem.FileSystem.shared.openFile(forReadingAt: FilePath(fixture.readPath), options: OpenOptions.Read())
             let offsets = Offsets(settings.concurrency, size: size)
             do {
                 let measurement = try await ClosedLoop.run(concurrency: settings.concurrency, duration: settings.duration) { task in
-                    let offset = Int64(offsets.with(task) { $0.next() } + StorageFixture.headerSize)
+                    let offset = Int64(offsets.with(task) { $0.next() } + fixture.dataOffset)
                     _ = try await file.readChunk(fromAbsoluteOffset: offset, length: .bytes(Int64(block)))
                 }
                 try await file.close()
@@ -63,8 +53,9 @@ enum StorageEngines {
             let pool = NIOThreadPool.singleton
             let offsets = Offsets(settings.concurrency, size: size)
             let buffers = (0..<settings.concurrency).map { _ in IOBuffer(capacity: StorageFixture.blockSize, alignment: 4096) }
+            let base = fixture.dataOffset
             return try await ClosedLoop.run(concurrency: settings.concurrency, duration: settings.duration) { task in
-                let offset = offsets.with(task) { $0.next() }
+                let offset = offsets.with(task) { $0.next() } + base
                 let buffer = buffers[task]
                 try await pool.runIfActive {
                     try buffer.withUnsafeMutableBytes { bytes in
@@ -78,7 +69,7 @@ enum StorageEngines {
             let fd = settings.direct ? try openDirect(fixture.readPath) : open(fixture.readPath, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw BenchError("cannot open \(fixture.readPath): errno \(errno)") }
             defer { close(fd) }
-            let base = settings.direct ? 0 : StorageFixture.headerSize
+            let base = fixture.dataOffset
             let buffers = PerTask<UnsafeMutableRawPointer>(settings.concurrency) { _ in
                 .allocate(byteCount: Int(block), alignment: 4096)
             }

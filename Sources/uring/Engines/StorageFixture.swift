@@ -1,6 +1,7 @@
 // The files the storage workloads run on, made once per workload and shared
-// by every engine: a blob of the requested size (warm in the page cache
-// unless --direct), and one append blob per task for writes.
+// by every engine: a blob of the requested size (warm in the page cache, or
+// for --direct a blob made for direct I/O, written around the cache), and
+// one append blob per task for writes.
 import CURing
 import Glibc
 import URing
@@ -15,19 +16,28 @@ final class StorageFixture: Sendable {
     /// The read blob's path (engines other than ours open it themselves).
     let readPath: String
     let fileSize: UInt64
+    /// Where the read blob's data starts in its file (its header's size:
+    /// 4096 for a direct blob, 8 otherwise); the engines that read the file
+    /// themselves add it. Checked against the file's size when it is made.
+    let dataOffset: UInt64
 
     /// Creates the fixture under a fresh directory in `parent`, its storage
-    /// on a loop made with `loop`.
-    static func make(parent: String, fileSize: UInt64, needsReadFile: Bool, loop: LoopConfiguration) async throws -> StorageFixture {
+    /// on a loop made with `loop`; with `direct`, the read blob is opened for
+    /// direct I/O (and written that way).
+    static func make(
+        parent: String, fileSize: UInt64, needsReadFile: Bool, direct: Bool = false, loop: LoopConfiguration
+    ) async throws -> StorageFixture {
         var template = Array((parent + "/uring-bench-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else {
             throw BenchError("cannot create a benchmark directory in \(parent): \(String(cString: strerror(errno)))")
         }
         let root = String(cString: made)
         let storage = try Storage(directory: root, configuration: loop)
-        let (blob, _, _) = try await storage.open(partition: "bench", name: [1])
+        let (blob, _, _) = try await storage.open(partition: "bench", name: [1], direct: direct)
+        let dataOffset: UInt64 = direct ? 4096 : 8
+        let readPath = root + "/bench/01"
         if needsReadFile {
-            let chunk = IOBuffer(capacity: 1 << 20)
+            let chunk = IOBuffer(capacity: 1 << 20, alignment: 4096)
             var offset: UInt64 = 0
             while offset < fileSize {
                 chunk.withUnsafeMutableBytes { bytes in
@@ -40,20 +50,22 @@ final class StorageFixture: Sendable {
                 offset += UInt64(chunk.count)
             }
             try await blob.sync()
+            var info = stat()
+            guard stat(readPath, &info) == 0, UInt64(info.st_size) == fileSize + dataOffset else {
+                throw BenchError("the read blob's file is not its data plus a \(dataOffset)-byte header")
+            }
         }
-        return StorageFixture(root: root, storage: storage, readBlob: blob, readPath: root + "/bench/01", fileSize: fileSize)
+        return StorageFixture(root: root, storage: storage, readBlob: blob, readPath: readPath, fileSize: fileSize, dataOffset: dataOffset)
     }
 
-    private init(root: String, storage: Storage, readBlob: Blob, readPath: String, fileSize: UInt64) {
+    private init(root: String, storage: Storage, readBlob: Blob, readPath: String, fileSize: UInt64, dataOffset: UInt64) {
         self.root = root
         self.storage = storage
         self.readBlob = readBlob
         self.readPath = readPath
         self.fileSize = fileSize
+        self.dataOffset = dataOffset
     }
-
-    /// Physical offset of logical `offset` in the read blob (past its header).
-    static let headerSize: UInt64 = 8
 
     func tearDown() async {
         await storage.shutdown()
