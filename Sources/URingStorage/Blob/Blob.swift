@@ -46,7 +46,9 @@ public struct Blob: Sendable {
     /// gets `CancellationError`.
     ///
     /// - Throws: `IOError` `.endOfFile` if the blob is shorter than
-    ///   `offset + count`; `.invalidArgument` for offsets past the largest file.
+    ///   `offset + count`; `.invalidArgument` for offsets past the largest
+    ///   file or, on a direct blob, an offset or count that is not a
+    ///   multiple of 4096.
     public func read(at offset: UInt64, count: Int, deadline: ContinuousClock.Instant? = nil) async throws -> [UInt8] {
         _ = try physicalOffset(offset, count: count, operation: "read")  // typed errors before allocating
         guard count > 0 else { return [] }
@@ -95,6 +97,8 @@ public struct Blob: Sendable {
 
     /// Writes the buffers back to back at logical `offset` (one vectored
     /// write, continued after partial progress until every byte is written).
+    /// On a direct blob the offset and every buffer's address and length
+    /// must be multiples of 4096 (`.invalidArgument` before any I/O).
     @inlinable @inline(__always)  // no async frame of its own (see `Handle.write`)
     public func write(_ buffers: [IOBuffer], at offset: UInt64, options: WriteOptions = .buffered) async throws {
         let (loop, fd, physical, flags) = try writeTarget(buffers, at: offset, options: options)
