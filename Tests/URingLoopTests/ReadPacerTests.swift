@@ -18,6 +18,19 @@ import URing
         #expect(pacer.isPacing)
     }
 
+    @Test func entersThatMeasureNothingNeitherCountNorReset() {
+        var pacer = ReadPacer(enabled: true)
+        for _ in 0..<ReadPacer.startAt - 1 { pacer.entered(completedInline: false) }
+        _ = pacer.pushedRead()
+        pacer.entered()
+        #expect(pacer.readsStaged == 0)
+        #expect(!pacer.isPacing)
+        pacer.entered(completedInline: false)
+        #expect(pacer.isPacing)
+        pacer.entered()
+        #expect(pacer.isPacing)
+    }
+
     @Test func oneInlineEnterStopsThePairsAndTheCountStartsOver() {
         var pacer = ReadPacer(enabled: true)
         for _ in 0..<10 { pacer.entered(completedInline: false) }

@@ -264,6 +264,7 @@ public final class IOLoop {
             // did nothing and the loop simply goes around again.
             return
         }
+        var completedInline: Bool?
         do {
             if wait {
                 var timeout = wheel.nextDeadline()
@@ -282,12 +283,12 @@ public final class IOLoop {
                 // already waiting is posted by the next enter.
                 let before = ring.completionQueue.readyCount
                 if case .submitted(let count) = try ring.submitWithoutCompletionWork(), count > 0 {
-                    pacer.entered(completedInline: ring.completionQueue.readyCount != before)
+                    completedInline = ring.completionQueue.readyCount != before
                 }
             } else {
                 _ = try ring.submit()
             }
-            pacer.entered()
+            pacer.entered(completedInline: completedInline)
         } catch {
             // io_uring_enter failing for real (not EINTR/EAGAIN/EBUSY/ETIME)
             // means the ring itself is broken: nothing can complete anymore.

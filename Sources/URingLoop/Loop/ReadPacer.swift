@@ -69,19 +69,13 @@ struct ReadPacer {
     /// completes inline can be told apart from earlier device completions.
     var measuresNextEnter: Bool { isEnabled && readsStaged > 0 }
 
-    /// After an enter made with `measuresNextEnter`: `completedInline` is
-    /// whether the completion queue grew during the call.
-    mutating func entered(completedInline: Bool) {
-        if completedInline {
-            evidence = 0
-        } else {
-            evidence = min(evidence + 1, ReadPacer.startAt)
+    /// After every enter (the staged reads went with it). For one made with
+    /// `measuresNextEnter` that submitted something, `completedInline` is
+    /// whether the completion queue grew during the call; nil otherwise.
+    mutating func entered(completedInline: Bool? = nil) {
+        if let completedInline {
+            evidence = completedInline ? 0 : min(evidence + 1, ReadPacer.startAt)
         }
-        readsStaged = 0
-    }
-
-    /// After every enter: the staged reads went with it.
-    mutating func entered() {
         readsStaged = 0
     }
 }
