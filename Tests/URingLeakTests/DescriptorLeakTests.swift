@@ -93,14 +93,14 @@ private func churn(loops: Int, connections: Int, blobs: Int, root: String) async
         }
     }
 
-    @Test func descriptorCountReturnsToWhereItStarted() throws {
+    @Test func descriptorCountReturnsToWhereItStarted() async throws {
         let executable = try testBinaryPath()
         let report = "/tmp/uring-leak-report-\(getpid())"
         defer { unlink(report) }
         let arguments = [executable, "--testing-library", "swift-testing",
                          "--filter", "DescriptorLeakTests/churnLoopsConnectionsAndBlobs"]
         let environment = ["\(DescriptorLeakTests.childVariable)=\(report)"] + inheritedEnvironment()
-        let status = try spawnAndWait(arguments, environment: environment)
+        let status = try await spawnAndWait(arguments, environment: environment)
         #expect(status == 0, "the child workload failed (exit status \(status))")
         let text = try #require(readReport(report), "the child wrote no report: did the filter select the workload?")
         let numbers = (text.split(separator: "\n").first ?? "").split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }

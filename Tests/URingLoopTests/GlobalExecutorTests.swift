@@ -26,11 +26,11 @@ import URingTestSupport
         "after-shutdown-off-loops",
     ]
 
-    @Test func ordinaryTasksRunOnTheGroupAfterTakeover() throws {
+    @Test func ordinaryTasksRunOnTheGroupAfterTakeover() async throws {
         let probe = try builtExecutable("GlobalExecutorProbe")
         let report = "/tmp/uring-takeover-report-\(getpid())"
         defer { unlink(report) }
-        let status = try spawnAndWait([probe, report], environment: inheritedEnvironment())
+        let status = try await spawnAndWait([probe, report], environment: inheritedEnvironment())
         #expect(status == 0, "the probe failed (exit status \(status); its stderr says which check)")
         let text = try #require(readReport(report), "the probe wrote no report")
         let passed = text.split(separator: "\n").map(String.init)

@@ -87,7 +87,12 @@ public func readReport(_ path: String) -> String? {
 /// Runs `arguments[0]` with `arguments` and `environment`, its standard
 /// output and error going to the file `output` if given; returns its exit
 /// status.
-public func spawnAndWait(_ arguments: [String], environment: [String], output: String? = nil) throws -> Int32 {
+///
+/// The wait runs on a thread of its own: a child can run for seconds (ten
+/// under AddressSanitizer), and two tests blocking the concurrency pool's
+/// two threads in `waitpid` stalled every other test of the process that
+/// long, long enough for an echo client's 10 s receive timeout to fire.
+public func spawnAndWait(_ arguments: [String], environment: [String], output: String? = nil) async throws -> Int32 {
     func cStrings(_ strings: [String]) -> [UnsafeMutablePointer<CChar>?] {
         strings.map { strdup($0) } + [nil]
     }
@@ -107,8 +112,33 @@ public func spawnAndWait(_ arguments: [String], environment: [String], output: S
     var pid = pid_t()
     let spawned = posix_spawn(&pid, arguments[0], &actions, nil, argv, envp)
     try #require(spawned == 0, "posix_spawn failed: \(spawned)")
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let child = pid
+    let status = await withCheckedContinuation { continuation in
+        OwnThread.run {
+            var status: Int32 = 0
+            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+            continuation.resume(returning: status)
+        }
+    }
     // WIFEXITED / WEXITSTATUS, spelled out (they are C macros).
     return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+}
+
+/// Runs a blocking body on a new detached thread (never on the concurrency
+/// pool).
+private final class OwnThread: @unchecked Sendable {
+    // `@unchecked Sendable`: `body` is immutable and runs once, on the new thread.
+    private let body: @Sendable () -> Void
+    private init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+
+    static func run(_ body: @escaping @Sendable () -> Void) {
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(OwnThread(body)).toOpaque()
+        let created = pthread_create(&thread, nil, { context in
+            Unmanaged<OwnThread>.fromOpaque(context!).takeRetainedValue().body()
+            return nil
+        }, context)
+        precondition(created == 0, "pthread_create failed: \(created)")
+        pthread_detach(thread)
+    }
 }
