@@ -85,8 +85,6 @@ import Testing
 
     /// Four connections for a tenth of a second, each message checked.
     private func echo(port: UInt16) async throws -> Measurement {
-        try await runBlocking {
-            try EchoClient.run(port: port, connections: 4, messageSize: 64, duration: .milliseconds(100))
-        }
+        try await EchoClient.run(port: port, connections: 4, messageSize: 64, duration: .milliseconds(100))
     }
 }

@@ -54,7 +54,7 @@ import URingTestSupport
                 await group.shutdown()
                 throw error
             }
-        case .nio: return (try NIOEchoServer(host: "127.0.0.1", port: 0), nil)
+        case .nio: return (try await NIOEchoServer(host: "127.0.0.1", port: 0), nil)
         case .nioAsync: return (try await NIOAsyncEchoServer(host: "127.0.0.1", port: 0), nil)
         }
     }

@@ -76,7 +76,7 @@ enum BenchRunner {
             return try await measureEcho(settings, engine: engine, server: URingEchoServer(
                 host: "127.0.0.1", port: 0, configuration: configuration, loops: settings.globalLoops, preferLoops: false))
         case (.echo, .nio):
-            return try await measureEcho(settings, engine: engine, server: NIOEchoServer(
+            return try await measureEcho(settings, engine: engine, server: await NIOEchoServer(
                 host: "127.0.0.1", port: 0, pinnedCPU: settings.pinLoops ? LoopGroup.usableCPUs().first : nil,
                 niceness: settings.threadNice))
         case (.echo, .nioAsync):
@@ -93,9 +93,8 @@ enum BenchRunner {
     private static func measureEcho(_ settings: BenchSettings, engine: Engine, server: any EchoServer) async throws -> BenchResult {
         do {
             let port = server.port
-            let measurement = try await runBlocking {
-                try EchoClient.run(port: port, connections: settings.concurrency, messageSize: settings.messageSize, duration: settings.duration)
-            }
+            let measurement = try await EchoClient.run(
+                port: port, connections: settings.concurrency, messageSize: settings.messageSize, duration: settings.duration)
             try await server.stop()
             return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
         } catch {
@@ -169,30 +168,5 @@ enum BenchRunner {
         result.enterPerOperation = Double(after.enterCalls - before.enterCalls) / operations
         result.wakeCompletionsPerOperation = Double(after.wakeCompletions - before.wakeCompletions) / operations
         return result
-    }
-}
-
-/// Runs blocking work (thread joins) off the cooperative pool, so the async
-/// servers under test keep every pool thread.
-func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = BlockingThread { continuation.resume(with: Result { try body() }) }
-        thread.start()
-    }
-}
-
-private final class BlockingThread: @unchecked Sendable {
-    // `@unchecked Sendable`: `body` is immutable and runs once on the new thread.
-    let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-
-    func start() {
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        pthread_create(&thread, nil, { context in
-            Unmanaged<BlockingThread>.fromOpaque(context!).takeRetainedValue().body()
-            return nil
-        }, context)
-        pthread_detach(thread)
     }
 }

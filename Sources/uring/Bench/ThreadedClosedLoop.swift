@@ -44,9 +44,9 @@ enum ThreadedClosedLoop {
 
     /// Starts `threads` threads named `name`-index; each calls
     /// `makeOperation(index)` once and then runs the returned operation
-    /// until the time is up.
+    /// until the time is up. The caller waits without holding a pool thread.
     static func run(threads: Int, name: String, duration: Duration,
-                    _ makeOperation: @escaping (Int) -> () throws -> Void) throws -> Measurement {
+                    _ makeOperation: @escaping (Int) -> () throws -> Void) async throws -> Measurement {
         let start = ContinuousClock.now
         let workers = (0..<threads).map { Worker(index: $0, name: name, end: start + duration, makeOperation: makeOperation) }
         var handles: [pthread_t] = []
@@ -62,17 +62,29 @@ enum ThreadedClosedLoop {
                 // The threads already started end at `end`; wait for them so
                 // none outlives the measurement that failed.
                 Unmanaged<Worker>.fromOpaque(context).release()
-                for started in handles { pthread_join(started, nil) }
+                await join(handles)
                 throw BenchError("could not start benchmark thread \(handles.count + 1) of \(threads): \(String(cString: strerror(result)))")
             }
             handles.append(thread)
         }
-        for thread in handles { pthread_join(thread, nil) }
+        await join(handles)
         var total = LatencySampler()
         for worker in workers {
             if let failure = worker.failure { throw failure }
             total.merge(worker.sampler)
         }
         return Measurement(sampler: total, elapsed: ContinuousClock.now - start)
+    }
+
+    /// Joins `threads` from a thread of its own (see `runBlocking`), or
+    /// here if no thread could be started for it: every worker is joined.
+    private static func join(_ threads: [pthread_t]) async {
+        do {
+            try await runBlocking {
+                for thread in threads { pthread_join(thread, nil) }
+            }
+        } catch {
+            for thread in threads { pthread_join(thread, nil) }
+        }
     }
 }

@@ -4,14 +4,14 @@ import CURing
 import Glibc
 
 enum EchoClient {
-    static func run(port: UInt16, connections: Int, messageSize: Int, duration: Duration) throws -> Measurement {
+    static func run(port: UInt16, connections: Int, messageSize: Int, duration: Duration) async throws -> Measurement {
         var sockets: [Int32] = []
         defer { for fd in sockets { close(fd) } }
         for _ in 0..<connections {
             sockets.append(try connect(port: port))
         }
         let descriptors = sockets
-        return try ThreadedClosedLoop.run(threads: connections, name: "echo-client", duration: duration) { index in
+        return try await ThreadedClosedLoop.run(threads: connections, name: "echo-client", duration: duration) { index in
             let fd = descriptors[index]
             let message = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: messageSize)
             var reply = [UInt8](repeating: 0, count: messageSize)

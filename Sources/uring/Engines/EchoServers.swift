@@ -105,9 +105,10 @@ final class NIOEchoServer: EchoServer {
     let channel: any Channel
     let port: UInt16
 
-    /// `pinnedCPU` and `niceness` as for `makeEventLoopGroup`.
-    init(host: String, port: UInt16, pinnedCPU: Int? = nil, niceness: Int32? = nil) throws {
-        group = try NIOEchoServer.makeEventLoopGroup(pinnedCPU: pinnedCPU, niceness: niceness)
+    /// `pinnedCPU` and `niceness` as for `makeEventLoopGroup`. A failed bind
+    /// shuts the event loop down again.
+    init(host: String, port: UInt16, pinnedCPU: Int? = nil, niceness: Int32? = nil) async throws {
+        group = try await NIOEchoServer.makeEventLoopGroup(pinnedCPU: pinnedCPU, niceness: niceness)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -116,7 +117,12 @@ final class NIOEchoServer: EchoServer {
                     try channel.pipeline.syncOperations.addHandler(EchoHandler())
                 }
             }
-        channel = try bootstrap.bind(host: host, port: Int(port)).wait()
+        do {
+            channel = try await bootstrap.bind(host: host, port: Int(port)).get()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
         self.port = UInt16(channel.localAddress?.port ?? 0)
     }
 
@@ -128,13 +134,13 @@ final class NIOEchoServer: EchoServer {
     /// One event-loop thread: with `pinnedCPU` it runs only there (NIO's own
     /// pinning API), as the uring-local loops do with --pin-loops; with
     /// `niceness`, at that nice value, as --thread-nice sets our loops'.
-    static func makeEventLoopGroup(pinnedCPU: Int?, niceness: Int32?) throws -> MultiThreadedEventLoopGroup {
+    static func makeEventLoopGroup(pinnedCPU: Int?, niceness: Int32?) async throws -> MultiThreadedEventLoopGroup {
         let group = pinnedCPU.map { MultiThreadedEventLoopGroup(pinnedCPUIDs: [$0]) } ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         if let niceness {
             do {
-                try group.next().submit { try ThreadPriority.setCurrentThreadNiceness(niceness) }.wait()
+                try await group.next().submit { try ThreadPriority.setCurrentThreadNiceness(niceness) }.get()
             } catch {
-                try? group.syncShutdownGracefully()
+                try? await group.shutdownGracefully()
                 throw error
             }
         }

@@ -20,7 +20,7 @@ final class NIOAsyncEchoServer: EchoServer {
 
     /// `pinnedCPU` and `niceness` as for `NIOEchoServer.makeEventLoopGroup`.
     init(host: String, port: UInt16, pinnedCPU: Int? = nil, niceness: Int32? = nil) async throws {
-        group = try NIOEchoServer.makeEventLoopGroup(pinnedCPU: pinnedCPU, niceness: niceness)
+        group = try await NIOEchoServer.makeEventLoopGroup(pinnedCPU: pinnedCPU, niceness: niceness)
         do {
             listener = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

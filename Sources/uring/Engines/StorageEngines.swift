@@ -74,7 +74,7 @@ enum StorageEngines {
                 .allocate(byteCount: Int(block), alignment: 4096)
             }
             defer { for index in 0..<settings.concurrency { buffers.with(index) { $0.deallocate() } } }
-            return try ThreadedClosedLoop.run(threads: settings.concurrency, name: "pread", duration: settings.duration) { thread in
+            return try await ThreadedClosedLoop.run(threads: settings.concurrency, name: "pread", duration: settings.duration) { thread in
                 var offsets = RandomOffsets(seed: thread, fileSize: size, blockSize: block)
                 let buffer = buffers.with(thread) { $0 }
                 return {
@@ -135,7 +135,7 @@ enum StorageEngines {
                 fds.append(fd)
             }
             let descriptors = fds
-            return try ThreadedClosedLoop.run(threads: settings.concurrency, name: "pwrite", duration: settings.duration) { thread in
+            return try await ThreadedClosedLoop.run(threads: settings.concurrency, name: "pwrite", duration: settings.duration) { thread in
                 let fd = descriptors[thread]
                 let buffer = [UInt8](repeating: 0x5A, count: block)
                 var count = 0
