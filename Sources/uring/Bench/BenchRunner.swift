@@ -45,6 +45,17 @@ enum BenchRunner {
         case (.storageRead, _):
             let measurement = try await StorageEngines.read(settings, engine: engine, fixture: fixture!)
             return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
+        case (.storageWrite, .uringLocal):
+            let group = try localGroup(settings)
+            do {
+                let storage = try Storage(directory: fixture!.root, loops: group)
+                let measurement = try await StorageEngines.writeBlobs(settings, storage: storage, executors: group.handles.map(\.executor))
+                await group.shutdown()
+                return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
+            } catch {
+                await group.shutdown()
+                throw error
+            }
         case (.storageWrite, _):
             let measurement = try await StorageEngines.write(settings, engine: engine, fixture: fixture!)
             return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)

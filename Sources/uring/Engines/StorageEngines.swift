@@ -94,17 +94,7 @@ enum StorageEngines {
         let block = StorageFixture.blockSize
         switch engine {
         case .uring:
-            var blobs: [Blob] = []
-            for task in 0..<settings.concurrency {
-                blobs.append(try await fixture.storage.open(partition: "bench-write", name: [0xA0, UInt8(truncatingIfNeeded: task), UInt8(task >> 8)]).blob)
-            }
-            let buffers = (0..<settings.concurrency).map { _ in IOBuffer(bytes: [UInt8](repeating: 0x5A, count: block)) }
-            let counters = Counters(settings.concurrency)
-            return try await ClosedLoop.run(concurrency: settings.concurrency, duration: settings.duration) { [blobs] task in
-                let count = counters.with(task) { value -> Int in defer { value += 1 }; return value }
-                try await blobs[task].write([buffers[task]], at: (UInt64(count) * UInt64(block)) % appendSpan)
-                if (count + 1) % writesPerSync == 0 { try await blobs[task].sync(dataOnly: true) }
-            }
+            return try await writeBlobs(settings, storage: fixture.storage)
         case .nio:
             var files: [WriteFileHandle] = []
             for task in 0..<settings.concurrency {
@@ -149,6 +139,23 @@ enum StorageEngines {
             }
         default:
             throw BenchError("engine \(engine.rawValue) does not run storage-write")
+        }
+    }
+
+    /// The uring engines' writes: one blob per task, appended through
+    /// `storage`; with `executors`, task i runs on `executors[i % count]`.
+    static func writeBlobs(_ settings: BenchSettings, storage: Storage, executors: [any TaskExecutor] = []) async throws -> Measurement {
+        let block = StorageFixture.blockSize
+        var blobs: [Blob] = []
+        for task in 0..<settings.concurrency {
+            blobs.append(try await storage.open(partition: "bench-write", name: [0xA0, UInt8(truncatingIfNeeded: task), UInt8(task >> 8)]).blob)
+        }
+        let buffers = (0..<settings.concurrency).map { _ in IOBuffer(bytes: [UInt8](repeating: 0x5A, count: block)) }
+        let counters = Counters(settings.concurrency)
+        return try await ClosedLoop.run(concurrency: settings.concurrency, duration: settings.duration, executors: executors) { [blobs] task in
+            let count = counters.with(task) { value -> Int in defer { value += 1 }; return value }
+            try await blobs[task].write([buffers[task]], at: (UInt64(count) * UInt64(block)) % appendSpan)
+            if (count + 1) % writesPerSync == 0 { try await blobs[task].sync(dataOnly: true) }
         }
     }
 
