@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Argument(help: "Workloads to run: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")) (default: all).")
     var workloads: [Workload] = []
 
-    @Option(help: "Seconds per engine and workload.")
+    @Option(help: "Seconds per run of each engine and workload.")
     var seconds: Double?
 
     @Option(help: "Concurrent tasks (or connections); default per workload.")
@@ -32,8 +32,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where the storage workloads create their temporary files.")
     var directory = "/tmp"
 
+    /// Three by default: on a busy machine one run can land in a bad
+    /// scheduling regime (BENCHMARKS.md), and a median of interleaved runs
+    /// shows what is typical.
     @Option(help: "Runs per engine, interleaved; the run with the median ops/s is reported.")
-    var runs = 1
+    var runs = 3
 
     @Option(help: "Our loops' idle spin in microseconds (yielding before they sleep), for every uring engine; default: the loop's own.")
     var idleSpin: Int?
