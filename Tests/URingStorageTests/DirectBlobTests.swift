@@ -28,6 +28,9 @@ import URingLoop
             let into = IOBuffer(capacity: 2 * Self.block, alignment: Self.block)
             _ = try await blob.read(at: UInt64(Self.block), into: into)
             #expect(into.bytes == [UInt8](repeating: 2, count: Self.block) + [UInt8](repeating: 3, count: Self.block))
+            // The cache hint is accepted (and left out: nothing to drop).
+            _ = try await blob.read(at: 0, into: into, options: .uncached)
+            #expect(into.bytes == [UInt8](repeating: 1, count: Self.block) + [UInt8](repeating: 2, count: Self.block))
             #expect(try await blob.read(at: 0, count: Self.block) == [UInt8](repeating: 1, count: Self.block))
 
             // On disk: the header padded to 4096 bytes (format 2), then data.

@@ -29,3 +29,27 @@ func writeRaw(_ path: String, _ bytes: [UInt8]) throws {
     defer { close(fd) }
     try #require(write(fd, bytes, bytes.count) == bytes.count)
 }
+
+/// How many of the file's pages are in the page cache (mincore over a
+/// read-only mapping), after dropping them first when `evictFirst`
+/// (fdatasync, then POSIX_FADV_DONTNEED, which drops clean pages).
+func residentPages(of path: String, evictFirst: Bool = false) throws -> Int {
+    let fd = open(path, O_RDONLY)
+    try #require(fd >= 0, "open \(path): errno \(errno)")
+    defer { close(fd) }
+    if evictFirst {
+        try #require(fdatasync(fd) == 0)
+        try #require(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0)
+    }
+    var info = stat()
+    try #require(fstat(fd, &info) == 0)
+    let size = Int(info.st_size)
+    guard size > 0 else { return 0 }
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let mapping = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0)
+    try #require(mapping != MAP_FAILED, "mmap: errno \(errno)")
+    defer { munmap(mapping, size) }
+    var pages = [UInt8](repeating: 0, count: (size + page - 1) / page)
+    try #require(mincore(mapping, size, &pages) == 0, "mincore: errno \(errno)")
+    return pages.reduce(0) { $0 + Int($1 & 1) }
+}

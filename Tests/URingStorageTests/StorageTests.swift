@@ -132,6 +132,48 @@ import URingLoop
         }
     }
 
+    @Test func uncachedReadsLeaveWhatTheyBroughtInOutOfTheCache() async throws {
+        try await withStorage { storage, root in
+            let (blob, _, _) = try await storage.open(partition: "p", name: [1])
+            let data = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            try await blob.write(data, at: 0)
+            let path = root + "/p/01"
+            try #require(try residentPages(of: path, evictFirst: true) == 0, "the test needs the pages out of the cache first")
+
+            #expect(try await blob.read(at: 0, count: data.count, options: .uncached) == data)
+            if storage.core.dropFromCacheSupported.load(ordering: .relaxed) {
+                // The kernel took RWF_DONTCACHE, so it must have dropped the
+                // pages again (this filesystem: ext4 on 6.14+).
+                #expect(try residentPages(of: path) == 0)
+            }
+            // A cached read keeps its pages (which also shows the probe sees
+            // them), and an uncached read leaves pages already cached alone.
+            #expect(try await blob.read(at: 0, count: data.count) == data)
+            let cached = try residentPages(of: path)
+            #expect(cached >= data.count / 4096)
+            var buffer = IOBuffer(capacity: 4096)
+            buffer = try await blob.read(at: 8192, into: buffer, options: .uncached)
+            #expect(buffer.bytes == Array(data[8192..<(8192 + 4096)]))
+            #expect(try residentPages(of: path) == cached)
+        }
+    }
+
+    @Test func uncachedReadsFallBackWhereTheFilesystemRejectsIt() async throws {
+        // tmpfs has no uncached buffered I/O: the first uncached read is
+        // refused before any byte moves, read again without the flag, and
+        // remembered.
+        try await withStorage(in: "/dev/shm") { storage, _ in
+            let (blob, _, _) = try await storage.open(partition: "p", name: [1])
+            try await blob.write(Array("cached anyway".utf8), at: 0)
+            let supportedBefore = storage.core.dropFromCacheSupported.load(ordering: .relaxed)
+            #expect(supportedBefore)
+            #expect(try await blob.read(at: 0, count: 13, options: .uncached) == Array("cached anyway".utf8))
+            let supportedAfter = storage.core.dropFromCacheSupported.load(ordering: .relaxed)
+            #expect(!supportedAfter)
+            #expect(try await blob.read(at: 7, count: 6, options: .uncached) == Array("anyway".utf8))
+        }
+    }
+
     @Test func resizeDownAndUp() async throws {
         try await withStorage { storage, _ in
             let (blob, _, _) = try await storage.open(partition: "p", name: [1])

@@ -49,34 +49,46 @@ public struct Blob: Sendable {
     ///   `offset + count`; `.invalidArgument` for offsets past the largest
     ///   file or, on a direct blob, an offset or count that is not a
     ///   multiple of 4096.
-    public func read(at offset: UInt64, count: Int, deadline: ContinuousClock.Instant? = nil) async throws -> [UInt8] {
+    public func read(
+        at offset: UInt64, count: Int, options: ReadOptions = .cached, deadline: ContinuousClock.Instant? = nil
+    ) async throws -> [UInt8] {
         _ = try physicalOffset(offset, count: count, operation: "read")  // typed errors before allocating
         guard count > 0 else { return [] }
         let buffer = IOBuffer(capacity: count, alignment: bufferAlignment)
-        return try await read(at: offset, into: buffer, count: count, deadline: deadline).bytes
+        return try await read(at: offset, into: buffer, count: count, options: options, deadline: deadline).bytes
     }
 
     /// Reads exactly `count` bytes (default: the buffer's capacity) at
     /// logical `offset` into `buffer`, which is returned filled.
     @inlinable @inline(__always)  // no async frame of its own (see `Handle.read`)
     public func read(
-        at offset: UInt64, into buffer: IOBuffer, count: Int? = nil, deadline: ContinuousClock.Instant? = nil
+        at offset: UInt64, into buffer: IOBuffer, count: Int? = nil, options: ReadOptions = .cached,
+        deadline: ContinuousClock.Instant? = nil
     ) async throws -> IOBuffer {
-        let (loop, fd, physical) = try readTarget(offset, into: buffer, count: count ?? buffer.capacity)
+        let (loop, fd, physical, flags) = try readTarget(offset, into: buffer, count: count ?? buffer.capacity, options: options)
         do {
-            return try await loop.read(from: fd, at: physical, into: buffer, count: count, deadline: deadline,
-                                       cancellable: false)
+            do {
+                return try await loop.read(from: fd, at: physical, into: buffer, count: count, rwFlags: flags,
+                                           deadline: deadline, cancellable: false)
+            } catch {
+                guard let retry = retryFlags(afterRejecting: error, of: flags) else { throw error }
+                return try await loop.read(from: fd, at: physical, into: buffer, count: count, rwFlags: retry,
+                                           deadline: deadline, cancellable: false)
+            }
         } catch {
             throw labelled(error)
         }
     }
 
-    /// The loop, descriptor and file offset of a read at logical `offset`.
+    /// The loop, descriptor, file offset and `RWF_*` flags of a read at
+    /// logical `offset`.
     @usableFromInline
-    func readTarget(_ offset: UInt64, into buffer: IOBuffer, count: Int) throws(IOError) -> (Handle, Int32, UInt64) {
+    func readTarget(
+        _ offset: UInt64, into buffer: IOBuffer, count: Int, options: ReadOptions
+    ) throws(IOError) -> (Handle, Int32, UInt64, Int32) {
         let physical = try physicalOffset(offset, count: count, operation: "read")
         if isDirect { try checkDirect("read", offset: offset, count: count, memory: CollectionOfOne(buffer), wholeBuffers: false) }
-        return (handle, file.fd, physical)
+        return (handle, file.fd, physical, cacheFlags(dropFromCache: options.dropFromCache))
     }
 
     /// The alignment of buffers the blob allocates itself.
@@ -124,14 +136,22 @@ public struct Blob: Sendable {
         let total = buffers.reduce(0) { $0 + $1.count }
         let physical = try physicalOffset(offset, count: total, operation: "write")
         if isDirect { try checkDirect("write", offset: offset, count: total, memory: buffers, wholeBuffers: true) }
-        var flags: Int32 = options.durability == .dataSync ? RWF_DSYNC : 0
-        if options.dropFromCache && core.dropFromCacheSupported.load(ordering: .relaxed) { flags |= RWF_DONTCACHE }
-        return (handle, file.fd, physical, flags)
+        let flags: Int32 = options.durability == .dataSync ? RWF_DSYNC : 0
+        return (handle, file.fd, physical, flags | cacheFlags(dropFromCache: options.dropFromCache))
     }
 
-    /// The flags to write again with when the kernel or filesystem rejected
-    /// RWF_DONTCACHE (it does so before writing anything; remembered, so
-    /// later writes leave it out), or nil when `error` is anything else.
+    /// RWF_DONTCACHE when asked for, unless the kernel has refused it before
+    /// or the blob bypasses the cache anyway (a direct blob: the flag would
+    /// change nothing, and a filesystem refusing it would turn it off for
+    /// every blob).
+    private func cacheFlags(dropFromCache: Bool) -> Int32 {
+        dropFromCache && !isDirect && core.dropFromCacheSupported.load(ordering: .relaxed) ? RWF_DONTCACHE : 0
+    }
+
+    /// The flags to read or write again with when the kernel or filesystem
+    /// rejected RWF_DONTCACHE (it does so before moving any byte;
+    /// remembered, so later calls leave it out), or nil when `error` is
+    /// anything else.
     @usableFromInline
     func retryFlags(afterRejecting error: any Error, of flags: Int32) -> Int32? {
         guard flags & RWF_DONTCACHE != 0, let error = error as? IOError,

@@ -18,7 +18,8 @@ public struct WriteOptions: Sendable, Hashable {
     public var durability: Durability
     /// Ask the kernel not to keep the written pages cached (`RWF_DONTCACHE`,
     /// Linux 6.14+). Where the kernel or filesystem lacks it, the storage
-    /// notices once and writes normally from then on.
+    /// notices once and writes normally from then on. A direct blob has
+    /// nothing to drop and ignores it.
     public var dropFromCache: Bool
 
     public init(durability: Durability = .buffered, dropFromCache: Bool = false) {
