@@ -100,10 +100,10 @@ import URing
         }
         await Task.yield()
         await handle.shutdown()
-        try await within(30, "every task after shutdown") { for task in tasks { _ = await task.result } }
+        try await within(60, "every task after shutdown") { for task in tasks { _ = await task.result } }
         #expect(finished.count == 40)
         // After the loop is gone, work that prefers its executor still runs.
-        let ran = try await within(10, "a job after shutdown") {
+        let ran = try await within(60, "a job after shutdown") {
             await withTaskExecutorPreference(handle.executor) { 42 }
         }
         #expect(ran == 42)
@@ -112,7 +112,7 @@ import URing
     @Test func actorsCanLiveOnTheLoop() async throws {
         let handle = try smallLoop()
         let counter = LoopBoundCounter(executor: handle.executor)
-        try await within(30, "actor calls") {
+        try await within(60, "actor calls") {
             await withTaskGroup(of: Void.self) { group in
                 for _ in 0..<20 { group.addTask { for _ in 0..<50 { await counter.increment() } } }
             }
@@ -131,7 +131,7 @@ extension ExecutorTests {
         #expect(await counter.ranOnLoop)
         await handle.shutdown()
         // The loop is gone; the actor still runs, one job at a time, off it.
-        try await within(30, "actor calls after its loop exited") {
+        try await within(60, "actor calls after its loop exited") {
             await withTaskGroup(of: Void.self) { group in
                 for _ in 0..<8 { group.addTask { for _ in 0..<25 { await counter.increment() } } }
             }

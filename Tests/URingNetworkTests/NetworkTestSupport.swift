@@ -7,10 +7,11 @@ import URingLoop
 import URingTestSupport
 
 /// The read/write timeout of a test network unless a test sets its own:
-/// only a guard against hangs, so generous under ThreadSanitizer, where the
-/// network tests run side by side many times slower (the 200-connection
-/// echo takes about 15 s there).
-let hangGuard: Duration = underThreadSanitizer ? .seconds(60) : .seconds(20)
+/// only a guard against hangs, so generous: under the sanitizers the tests
+/// run side by side many times slower (the 200-connection echo takes about
+/// 15 s under ThreadSanitizer), and a test can wait seconds for one of the
+/// concurrency pool's two threads.
+let hangGuard: Duration = .seconds(60)
 
 func withNetwork<T>(
     timeout: Duration? = hangGuard, configure: (inout NetworkConfiguration) -> Void = { _ in },
@@ -31,9 +32,10 @@ func withNetwork<T>(
     }
 }
 
-/// Waits (at most 10 s) until a receive has reached the network's loop.
+/// Waits (at most a minute: a guard against hangs) until a receive has
+/// reached the network's loop.
 func untilAReceiveIsPending(_ network: Network) async throws {
-    let patience = ContinuousClock.now + .seconds(10)
+    let patience = ContinuousClock.now + .seconds(60)
     while network.receiveLoop.statistics.pendingRequests == 0 {
         try #require(ContinuousClock.now < patience, "the receive never reached the loop")
         await Task.yield()

@@ -173,7 +173,7 @@ private func until(_ what: String, _ condition: () -> Bool) async throws {
     }
 
     @Test func aFailedWriteIsReportedOnceThenEverythingIsRefused() async throws {
-        try await withNetwork(timeout: .seconds(5)) { network in
+        try await withNetwork { network in
             let (_, client, server) = try await connectedPair(network)
             server.stream.close()  // zero linger: the client's next sends meet a reset
             var firstError: IOError?

@@ -10,7 +10,7 @@ import URingTestSupport
         let tool = try builtExecutable("uring")
         let output = "/tmp/uring-global-executor-\(getpid())"
         defer { unlink(output) }
-        let status = try await spawnAndWait([tool, "bench", "echo", "nop", "--engine", "uring", "--seconds", "0.2", "--global-executor"],
+        let status = try await spawnAndWait([tool, "bench", "echo", "nop", "--engine", "uring", "--seconds", "0.2", "--runs", "1", "--global-executor"],
                                       environment: inheritedEnvironment(), output: output)
         let text = readReport(output) ?? ""
         #expect(status == 0, "uring bench failed (exit status \(status)): \(text)")
