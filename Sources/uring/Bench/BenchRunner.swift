@@ -22,53 +22,35 @@ enum BenchRunner {
             result.eventfdPerOperation = Double(floor.eventfdWrites) / Double(max(measurement.sampler.operations, 1))
             return result
         case (.storageRead, .uringLocal):
-            let group = try localGroup(settings)
-            do {
+            let measurement = try await withLocalGroup(settings) { group in
                 let storage = try Storage(directory: fixture!.root, loops: group)
                 let blob = try await storage.open(partition: "bench", name: [1], direct: settings.direct).blob
                 let buffers = PerTask(settings.concurrency) { _ in IOBuffer(capacity: StorageFixture.blockSize, alignment: 4096) }
                 let offsets = PerTask(settings.concurrency) {
                     RandomOffsets(seed: $0, fileSize: fixture!.fileSize, blockSize: UInt64(StorageFixture.blockSize))
                 }
-                let handles = group.handles
-                let measurement = try await ClosedLoop.run(
-                    concurrency: settings.concurrency, duration: settings.duration, executors: handles.map(\.executor)
+                return try await ClosedLoop.run(
+                    concurrency: settings.concurrency, duration: settings.duration, executors: group.handles.map(\.executor)
                 ) { task in
                     _ = try await blob.read(at: offsets.with(task) { $0.next() }, into: buffers.with(task) { $0 })
                 }
-                await group.shutdown()
-                return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
-            } catch {
-                await group.shutdown()
-                throw error
             }
+            return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
         case (.storageRead, _):
             let measurement = try await StorageEngines.read(settings, engine: engine, fixture: fixture!)
             return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
         case (.storageWrite, .uringLocal):
-            let group = try localGroup(settings)
-            do {
+            let measurement = try await withLocalGroup(settings) { group in
                 let storage = try Storage(directory: fixture!.root, loops: group)
-                let measurement = try await StorageEngines.writeBlobs(settings, storage: storage, executors: group.handles.map(\.executor))
-                await group.shutdown()
-                return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
-            } catch {
-                await group.shutdown()
-                throw error
+                return try await StorageEngines.writeBlobs(settings, storage: storage, executors: group.handles.map(\.executor))
             }
+            return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
         case (.storageWrite, _):
             let measurement = try await StorageEngines.write(settings, engine: engine, fixture: fixture!)
             return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
         case (.echo, .uringLocal):
-            let group = try localGroup(settings)
-            do {
-                let result = try await measureEcho(settings, engine: engine,
-                                                   server: URingEchoServer(host: "127.0.0.1", port: 0, loops: group))
-                await group.shutdown()
-                return result
-            } catch {
-                await group.shutdown()
-                throw error
+            return try await withLocalGroup(settings) { group in
+                try await measureEcho(settings, engine: engine, server: URingEchoServer(host: "127.0.0.1", port: 0, loops: group))
             }
         case (.echo, .uringGlobal):
             var options = ["--global-executor"]
@@ -141,21 +123,32 @@ enum BenchRunner {
         return configuration
     }
 
-    /// The uring-local engines' loops: one per CPU, pinned with --pin-loops.
-    private static func localGroup(_ settings: BenchSettings) throws -> LoopGroup {
-        try LoopGroup(configuration: loopConfiguration(settings), pinningLoopsToCPUs: settings.pinLoops)
+    /// Runs `body` on the uring-local engines' loops (one per CPU, pinned
+    /// with --pin-loops), shutting them down on every path.
+    private static func withLocalGroup<T>(_ settings: BenchSettings, _ body: (LoopGroup) async throws -> T) async throws -> T {
+        let group = try LoopGroup(configuration: loopConfiguration(settings), pinningLoopsToCPUs: settings.pinLoops)
+        do {
+            let result = try await body(group)
+            await group.shutdown()
+            return result
+        } catch {
+            await group.shutdown()
+            throw error
+        }
     }
 
     /// nop/wake with tasks on the loops themselves: a LoopGroup (one loop
     /// per CPU), tasks spread over it, every request submitted directly.
     private static func runLocalNop(_ settings: BenchSettings) async throws -> BenchResult {
-        let group = try localGroup(settings)
-        let handles = settings.workload == .wake ? [group.handles[0]] : group.handles
-        let measurement = try await ClosedLoop.run(
-            concurrency: settings.concurrency, duration: settings.duration, pause: pause(settings),
-            executors: handles.map(\.executor)
-        ) { task in try await handles[task % handles.count].nop() }
-        await group.shutdown()
+        // The counters are read after the group's shutdown, when they are final.
+        let (measurement, handles) = try await withLocalGroup(settings) { group in
+            let handles = settings.workload == .wake ? [group.handles[0]] : group.handles
+            let measurement = try await ClosedLoop.run(
+                concurrency: settings.concurrency, duration: settings.duration, pause: pause(settings),
+                executors: handles.map(\.executor)
+            ) { task in try await handles[task % handles.count].nop() }
+            return (measurement, handles)
+        }
         var result = BenchResult(workload: settings.workload, engine: .uringLocal, concurrency: settings.concurrency, measurement: measurement)
         let operations = Double(max(measurement.sampler.operations, 1))
         let statistics = handles.map(\.statistics)
