@@ -17,10 +17,10 @@ struct TestTimeout: Error, CustomStringConvertible {
 /// The bound guards against hangs, not slowness: it includes the time the
 /// body waits for one of the concurrency pool's two threads, which the whole
 /// suite shares and which under the sanitizers can be busy for over ten
-/// seconds, so tests give it a minute or more. The body is then cancelled; one that ignores cancellation (a loop of
-/// `Task.yield()` polling a counter) is left running, but the test fails on
-/// time instead of hanging (see `bounded`). Cancelling the caller cancels
-/// the body.
+/// seconds, so tests give it a minute or more. On time the body is
+/// cancelled; one that ignores cancellation (a loop of `Task.yield()`
+/// polling a counter) is left running, but the test fails on time instead
+/// of hanging (see `bounded`). Cancelling the caller cancels the body.
 func within<T: Sendable>(
     _ seconds: Int, _ what: String, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
