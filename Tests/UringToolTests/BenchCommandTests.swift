@@ -89,6 +89,21 @@ import Testing
         await fixture.tearDown()
     }
 
+    @Test func theLegendSaysWhatEachEngineIsOnceInTheTablesOrder() {
+        let measurement = Measurement(sampler: LatencySampler(), elapsed: .seconds(1))
+        let results = [(Workload.nop, Engine.uring), (.nop, .floor), (.echo, .uring), (.echo, .nioAsync)].map {
+            BenchResult(workload: $0.0, engine: $0.1, concurrency: 1, measurement: measurement)
+        }
+        let lines = ResultTable.legend(results).split(separator: "\n").map(String.init)
+        let expected: [Engine] = [.uring, .floor, .nioAsync]
+        #expect(lines.count == expected.count, "\(lines)")
+        for (line, engine) in zip(lines, expected) {
+            #expect(line.hasPrefix(engine.rawValue + " ") && line.hasSuffix("  " + engine.summary), "\(line)")
+        }
+        // Every engine has its own line.
+        #expect(Set(Engine.allCases.map(\.summary)).count == Engine.allCases.count)
+    }
+
     @Test(arguments: Workload.allCases)
     func everyEngineRunsAndReportsItsLine(_ workload: Workload) async throws {
         let fixture = try await Fixtures.make(for: workload, directory: "/tmp", fileSize: 4 << 20)

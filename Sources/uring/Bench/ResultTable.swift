@@ -21,6 +21,18 @@ enum ResultTable {
     }
 }
 
+extension ResultTable {
+    /// What each engine in `results` is, in the order they first appear.
+    static func legend(_ results: [BenchResult]) -> String {
+        var seen: [String] = []
+        for result in results where !seen.contains(result.engine) { seen.append(result.engine) }
+        let width = seen.map(\.count).max() ?? 0
+        return seen.compactMap { name in
+            Engine(rawValue: name).map { name.padding(width) + "  " + $0.summary }
+        }.joined(separator: "\n")
+    }
+}
+
 extension String {
     fileprivate func padding(_ width: Int) -> String {
         self + String(repeating: " ", count: max(0, width - count))

@@ -120,6 +120,8 @@ struct BenchCommand: AsyncParsableCommand {
         } else {
             print("")
             print(ResultTable.render(results))
+            print("")
+            print(ResultTable.legend(results))
         }
     }
 }
