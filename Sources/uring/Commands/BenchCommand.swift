@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Argument(help: "Workloads to run: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")) (default: all).")
     var workloads: [Workload] = []
 
-    @Option(help: "Seconds per run of each engine and workload.")
+    @Option(help: "Seconds per run of each engine and workload (default: \(Workload.defaultSeconds)).")
     var seconds: Double?
 
     @Option(help: "Concurrent tasks (or connections); default per workload.")
@@ -89,7 +89,7 @@ struct BenchCommand: AsyncParsableCommand {
             let settings = BenchSettings(
                 workload: workload,
                 concurrency: concurrency ?? workload.defaultConcurrency,
-                duration: .milliseconds(Int64((seconds ?? workload.defaultSeconds) * 1000)),
+                duration: .milliseconds(Int64((seconds ?? Workload.defaultSeconds) * 1000)),
                 idleSpin: idleSpin,
                 readPacing: readPacing,
                 pinLoops: pinLoops,
