@@ -20,6 +20,7 @@ private final class Calls: Sendable {
 private func faultyLoop(size: UInt32 = 8, _ plan: FaultPlan) throws -> Handle {
     var configuration = LoopConfiguration()
     configuration.size = size
+    configuration.requestCapacity = Int(size)
     configuration.timeoutWheelTick = .milliseconds(1)
     return try IOLoop.start(configuration, faults: plan)
 }

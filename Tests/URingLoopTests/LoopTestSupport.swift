@@ -37,9 +37,12 @@ func within<T: Sendable>(
     }
 }
 
+/// A loop whose SQ and request capacity are both `size`, so tests can reach
+/// its capacity with a few requests.
 func smallLoop(size: UInt32 = 8, shutdownTimeout: Duration? = nil, tick: Duration = .milliseconds(1)) throws -> Handle {
     var configuration = LoopConfiguration()
     configuration.size = size
+    configuration.requestCapacity = Int(size)
     configuration.shutdownTimeout = shutdownTimeout
     configuration.timeoutWheelTick = tick
     configuration.maximumRequestTimeout = .seconds(30)

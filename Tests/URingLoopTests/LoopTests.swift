@@ -434,6 +434,56 @@ import URing
         #expect(throws: IOError.self) { try IOLoop.start(configuration) }
         configuration.size = 100
         #expect(try configuration.validated().size == 128)
+        configuration = LoopConfiguration()
+        configuration.requestCapacity = 0
+        #expect(throws: IOError.self) { try IOLoop.start(configuration) }
+        configuration.requestCapacity = LoopConfiguration.maximumRequestCapacity + 1
+        #expect(throws: IOError.self) { try IOLoop.start(configuration) }
+    }
+
+    @Test func theLargestRingAndCapacityStart() async throws {
+        // The completion queue sized from both must fit the kernel's limit.
+        var configuration = LoopConfiguration()
+        configuration.size = Ring.maximumEntries
+        configuration.requestCapacity = LoopConfiguration.maximumRequestCapacity
+        let handle = try IOLoop.start(configuration)
+        try await within(60, "a NOP on the largest loop") { try await handle.nop() }
+        await handle.shutdown()
+    }
+
+    @Test func requestsPastTheSubmissionQueueStayAdmittedUpToTheCapacity() async throws {
+        // A receive keeps its place until data comes. With 4 SQ entries and
+        // room for 64 requests, 40 idle receives are all admitted and the
+        // send that answers one of them still gets through; were capacity
+        // the SQ's size, that send would queue behind them for good.
+        var configuration = LoopConfiguration()
+        configuration.size = 4
+        configuration.requestCapacity = 64
+        configuration.timeoutWheelTick = .milliseconds(1)
+        let handle = try IOLoop.start(configuration)
+        let pairs = try (0..<40).map { _ in try socketPair() }
+        defer { for (left, right) in pairs { close(left); close(right) } }
+        try await within(60, "40 idle receives, then the sends that answer them") {
+            try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+                for (index, pair) in pairs.enumerated() {
+                    group.addTask { (index, try await handle.receive(from: pair.1, count: 1)) }
+                }
+                while handle.statistics.pendingRequests < 40 { try await Task.sleep(for: .milliseconds(1)) }
+                try await handle.send([7], to: pairs[0].0)
+                let first = try await group.next()
+                #expect(first?.0 == 0 && first?.1 == [7])
+                for (index, pair) in pairs.enumerated().dropFirst() {
+                    try await handle.send([UInt8(index)], to: pair.0)
+                }
+                var answered = 1
+                while let (index, bytes) = try await group.next() {
+                    #expect(bytes == [UInt8(index)])
+                    answered += 1
+                }
+                #expect(answered == 40)
+            }
+        }
+        await handle.shutdown()
     }
 }
 

@@ -2,7 +2,7 @@
 // loop thread.
 //
 // Three kinds of message travel here, all counted by the Waker's sequence:
-// - requests, at most `capacity` of them queued (the ring size);
+// - requests, at most `capacity` of them queued (the loop's request capacity);
 // - cancellations (a task was cancelled), never bounded, since a cancel must
 //   never wait behind the work it cancels;
 // - jobs for the loop's executor from other threads, never bounded (a job
@@ -57,7 +57,7 @@ final class SubmissionChannel: Sendable {
 
     init(capacity: Int) {
         self.capacity = capacity
-        state = Locked(State(requests: RingBuffer(capacity: capacity)))
+        state = Locked(State(requests: RingBuffer(capacity: min(capacity, 256))))  // grows on demand
     }
 
     /// Offers a request; see `EnqueueOutcome` for what the caller must do.

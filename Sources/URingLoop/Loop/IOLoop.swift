@@ -81,7 +81,7 @@ public final class IOLoop {
     package static func start(_ configuration: LoopConfiguration, faults: FaultPlan?) throws(IOError) -> Handle {
         let configuration = try configuration.validated()
         let waker = try Waker()
-        let channel = SubmissionChannel(capacity: Int(configuration.size))
+        let channel = SubmissionChannel(capacity: configuration.requestCapacity)
         let counters = LoopCounters()
         let termination = LoopTermination()
         let executor = LoopExecutor(channel: channel, waker: waker)
@@ -126,20 +126,20 @@ public final class IOLoop {
             flags.insert(.singleIssuer)
             if configuration.submissionPollIdle == nil { flags.formUnion([.deferTaskRun, .taskRunFlag]) }
         }
-        // Every admitted request can have one operation CQE and one cancel
-        // CQE outstanding, plus wake CQEs: size the CQ so it cannot overflow.
-        let size = configuration.size
-        ring = try Ring(entries: size, options: RingOptions(
-            flags: flags, completionQueueEntries: size * 4, submissionThreadIdle: configuration.submissionPollIdle))
+        // The CQ is sized from the request capacity so it cannot overflow.
+        ring = try Ring(entries: configuration.size, options: RingOptions(
+            flags: flags, completionQueueEntries: configuration.completionQueueEntries,
+            submissionThreadIdle: configuration.submissionPollIdle))
         self.configuration = configuration
         self.channel = channel
         self.waker = waker
         self.counters = counters
         self.executor = executor
         local = executor.local
-        waiters = WaiterTable(capacity: Int(size))
-        readyQueue = RingBuffer(capacity: Int(size))
-        pendingCancels = RingBuffer(capacity: Int(size))
+        waiters = WaiterTable(capacity: configuration.requestCapacity)
+        // Both queues grow on demand (at most to the request capacity).
+        readyQueue = RingBuffer(capacity: Int(configuration.size))
+        pendingCancels = RingBuffer(capacity: Int(configuration.size))
         wheel = TimingWheel(tick: configuration.timeoutWheelTick, horizon: configuration.maximumRequestTimeout, origin: .now)
         metrics = LoopMetrics(name: configuration.threadName)
         spinner = IdleSpinner(minimum: configuration.idleSpin)
@@ -147,7 +147,7 @@ public final class IOLoop {
         // completions); an IOPOLL ring finds completions only by polling in
         // an enter with GETEVENTS, which a measured enter leaves out.
         pacer = ReadPacer(enabled: configuration.pacesDeviceReads && flags.contains(.deferTaskRun) && !configuration.ioPoll)
-        drainedRequests.reserveCapacity(Int(size))
+        drainedRequests.reserveCapacity(Int(configuration.size))
     }
 
     // MARK: - The loop

@@ -3,9 +3,18 @@ import URing
 
 /// The settings of one `IOLoop`.
 public struct LoopConfiguration: Sendable, Hashable {
-    /// Ring entries, rounded up to a power of two. Also the most requests in
-    /// flight at once; producers beyond it wait (without blocking a thread).
+    /// Submission-queue entries, rounded up to a power of two: the most
+    /// requests one `io_uring_enter` hands the kernel (a pass with more
+    /// submits as it goes).
     public var size: UInt32 = 256
+    /// The most requests the loop holds at once, submitted or waiting for
+    /// room in the submission queue; producers beyond it wait (without
+    /// blocking a thread). A request holds its place until it completes,
+    /// so a server's receive loop needs one per connection waiting for
+    /// data: size this by connections, not by batch. At most
+    /// `LoopConfiguration.maximumRequestCapacity`; the completion queue is
+    /// sized from it (four entries each, so it cannot overflow).
+    public var requestCapacity = 4096
     /// Busy-poll completions (IOPOLL): only for O_DIRECT I/O on polled devices.
     public var ioPoll = false
     /// Create the ring as `SINGLE_ISSUER | DEFER_TASKRUN` (the loop thread is
@@ -62,11 +71,28 @@ public struct LoopConfiguration: Sendable, Hashable {
 
     public init() {}
 
+    /// The largest `requestCapacity`: four completion-queue entries each
+    /// must fit the kernel's largest completion queue (twice its largest
+    /// submission queue).
+    public static let maximumRequestCapacity = Int(Ring.maximumEntries) / 2
+
+    /// Completion-queue entries for this configuration: every admitted
+    /// request can have an operation CQE and a cancel CQE outstanding, plus
+    /// wake CQEs, so four per request leave ample room; and the kernel wants
+    /// at least as many as submission-queue entries.
+    var completionQueueEntries: UInt32 {
+        max(UInt32(requestCapacity) * 4, size * 2)
+    }
+
     /// The configuration with `size` rounded up, or a clear error for values
     /// that cannot work.
     public func validated() throws(IOError) -> LoopConfiguration {
         var result = self
         guard size > 0 else { throw IOError("loop configuration", .invalidArgument("size must be at least 1")) }
+        guard (1...LoopConfiguration.maximumRequestCapacity).contains(requestCapacity) else {
+            throw IOError("loop configuration", .invalidArgument(
+                "requestCapacity \(requestCapacity) is outside 1...\(LoopConfiguration.maximumRequestCapacity)"))
+        }
         guard size <= Ring.maximumEntries else {
             throw IOError("loop configuration", .invalidArgument("size \(size) exceeds the kernel's maximum of \(Ring.maximumEntries) entries"))
         }

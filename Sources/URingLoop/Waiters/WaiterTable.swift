@@ -1,8 +1,8 @@
 // The flat slab of admitted requests, indexed by `WaiterID`.
 //
 // Invariants (loop thread only):
-// - `count` = occupied slots <= capacity = the ring size, so in-flight
-//   requests never exceed what the SQ/CQ were sized for.
+// - `count` = occupied slots <= capacity = the loop's request capacity, so
+//   in-flight requests never exceed what the CQ was sized for.
 // - A slot is freed only after its request's last operation CQE (or by
 //   shutdown's abandonment), so an operation CQE always finds its slot; only
 //   cancel CQEs can be stale (they may arrive after the target finished and
