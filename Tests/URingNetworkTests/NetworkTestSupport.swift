@@ -51,6 +51,26 @@ func connectedPair(_ network: Network, host: String = "127.0.0.1") async throws
     return (listener, client, try await accepted)
 }
 
+/// Accepts `connections` connections from `listener` and echoes each, in
+/// a task of its own, until its peer closes.
+func echoServer(_ listener: Listener, connections: Int) -> Task<Void, any Error> {
+    Task {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<connections {
+                let (_, sink, stream) = try await listener.accept()
+                group.addTask {
+                    while true {
+                        let chunk = try await stream.receive(upTo: 4096)
+                        if chunk.isEmpty { return }
+                        try await sink.send(chunk)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+}
+
 func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
     (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 131) ^ seed) }
 }

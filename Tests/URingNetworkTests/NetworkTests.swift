@@ -365,21 +365,7 @@ import URingTestSupport
     @Test func twoHundredConcurrentConnectionsEcho() async throws {
         try await withNetwork { network in
             let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
-            let server = Task {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for _ in 0..<200 {
-                        let (_, sink, stream) = try await listener.accept()
-                        group.addTask {
-                            while true {
-                                let chunk = try await stream.receive(upTo: 4096)
-                                if chunk.isEmpty { return }
-                                try await sink.send(chunk)
-                            }
-                        }
-                    }
-                    try await group.waitForAll()
-                }
-            }
+            let server = echoServer(listener, connections: 200)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<200 {
                     group.addTask {
@@ -395,6 +381,46 @@ import URingTestSupport
                 }
                 try await group.waitForAll()
             }
+            try await server.value
+        }
+    }
+
+    @Test func idleConnectionsPastTheRingSizeDoNotKeepOutNewOnes() async throws {
+        // Every idle connection holds a receive on the receive loop, here at
+        // both ends: 400 receives, past the 256 submission-queue entries
+        // that once also bounded the requests a loop held. A newcomer is
+        // still accepted and served, and then every idle one too.
+        let count = 200
+        try await withNetwork { network in
+            let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+            let server = echoServer(listener, connections: count + 1)
+            // On failure, nothing may keep the network's shutdown waiting.
+            defer { listener.close(); server.cancel() }
+            var idle: [(sink: Sink, stream: Stream)] = []
+            for _ in 0..<count { idle.append(try await network.dial(listener.localAddress)) }
+            let connections = idle
+            try await withThrowingTaskGroup(of: Void.self) { clients in
+                for (index, connection) in connections.enumerated() {
+                    clients.addTask {
+                        let echoed = try await connection.stream.receive(exactly: 8)
+                        #expect(echoed == pattern(8, seed: index), "connection \(index)")
+                    }
+                }
+                let patience = ContinuousClock.now + .seconds(60)
+                while network.receiveLoop.statistics.pendingRequests < UInt64(2 * count) {
+                    try #require(ContinuousClock.now < patience, "the idle receives never were all admitted")
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+                let newcomer = try await network.dial(listener.localAddress)
+                try await newcomer.sink.send(pattern(16, seed: 999))
+                #expect(try await newcomer.stream.receive(exactly: 16) == pattern(16, seed: 999))
+                newcomer.sink.close()
+                for (index, connection) in connections.enumerated() {
+                    try await connection.sink.send(pattern(8, seed: index))
+                }
+                try await clients.waitForAll()
+            }
+            for connection in connections { connection.sink.close() }
             try await server.value
         }
     }

@@ -35,7 +35,10 @@ public final class Network: Sendable {
     /// Runs on an existing group of loops: each connection is assigned one
     /// loop (round-robin) for its sends and receives, and its `executor`
     /// lets a server run the connection's task right there, where its I/O
-    /// skips every cross-thread hop. The group stays the caller's.
+    /// skips every cross-thread hop. The group stays the caller's, and so
+    /// does its loops' `requestCapacity`: each loop holds a request for
+    /// every one of its connections waiting for data (a group for a server
+    /// can start from `NetworkConfiguration.defaultLoop`).
     public init(configuration: NetworkConfiguration = NetworkConfiguration(), loops: LoopGroup) throws(IOError) {
         self.configuration = try configuration.validated()
         group = loops

@@ -19,10 +19,21 @@ public struct NetworkConfiguration: Sendable, Hashable {
     /// Run sends and receives on separate loops, so a slow peer's sends never
     /// delay anyone's receives. With `false`, one loop serves both.
     public var separateLoops = true
-    /// Settings of the loop(s).
-    public var loop = LoopConfiguration()
+    /// Settings of the loop(s). A receive loop holds a request for every
+    /// connection waiting for data, so a network's loops default to the
+    /// largest request capacity (`LoopConfiguration.maximumRequestCapacity`,
+    /// 16,384 each) rather than a storage loop's: connections past it wait
+    /// for a place, accepts on the receive loop too.
+    public var loop = NetworkConfiguration.defaultLoop
 
     public init() {}
+
+    /// A loop configuration with room for many idle connections.
+    public static var defaultLoop: LoopConfiguration {
+        var loop = LoopConfiguration()
+        loop.requestCapacity = LoopConfiguration.maximumRequestCapacity
+        return loop
+    }
 
     /// `self`, or the first setting a network cannot run with.
     func validated() throws(IOError) -> NetworkConfiguration {

@@ -3,6 +3,7 @@ import ArgumentParser
 import CURing
 import Glibc
 import URingLoop
+import URingNetwork
 import URingStorage
 
 enum BenchRunner {
@@ -101,10 +102,12 @@ enum BenchRunner {
         settings.workload == .wake ? .microseconds(500) : nil
     }
 
-    /// Our loops' settings for a run: the loop's defaults, with --idle-spin,
+    /// Our loops' settings for a run: the defaults a user gets (a network's
+    /// for echo, with room for every connection), with --idle-spin,
     /// --thread-nice and --no-read-pacing.
     static func loopConfiguration(_ settings: BenchSettings) -> LoopConfiguration {
-        var configuration = loopConfiguration(idleSpin: settings.idleSpin, threadNice: settings.threadNice)
+        let base = settings.workload == .echo ? NetworkConfiguration.defaultLoop : LoopConfiguration()
+        var configuration = loopConfiguration(idleSpin: settings.idleSpin, threadNice: settings.threadNice, base: base)
         configuration.pacesDeviceReads = settings.readPacing
         return configuration
     }
@@ -116,8 +119,8 @@ enum BenchRunner {
         if let threadNice, !(-20...19).contains(threadNice) { throw ValidationError("--thread-nice must be in -20...19, got \(threadNice)") }
     }
 
-    static func loopConfiguration(idleSpin: Int?, threadNice: Int32?) -> LoopConfiguration {
-        var configuration = LoopConfiguration()
+    static func loopConfiguration(idleSpin: Int?, threadNice: Int32?, base: LoopConfiguration) -> LoopConfiguration {
+        var configuration = base
         if let idleSpin { configuration.idleSpin = .microseconds(idleSpin) }
         configuration.niceness = threadNice
         return configuration

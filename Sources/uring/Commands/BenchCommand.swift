@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import URingLoop
+import URingNetwork
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -77,7 +78,9 @@ struct BenchCommand: AsyncParsableCommand {
         var globalLoops: LoopGroup?
         if globalExecutor {
             // For the rest of the process: the takeover cannot be undone.
-            let loops = try LoopGroup(configuration: BenchRunner.loopConfiguration(idleSpin: idleSpin, threadNice: threadNice),
+            // A network's loop settings: these loops also serve echo's connections.
+            let loops = try LoopGroup(configuration: BenchRunner.loopConfiguration(
+                                          idleSpin: idleSpin, threadNice: threadNice, base: NetworkConfiguration.defaultLoop),
                                       pinningLoopsToCPUs: pinLoops)
             try loops.unsafeInstallAsGlobalExecutor()
             globalLoops = loops
