@@ -36,6 +36,11 @@ public struct Handle: Sendable {
         try await withTaskExecutorPreference(core.executor) { try await body() }
     }
 
+    /// The settings the loop runs with (validated: `size` rounded up). Its
+    /// `maximumRequestTimeout` is the farthest a deadline can reach: later
+    /// ones are clamped to it.
+    public var configuration: LoopConfiguration { core.configuration }
+
     /// Whether the loop thread has exited.
     public var isTerminated: Bool { core.termination.isFinished }
 

@@ -13,14 +13,18 @@ final class HandleCore: Sendable {
     let counters: LoopCounters
     let termination: LoopTermination
     let executor: LoopExecutor
+    /// The settings the loop runs with (validated).
+    let configuration: LoopConfiguration
     /// Cleared once this loop's kernel showed it lacks IORING_OP_FTRUNCATE
     /// (before Linux 6.9): the ring's EINVAL, then a plain `ftruncate` that
     /// succeeded on the same descriptor. `Handle.truncate` then goes
     /// straight to the system call.
     let ringTruncates = Atomic<Bool>(true)
 
-    init(channel: SubmissionChannel, waker: Waker, counters: LoopCounters, termination: LoopTermination, executor: LoopExecutor) {
+    init(channel: SubmissionChannel, waker: Waker, counters: LoopCounters, termination: LoopTermination, executor: LoopExecutor,
+         configuration: LoopConfiguration) {
         self.channel = channel
+        self.configuration = configuration
         self.waker = waker
         self.counters = counters
         self.termination = termination

@@ -112,7 +112,8 @@ public final class IOLoop {
             termination.finish()
         }
         try startup.wait().get()
-        return Handle(core: HandleCore(channel: channel, waker: waker, counters: counters, termination: termination, executor: executor))
+        return Handle(core: HandleCore(channel: channel, waker: waker, counters: counters, termination: termination, executor: executor,
+                                       configuration: configuration))
     }
 
     private init(

@@ -22,6 +22,11 @@ public final class Network: Sendable {
         self.configuration = try configuration.validated()
         group = nil
         var loop = configuration.loop
+        // A deadline past the loop's horizon would be clamped to it: raise
+        // the horizon so the read/write timeout is honoured as set.
+        if let timeout = configuration.readWriteTimeout {
+            loop.maximumRequestTimeout = max(loop.maximumRequestTimeout, timeout)
+        }
         loop.threadName = "uring-net-recv"
         receiveLoop = try IOLoop.start(loop)
         if configuration.separateLoops {
@@ -39,8 +44,18 @@ public final class Network: Sendable {
     /// does its loops' `requestCapacity`: each loop holds a request for
     /// every one of its connections waiting for data (a group for a server
     /// can start from `NetworkConfiguration.defaultLoop`).
+    ///
+    /// - Throws: `IOError` `.invalidArgument` when the read/write timeout is
+    ///   longer than the group's `maximumRequestTimeout`, which would cut
+    ///   every send and receive short.
     public init(configuration: NetworkConfiguration = NetworkConfiguration(), loops: LoopGroup) throws(IOError) {
         self.configuration = try configuration.validated()
+        if let timeout = configuration.readWriteTimeout,
+           let short = loops.handles.first(where: { $0.configuration.maximumRequestTimeout < timeout }) {
+            throw IOError("network configuration", .invalidArgument(
+                "readWriteTimeout \(timeout) exceeds the group's maximumRequestTimeout "
+                    + "\(short.configuration.maximumRequestTimeout), which would clamp every deadline to it"))
+        }
         group = loops
         receiveLoop = loops.handles[0]
         sendLoop = loops.handles[0]

@@ -10,6 +10,9 @@ public struct NetworkConfiguration: Sendable, Hashable {
     /// of lingering in TIME_WAIT, reclaiming sockets from misbehaving peers at once.
     public var zeroLinger = true
     /// Applied to every top-level send and receive; `nil` waits forever.
+    /// A network raises its own loops' `maximumRequestTimeout` to this (a
+    /// deadline past it would be clamped); on a group it must not exceed
+    /// the group's.
     public var readWriteTimeout: Duration? = .seconds(30)
     /// Size of each stream's receive buffer (large reads bypass it).
     public var receiveBufferSize = 64 * 1024

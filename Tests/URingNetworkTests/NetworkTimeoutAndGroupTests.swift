@@ -1,0 +1,68 @@
+// A network on a caller's loop group, and the read/write timeout against
+// the loops' deadline horizon.
+import Testing
+import URing
+import URingLoop
+@testable import URingNetwork
+import URingTestSupport
+
+@Suite struct NetworkOnAGroupTests {
+    @Test func eachConnectionLivesOnOneLoopAndItsTasksSubmitThereDirectly() async throws {
+        let group = try LoopGroup(count: 2)
+        let network = try Network(loops: group)
+        let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+        let server = echoServer(listener, connections: 4)
+        defer { listener.close(); server.cancel() }
+        var loopsUsed = Set<ObjectIdentifier>()
+        for index in 0..<4 {
+            let (sink, stream) = try await network.dial(listener.localAddress)
+            // Both directions on one loop, whose tasks skip the channel.
+            #expect(sink.executor === stream.executor)
+            loopsUsed.insert(ObjectIdentifier(stream.executor))
+            let loop = try #require(group.handles.first { $0.executor === stream.executor })
+            let before = loop.statistics.directSubmissions
+            try await withTaskExecutorPreference(stream.executor) {
+                try await sink.send(pattern(32, seed: index))
+                #expect(try await stream.receive(exactly: 32) == pattern(32, seed: index))
+            }
+            #expect(loop.statistics.directSubmissions - before >= 2)
+            sink.close()
+        }
+        #expect(loopsUsed.count == 2)
+        try await server.value
+        await network.shutdown()  // the group's owner shuts the loops down
+        #expect(!group.handles.contains { $0.isTerminated })
+        await group.shutdown()
+    }
+
+    @Test func aReadWriteTimeoutPastTheGroupsHorizonIsRefused() async throws {
+        var loop = LoopConfiguration()
+        loop.maximumRequestTimeout = .milliseconds(200)
+        let group = try LoopGroup(count: 1, configuration: loop)
+        var configuration = NetworkConfiguration()
+        configuration.readWriteTimeout = .seconds(1)
+        #expect(throws: IOError.self) { try Network(configuration: configuration, loops: group) }
+        configuration.readWriteTimeout = .milliseconds(200)
+        _ = try Network(configuration: configuration, loops: group)
+        await group.shutdown()
+    }
+}
+
+@Suite struct NetworkTimeoutTests {
+    @Test func aReadWriteTimeoutPastItsLoopsHorizonIsHonoured() async throws {
+        // The loops' horizon is 200 ms; the network raises it to its 1 s
+        // timeout rather than letting every deadline be clamped to 200 ms.
+        try await withNetwork(timeout: .seconds(1), configure: {
+            $0.loop.maximumRequestTimeout = .milliseconds(200)
+            $0.loop.timeoutWheelTick = .milliseconds(1)
+        }) { network in
+            #expect(network.receiveLoop.configuration.maximumRequestTimeout == .seconds(1))
+            let (_, client, server) = try await connectedPair(network)
+            let started = ContinuousClock.now
+            await expectIOError(.timedOut) { _ = try await server.stream.receive(exactly: 1) }
+            // A deadline never fires early; the clamped one fired at 200 ms.
+            #expect(ContinuousClock.now - started >= .milliseconds(990))
+            withExtendedLifetime(client) {}
+        }
+    }
+}
