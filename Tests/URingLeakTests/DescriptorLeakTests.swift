@@ -55,7 +55,19 @@ private func churn(loops: Int, connections: Int, blobs: Int, root: String) async
         serverSink.close()
         _ = (stream, serverStream)
     }
+    // Failed dials close their sockets: refused, and out of time.
+    let address = listener.localAddress
     listener.close()
+    for _ in 0..<connections / 10 {
+        do {
+            _ = try await network.dial(address)
+            Issue.record("a dial to a closed listener succeeded")
+        } catch let error as IOError where error.errno == ECONNREFUSED {}
+        do {
+            _ = try await network.dial(address, deadline: .now - .seconds(1))
+            Issue.record("a dial past its deadline succeeded")
+        } catch let error as IOError where error.reason == .timedOut {}
+    }
     await network.shutdown()
     let storage = try Storage(directory: root)
     for index in 0..<blobs {

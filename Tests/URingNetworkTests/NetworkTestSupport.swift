@@ -1,5 +1,7 @@
 // Helpers shared by the network tests: a network with test settings, a
 // connected pair on loopback, and byte patterns to check transfers against.
+import CURing
+import Glibc
 import Testing
 import URing
 import URingLoop
@@ -74,3 +76,44 @@ func echoServer(_ listener: Listener, connections: Int) -> Task<Void, any Error>
 func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
     (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 131) ^ seed) }
 }
+
+/// A loopback listener that never accepts, its accept queue already full:
+/// the kernel drops further handshakes, so a dial to it hears nothing.
+final class SilentListener {
+    let address: SocketAddress
+    private let listener: Int32
+    private var fillers: [Int32] = []
+
+    init() throws {
+        let fd = socket(AF_INET, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0)
+        try #require(fd >= 0)
+        listener = fd
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = UInt32(INADDR_LOOPBACK).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 0) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        try #require(listening)
+        address = try SocketAddress(host: "127.0.0.1", port: UInt16(bigEndian: local.sin_port))
+        // A backlog of 0 still queues one connection; a few non-blocking
+        // connects fill the queue (those past it stay in SYN_SENT).
+        for _ in 0..<4 {
+            let filler = socket(AF_INET, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC | CURING_SOCK_NONBLOCK, 0)
+            try #require(filler >= 0)
+            _ = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) }
+            }
+            fillers.append(filler)
+        }
+    }
+
+    deinit {
+        for fd in fillers { close(fd) }
+        close(listener)
+    }
+}
+

@@ -350,7 +350,7 @@ import URingTestSupport
         // deadline, anything under half of it is the refusal (a fixed 5 s
         // bound failed at 7.6 s once, the whole suite running under ASan on
         // two CPUs).
-        try await withNetwork(timeout: .seconds(60)) { network in
+        try await withNetwork(configure: { $0.connectTimeout = .seconds(60) }) { network in
             // Bind then close a listener to find a port nobody listens on.
             let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
             let address = listener.localAddress
@@ -359,6 +359,20 @@ import URingTestSupport
             let started = ContinuousClock.now
             await expectIOError(.errno(ECONNREFUSED)) { _ = try await network.dial(address) }
             #expect(ContinuousClock.now - started < .seconds(30))
+        }
+    }
+
+    @Test func dialToAListenerThatNeverAnswersTimesOut() async throws {
+        // A listener whose accept queue is full drops new handshakes, as a
+        // vanished host would: the dial ends at the connect timeout with
+        // .timedOut (its socket closed: DescriptorLeakTests count that).
+        let silent = try SilentListener()
+        try await withNetwork(configure: { $0.connectTimeout = .milliseconds(300) }) { network in
+            let started = ContinuousClock.now
+            await expectIOError(.timedOut) { _ = try await network.dial(silent.address) }
+            #expect(ContinuousClock.now - started >= .milliseconds(290))
+            // A deadline given to the call wins over the configured timeout.
+            await expectIOError(.timedOut) { _ = try await network.dial(silent.address, deadline: .now + .milliseconds(50)) }
         }
     }
 

@@ -35,20 +35,33 @@ import URingTestSupport
         await group.shutdown()
     }
 
-    @Test func aReadWriteTimeoutPastTheGroupsHorizonIsRefused() async throws {
+    @Test func aTimeoutPastTheGroupsHorizonIsRefused() async throws {
         var loop = LoopConfiguration()
         loop.maximumRequestTimeout = .milliseconds(200)
         let group = try LoopGroup(count: 1, configuration: loop)
         var configuration = NetworkConfiguration()
+        configuration.readWriteTimeout = .milliseconds(200)
+        configuration.connectTimeout = .seconds(1)
+        #expect(throws: IOError.self) { try Network(configuration: configuration, loops: group) }
+        configuration.connectTimeout = .milliseconds(200)
         configuration.readWriteTimeout = .seconds(1)
         #expect(throws: IOError.self) { try Network(configuration: configuration, loops: group) }
-        configuration.readWriteTimeout = .milliseconds(200)
+        configuration.readWriteTimeout = nil
         _ = try Network(configuration: configuration, loops: group)
         await group.shutdown()
     }
 }
 
 @Suite struct NetworkTimeoutTests {
+    @Test func timeoutsThatCannotWorkAreRefused() throws {
+        for (readWrite, connect) in [(Duration.zero, Duration.seconds(1)), (.seconds(1), .milliseconds(-5))] {
+            var configuration = NetworkConfiguration()
+            configuration.readWriteTimeout = readWrite
+            configuration.connectTimeout = connect
+            #expect(throws: IOError.self) { try Network(configuration: configuration) }
+        }
+    }
+
     @Test func aReadWriteTimeoutPastItsLoopsHorizonIsHonoured() async throws {
         // The loops' horizon is 200 ms; the network raises it to its 1 s
         // timeout rather than letting every deadline be clamped to 200 ms.
@@ -56,7 +69,7 @@ import URingTestSupport
             $0.loop.maximumRequestTimeout = .milliseconds(200)
             $0.loop.timeoutWheelTick = .milliseconds(1)
         }) { network in
-            #expect(network.receiveLoop.configuration.maximumRequestTimeout == .seconds(1))
+            #expect(network.receiveLoop.configuration.maximumRequestTimeout >= .seconds(1))
             let (_, client, server) = try await connectedPair(network)
             let started = ContinuousClock.now
             await expectIOError(.timedOut) { _ = try await server.stream.receive(exactly: 1) }

@@ -23,8 +23,8 @@ public final class Network: Sendable {
         group = nil
         var loop = configuration.loop
         // A deadline past the loop's horizon would be clamped to it: raise
-        // the horizon so the read/write timeout is honoured as set.
-        if let timeout = configuration.readWriteTimeout {
+        // the horizon so the timeouts are honoured as set.
+        if let timeout = configuration.longestTimeout {
             loop.maximumRequestTimeout = max(loop.maximumRequestTimeout, timeout)
         }
         loop.threadName = "uring-net-recv"
@@ -45,16 +45,16 @@ public final class Network: Sendable {
     /// every one of its connections waiting for data (a group for a server
     /// can start from `NetworkConfiguration.defaultLoop`).
     ///
-    /// - Throws: `IOError` `.invalidArgument` when the read/write timeout is
-    ///   longer than the group's `maximumRequestTimeout`, which would cut
-    ///   every send and receive short.
+    /// - Throws: `IOError` `.invalidArgument` when the read/write or connect
+    ///   timeout is longer than the group's `maximumRequestTimeout`, which
+    ///   would cut those deadlines short.
     public init(configuration: NetworkConfiguration = NetworkConfiguration(), loops: LoopGroup) throws(IOError) {
         self.configuration = try configuration.validated()
-        if let timeout = configuration.readWriteTimeout,
+        if let timeout = configuration.longestTimeout,
            let short = loops.handles.first(where: { $0.configuration.maximumRequestTimeout < timeout }) {
             throw IOError("network configuration", .invalidArgument(
-                "readWriteTimeout \(timeout) exceeds the group's maximumRequestTimeout "
-                    + "\(short.configuration.maximumRequestTimeout), which would clamp every deadline to it"))
+                "a timeout of \(timeout) exceeds the group's maximumRequestTimeout "
+                    + "\(short.configuration.maximumRequestTimeout), which would clamp it"))
         }
         group = loops
         receiveLoop = loops.handles[0]
@@ -86,12 +86,16 @@ public final class Network: Sendable {
         }
     }
 
-    /// Connects to `address` (within `deadline`, default: the read/write timeout).
+    /// Connects to `address` (within `deadline`, default: the connect timeout).
+    ///
+    /// - Throws: `IOError` `.timedOut` when no answer came in time (a host
+    ///   that drops the handshake, a listener whose backlog is full), or
+    ///   the kernel's errno (`ECONNREFUSED`, `ENETUNREACH`, ...).
     public func dial(_ address: SocketAddress, deadline: ContinuousClock.Instant? = nil) async throws -> (sink: Sink, stream: Stream) {
         let fd = try SocketOptions.makeTCPSocket(for: address)
         do {
             try SocketOptions.configure(fd, configuration)
-            try await receiveLoop.connect(fd, to: address, deadline: deadline ?? configuration.readWriteTimeout.map { .now + $0 })
+            try await receiveLoop.connect(fd, to: address, deadline: deadline ?? configuration.connectTimeout.map { .now + $0 })
         } catch {
             close(fd)
             throw error

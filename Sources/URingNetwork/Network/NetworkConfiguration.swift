@@ -10,10 +10,13 @@ public struct NetworkConfiguration: Sendable, Hashable {
     /// of lingering in TIME_WAIT, reclaiming sockets from misbehaving peers at once.
     public var zeroLinger = true
     /// Applied to every top-level send and receive; `nil` waits forever.
-    /// A network raises its own loops' `maximumRequestTimeout` to this (a
-    /// deadline past it would be clamped); on a group it must not exceed
-    /// the group's.
+    /// A network raises its own loops' `maximumRequestTimeout` to this and
+    /// `connectTimeout` (a deadline past it would be clamped); on a group
+    /// neither may exceed the group's.
     public var readWriteTimeout: Duration? = .seconds(30)
+    /// How long `dial` waits for a connection unless given a deadline; `nil`
+    /// leaves it to the kernel (its SYN retries take about two minutes).
+    public var connectTimeout: Duration? = .seconds(10)
     /// Size of each stream's receive buffer (large reads bypass it).
     public var receiveBufferSize = 64 * 1024
     /// How many bytes a `Sink` may hold written but unsent before `write`
@@ -43,9 +46,19 @@ public struct NetworkConfiguration: Sendable, Hashable {
         guard receiveBufferSize > 0 else {
             throw IOError("network configuration", .invalidArgument("receiveBufferSize must be positive"))
         }
+        for (name, timeout) in [("readWriteTimeout", readWriteTimeout), ("connectTimeout", connectTimeout)] {
+            if let timeout, timeout <= .zero {
+                throw IOError("network configuration", .invalidArgument("\(name) must be positive (nil: no timeout)"))
+            }
+        }
         guard writeBufferLimit > 0 else {
             throw IOError("network configuration", .invalidArgument("writeBufferLimit must be positive"))
         }
         return self
+    }
+
+    /// The longest deadline the network sets by itself.
+    var longestTimeout: Duration? {
+        [readWriteTimeout, connectTimeout].compactMap { $0 }.max()
     }
 }
