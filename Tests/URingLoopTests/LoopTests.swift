@@ -120,6 +120,26 @@ import URing
         #expect(outcomes.all == ["one", "two", "empty", "shutdown"])
     }
 
+    @Test func aCountNoMemoryCanHoldIsAnErrorNotACrash() async throws {
+        // The calls that allocate for the caller take their count from
+        // outside (a length a peer sent): one past any memory must fail
+        // with ENOMEM, leaving the loop serving.
+        let handle = try smallLoop()
+        let fd = try temporaryFile()
+        defer { close(fd) }
+        let (left, right) = try socketPair()
+        defer { close(left); close(right) }
+        let impossible = 1 << 60
+        await expectIOError(.errno(ENOMEM)) { _ = try await handle.read(from: fd, at: 0, count: impossible) }
+        await expectIOError(.errno(ENOMEM)) { _ = try await handle.receive(from: right, count: impossible) }
+        #expect(throws: IOError("recv", .errno(ENOMEM), context: "cannot allocate a buffer of \(impossible) bytes")) {
+            try IOBuffer(capacity: impossible, orThrowFor: "recv")
+        }
+        try await handle.send([1, 2], to: left)
+        #expect(try await handle.receive(from: right, count: 2, exact: true) == [1, 2])
+        await handle.shutdown()
+    }
+
     @Test func deadlineAlreadyPassedFailsAtOnce() async throws {
         let handle = try smallLoop()
         await expectIOError(.timedOut) { try await handle.nop(deadline: .now - .seconds(1)) }

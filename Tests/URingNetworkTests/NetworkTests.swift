@@ -317,6 +317,18 @@ import URingTestSupport
         }
     }
 
+    @Test func anExactReceiveNoMemoryCanHoldFailsAndLosesNothing() async throws {
+        // A length prefix from a hostile peer: the receive fails with
+        // ENOMEM before taking anything, and the stream goes on.
+        try await withNetwork { network in
+            let (_, client, server) = try await connectedPair(network)
+            try await client.sink.send([1, 2, 3, 4, 5, 6])
+            #expect(try await server.stream.receive(exactly: 2) == [1, 2])
+            await expectIOError(.errno(ENOMEM)) { _ = try await server.stream.receive(exactly: 1 << 60) }
+            #expect(try await server.stream.receive(exactly: 4) == [3, 4, 5, 6])
+        }
+    }
+
     @Test func peerClosingMidMessageIsEndOfFile() async throws {
         try await withNetwork { network in
             let (_, client, server) = try await connectedPair(network)

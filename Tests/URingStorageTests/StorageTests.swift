@@ -87,6 +87,9 @@ import URingLoop
                 _ = try await blob.read(at: .max, count: 1)
             }
             await expectIOError(.invalidArgument("negative byte count -1")) { _ = try await blob.read(at: 0, count: -1) }
+            // A count no memory can hold: an error, not a crash.
+            await expectIOError(.errno(ENOMEM)) { _ = try await blob.read(at: 0, count: 1 << 60) }
+            #expect(try await blob.read(at: 0, count: 4) == [1, 2, 3, 4])
         }
     }
 

@@ -16,6 +16,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import URing
 
 /// A fixed-capacity byte buffer at a stable, aligned address.
 public final class IOBuffer: @unchecked Sendable {
@@ -33,14 +34,42 @@ public final class IOBuffer: @unchecked Sendable {
 
     let base: UnsafeMutableRawPointer
 
-    /// Creates an empty buffer of `capacity` bytes.
-    public init(capacity: Int, alignment: Int = 16) {
-        precondition(capacity >= 0, "IOBuffer capacity must not be negative")
-        precondition(alignment > 0 && alignment & (alignment - 1) == 0, "IOBuffer alignment must be a power of two")
+    /// Creates an empty buffer of `capacity` bytes (trapping if the memory
+    /// cannot be had, as an array would).
+    public convenience init(capacity: Int, alignment: Int = 16) {
+        guard let base = IOBuffer.allocate(capacity, alignment: alignment) else {
+            preconditionFailure("IOBuffer: cannot allocate \(capacity) bytes")
+        }
+        self.init(base: base, capacity: capacity, alignment: alignment)
+    }
+
+    /// Creates an empty buffer of `capacity` bytes, or throws `IOError`
+    /// `.errno(ENOMEM)` for `operation` when the memory cannot be had: for
+    /// sizes that come from outside (a length a peer sent, a count read
+    /// from a file), where trapping would end the whole process.
+    public convenience init(capacity: Int, alignment: Int = 16, orThrowFor operation: String) throws(IOError) {
+        guard let base = IOBuffer.allocate(capacity, alignment: alignment) else {
+            throw IOError(operation, .errno(ENOMEM), context: "cannot allocate a buffer of \(capacity) bytes")
+        }
+        self.init(base: base, capacity: capacity, alignment: alignment)
+    }
+
+    private init(base: UnsafeMutableRawPointer, capacity: Int, alignment: Int) {
+        self.base = base
         self.capacity = capacity
         self.alignment = alignment
         self.count = 0
-        base = .allocate(byteCount: max(capacity, 1), alignment: alignment)
+    }
+
+    /// `posix_memalign`, or nil when the kernel refuses the memory.
+    private static func allocate(_ capacity: Int, alignment: Int) -> UnsafeMutableRawPointer? {
+        precondition(capacity >= 0, "IOBuffer capacity must not be negative")
+        precondition(alignment > 0 && alignment & (alignment - 1) == 0, "IOBuffer alignment must be a power of two")
+        var memory: UnsafeMutableRawPointer?
+        guard posix_memalign(&memory, max(alignment, MemoryLayout<UnsafeRawPointer>.size), max(capacity, 1)) == 0 else {
+            return nil
+        }
+        return memory
     }
 
     /// Creates a buffer holding a copy of `bytes`.
@@ -50,7 +79,7 @@ public final class IOBuffer: @unchecked Sendable {
         count = bytes.count
     }
 
-    deinit { base.deallocate() }
+    deinit { free(base) }
 
     /// A copy of the valid bytes.
     public var bytes: [UInt8] {

@@ -42,7 +42,7 @@ extension Handle {
         from fd: Int32, at offset: UInt64?, count: Int, deadline: ContinuousClock.Instant? = nil, cancellable: Bool = true
     ) async throws -> [UInt8] {
         try Handle.check(count: count, capacity: count, offset: offset, operation: "read")
-        return try await read(from: fd, at: offset, into: IOBuffer(capacity: count), count: count, deadline: deadline,
+        return try await read(from: fd, at: offset, into: IOBuffer(capacity: count, orThrowFor: "read"), count: count, deadline: deadline,
                               cancellable: cancellable).bytes
     }
 
@@ -174,7 +174,8 @@ extension Handle {
         from fd: Int32, count: Int, exact: Bool = false, deadline: ContinuousClock.Instant? = nil
     ) async throws -> [UInt8] {
         try Handle.check(count: count, capacity: count, offset: nil, operation: "recv")
-        return try await receive(from: fd, into: IOBuffer(capacity: count), count: count, exact: exact, deadline: deadline).bytes
+        return try await receive(from: fd, into: IOBuffer(capacity: count, orThrowFor: "recv"), count: count, exact: exact,
+                                 deadline: deadline).bytes
     }
 
     /// Accepts one connection on a listening socket.

@@ -168,12 +168,20 @@ public final class Stream: @unchecked Sendable {
     @usableFromInline
     func receiveLarge(_ count: Int, deadline: ContinuousClock.Instant?) async throws -> [UInt8] {
         defer { busy.store(false, ordering: .releasing) }
+        // Allocated before anything is taken from the stream, so a count
+        // no memory can hold fails without losing buffered bytes.
+        let missing = count - buffered
+        let destination: IOBuffer
+        do throws(IOError) {
+            destination = try IOBuffer(capacity: missing, orThrowFor: "recv")
+        } catch {
+            throw labelled(error)
+        }
         var result = take(buffered)
         result.reserveCapacity(count)
-        let missing = count - result.count
         do {
             let direct = try await socket.receiveLoop.receive(
-                from: socket.fd, into: IOBuffer(capacity: missing), count: missing, exact: true, deadline: deadline)
+                from: socket.fd, into: destination, count: missing, exact: true, deadline: deadline)
             return result + direct.bytes
         } catch {
             isBroken = true

@@ -48,13 +48,19 @@ public struct Blob: Sendable {
     /// - Throws: `IOError` `.endOfFile` if the blob is shorter than
     ///   `offset + count`; `.invalidArgument` for offsets past the largest
     ///   file or, on a direct blob, an offset or count that is not a
-    ///   multiple of 4096.
+    ///   multiple of 4096; `.errno(ENOMEM)` for a count whose buffer cannot
+    ///   be allocated.
     public func read(
         at offset: UInt64, count: Int, options: ReadOptions = .cached, deadline: ContinuousClock.Instant? = nil
     ) async throws -> [UInt8] {
         _ = try physicalOffset(offset, count: count, operation: "read")  // typed errors before allocating
         guard count > 0 else { return [] }
-        let buffer = IOBuffer(capacity: count, alignment: bufferAlignment)
+        let buffer: IOBuffer
+        do throws(IOError) {
+            buffer = try IOBuffer(capacity: count, alignment: bufferAlignment, orThrowFor: "read")
+        } catch {
+            throw IOError.labelling(error, with: file.label)
+        }
         return try await read(at: offset, into: buffer, count: count, options: options, deadline: deadline).bytes
     }
 
