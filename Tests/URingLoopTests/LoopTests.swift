@@ -140,6 +140,20 @@ import URing
         await handle.shutdown()
     }
 
+    @Test func writingToAPipeWithoutAReaderIsEPIPENotSIGPIPE() async throws {
+        // The kernel answers a write to a pipe whose reader is gone with
+        // EPIPE and a SIGPIPE to the writing thread, the loop's when the
+        // write completes inline: that signal would end the process.
+        let handle = try smallLoop()
+        var ends: [Int32] = [0, 0]
+        try #require(pipe(&ends) == 0)
+        close(ends[0])
+        defer { close(ends[1]) }
+        await expectIOError(.errno(EPIPE)) { try await handle.write([1, 2, 3], to: ends[1], at: nil) }
+        try await within(60, "a request after the EPIPE") { try await handle.nop() }
+        await handle.shutdown()
+    }
+
     @Test func deadlineAlreadyPassedFailsAtOnce() async throws {
         let handle = try smallLoop()
         await expectIOError(.timedOut) { try await handle.nop(deadline: .now - .seconds(1)) }

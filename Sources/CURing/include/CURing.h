@@ -18,6 +18,7 @@
 #include <linux/io_uring.h>
 #include <linux/time_types.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -156,6 +157,17 @@ int32_t curing_thread_nice(void);
 /// Names the calling thread (first 15 bytes), as seen in top and gdb.
 static inline void curing_set_thread_name(const char *name) {
     prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
+}
+
+/// Blocks SIGPIPE for the calling thread. The kernel answers a write to a
+/// pipe or socket whose reader is gone with EPIPE *and* a SIGPIPE sent to
+/// the writing thread, whose default action ends the process; blocked, the
+/// signal stays pending on that thread and the EPIPE is all that remains.
+static inline int curing_block_sigpipe(void) {
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    return pthread_sigmask(SIG_BLOCK, &pipe_signal, NULL);
 }
 
 /// Flags that Swift's Glibc module hides behind _GNU_SOURCE or imports as
