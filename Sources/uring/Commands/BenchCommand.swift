@@ -75,6 +75,7 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        DescriptorLimit.raiseToHardLimit()
         var globalLoops: LoopGroup?
         if globalExecutor {
             // For the rest of the process: the takeover cannot be undone.

@@ -43,6 +43,7 @@ struct EchoServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        DescriptorLimit.raiseToHardLimit()
         let (server, loops) = try await start()
         // Written straight to fd 1: scripts wait for this line, and print's
         // buffering would hold it back when stdout is a pipe or a file.

@@ -37,7 +37,12 @@ enum EchoClient {
     /// every server sets on its side).
     static func connect(port: UInt16) throws -> Int32 {
         let fd = socket(AF_INET, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0)
-        guard fd >= 0 else { throw BenchError("socket failed: errno \(errno)") }
+        guard fd >= 0 else {
+            let error = errno
+            throw BenchError(error == EMFILE
+                ? "socket failed: out of file descriptors (EMFILE); each echo connection needs two: raise `ulimit -n`"
+                : "socket failed: errno \(error)")
+        }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
