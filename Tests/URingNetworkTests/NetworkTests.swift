@@ -357,6 +357,19 @@ import URingTestSupport
         }
     }
 
+    @Test func closingAListenerEndsPendingAndLaterAccepts() async throws {
+        try await withNetwork { network in
+            let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+            let pending = Task { try await listener.accept() }
+            try await untilAReceiveIsPending(network)  // the accept reached the loop
+            listener.close()
+            let closed = IOError("accept", .invalidArgument("the listener is closed"), context: "\(listener.localAddress)")
+            let outcome = await pending.result
+            #expect(throws: closed) { _ = try outcome.get() }
+            await #expect(throws: closed) { _ = try await listener.accept() }
+        }
+    }
+
     @Test func dialToAClosedPortFailsFast() async throws {
         // The refusal must end the dial, not its deadline: with a 60 s
         // deadline, anything under half of it is the refusal (a fixed 5 s

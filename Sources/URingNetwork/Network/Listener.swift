@@ -5,6 +5,7 @@ import Glibc
 import Musl
 #endif
 import CURing
+import Synchronization
 import URing
 import URingLoop
 
@@ -14,6 +15,9 @@ public final class Listener: Sendable {
     let network: Network
     /// The bound address (with the real port when bound to port 0).
     public let localAddress: SocketAddress
+    /// Set by `close()`, so accepts it ended say so instead of the kernel's
+    /// bare EINVAL.
+    private let isClosed = Atomic<Bool>(false)
 
     init(fd: Int32, network: Network, localAddress: SocketAddress) {
         self.fd = fd
@@ -24,8 +28,17 @@ public final class Listener: Sendable {
     deinit { Glibc.close(fd) }
 
     /// Waits for the next connection (no timeout unless `deadline`).
+    ///
+    /// - Throws: `IOError` `.invalidArgument` once the listener is closed
+    ///   (a pending accept too), `.timedOut`, or the kernel's errno.
     public func accept(deadline: ContinuousClock.Instant? = nil) async throws -> (peer: SocketAddress, sink: Sink, stream: Stream) {
-        let accepted = try await network.receiveLoop.accept(on: fd, deadline: deadline)
+        guard !isClosed.load(ordering: .acquiring) else { throw closedError }
+        let accepted: AcceptedSocket
+        do {
+            accepted = try await network.receiveLoop.accept(on: fd, deadline: deadline)
+        } catch {
+            throw isClosed.load(ordering: .acquiring) ? closedError : error
+        }
         do {
             try SocketOptions.configure(accepted.fd, network.configuration)
         } catch {
@@ -38,6 +51,11 @@ public final class Listener: Sendable {
 
     /// Stops listening: a pending `accept` fails, later ones too.
     public func close() {
+        isClosed.store(true, ordering: .releasing)
         _ = shutdown(fd, Int32(SHUT_RDWR))
+    }
+
+    private var closedError: IOError {
+        IOError("accept", .invalidArgument("the listener is closed"), context: "\(localAddress)")
     }
 }
