@@ -447,6 +447,46 @@ import URing
         #expect(handle.statistics.abandoned == 1)
     }
 
+    @Test func aShutdownCancellingInFlightEndsWhatWaitsAndNothingElse() async throws {
+        // One place: the first receive is admitted, the second parked. A
+        // plain shutdown would wait for the silent peers forever; this one
+        // ends both with .shutdown.
+        let handle = try smallLoop(size: 1)
+        let (left, right) = try socketPair()
+        let (otherLeft, otherRight) = try socketPair()
+        defer { for fd in [left, right, otherLeft, otherRight] { close(fd) } }
+        let admitted = Task { try await handle.receive(from: right, count: 4) }
+        while handle.statistics.pendingRequests == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let parked = Task { try await handle.receive(from: otherRight, count: 4) }
+        try await Task.sleep(for: .milliseconds(5))
+        try await within(60, "a shutdown that cancels the silent receives") {
+            await handle.shutdown(cancellingInFlight: true)
+        }
+        for outcome in [await admitted.result, await parked.result] {
+            #expect(throws: IOError("recv", .shutdown)) { try outcome.get() }
+        }
+        #expect(handle.statistics.abandoned == 0)
+    }
+
+    @Test func aShutdownCancellingInFlightStillWaitsForUncancellableRequests() async throws {
+        // `cancellable: false` (storage's file I/O) is never cancelled: the
+        // shutdown waits until the read can complete, and it keeps its data.
+        let handle = try smallLoop()
+        var ends: [Int32] = [0, 0]
+        try #require(pipe(&ends) == 0)
+        let (readEnd, writeEnd) = (ends[0], ends[1])
+        defer { close(readEnd); close(writeEnd) }
+        let reader = Task { try await handle.read(from: readEnd, at: nil, count: 1, cancellable: false) }
+        while handle.statistics.pendingRequests == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let stopping = Task { await handle.shutdown(cancellingInFlight: true) }
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(!handle.isTerminated)
+        var byte: UInt8 = 42
+        #expect(write(writeEnd, &byte, 1) == 1)
+        try await within(60, "the shutdown after the read completed") { await stopping.value }
+        #expect(try await reader.value == [42])
+    }
+
     @Test func releasingTheLastHandleStopsTheLoop() async throws {
         var handle: Handle? = try smallLoop()
         try await handle!.nop()

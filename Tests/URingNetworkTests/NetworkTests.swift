@@ -357,6 +357,23 @@ import URingTestSupport
         }
     }
 
+    @Test func shutdownEndsWhatWaitsOnSilentPeers() async throws {
+        // No read/write timeout: an idle connection's receive and a pending
+        // accept would hold a draining shutdown forever; the network's own
+        // shutdown ends them with .shutdown instead.
+        var configuration = NetworkConfiguration()
+        configuration.readWriteTimeout = nil
+        let network = try Network(configuration: configuration)
+        let (listener, client, server) = try await connectedPair(network)
+        let receiver = Task { try await server.stream.receive(exactly: 4) }
+        let accepter = Task { try await listener.accept() }
+        while network.receiveLoop.statistics.pendingRequests < 2 { try await Task.sleep(for: .milliseconds(1)) }
+        try await bounded("the network's shutdown", seconds: 60) { await network.shutdown() }
+        await expectIOError(.shutdown) { _ = try await receiver.value }
+        await expectIOError(.shutdown) { _ = try await accepter.value }
+        await expectIOError(.shutdown) { try await client.sink.send([1]) }
+    }
+
     @Test func closingAListenerEndsPendingAndLaterAccepts() async throws {
         try await withNetwork { network in
             let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))

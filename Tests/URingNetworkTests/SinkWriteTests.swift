@@ -224,9 +224,9 @@ private func until(_ what: String, _ condition: () -> Bool) async throws {
         for bytes in stampedChunks(4, of: 1 << 20, seed: 4) { try await client.sink.write(bytes) }
         let flusher = Task { try await client.sink.flush() }
         await network.shutdown()
-        // The peer never read: shutdown gave up on the batch in the kernel,
+        // The peer never read: shutdown cancelled the batch in the kernel,
         // and the flush hears of it (nothing hangs, nothing is resumed twice).
-        await expectIOError(.abandoned) { try await flusher.value }
+        await expectIOError(.shutdown) { try await flusher.value }
         await expectIOError(.invalidArgument("an earlier send failed part-way; the connection must not be reused")) {
             try await client.sink.write([1])
         }

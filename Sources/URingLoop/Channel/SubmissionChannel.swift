@@ -41,6 +41,8 @@ final class SubmissionChannel: Sendable {
         var promoted = 0
         /// Closed, and no request is queued or parked.
         var finished = false
+        /// Closed by a shutdown that cancels what is in flight.
+        var cancelsInFlight = false
     }
 
     private struct State {
@@ -49,6 +51,7 @@ final class SubmissionChannel: Sendable {
         var cancellations: [Request] = []
         var jobs: [LoopJob] = []
         var isClosed = false
+        var cancelsInFlight = false
         var isTerminated = false
     }
 
@@ -104,9 +107,13 @@ final class SubmissionChannel: Sendable {
         }
     }
 
-    /// Refuses new requests from now on.
-    func close() {
-        state.withLock { $0.isClosed = true }
+    /// Refuses new requests from now on; with `cancellingInFlight`, also
+    /// tells the loop to cancel what it holds.
+    func close(cancellingInFlight: Bool = false) {
+        state.withLock { state in
+            state.isClosed = true
+            if cancellingInFlight { state.cancelsInFlight = true }
+        }
     }
 
     var isClosed: Bool { state.withLock { $0.isClosed } }
@@ -148,6 +155,7 @@ final class SubmissionChannel: Sendable {
                 result.promoted += 1
             }
             result.finished = state.isClosed && state.requests.isEmpty && state.parked.isEmpty
+            result.cancelsInFlight = state.cancelsInFlight
             return result
         }
     }

@@ -107,8 +107,9 @@ public final class LoopGroup: Sendable {
         try GlobalExecutorTakeover.install(self)
     }
 
-    /// Shuts every loop down (each drains its in-flight work).
-    public func shutdown() async {
-        for handle in handles { await handle.shutdown() }
+    /// Shuts every loop down (each drains its in-flight work, or with
+    /// `cancellingInFlight` cancels it: see `Handle.shutdown`).
+    public func shutdown(cancellingInFlight: Bool = false) async {
+        for handle in handles { await handle.shutdown(cancellingInFlight: cancellingInFlight) }
     }
 }

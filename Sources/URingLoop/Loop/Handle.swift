@@ -19,8 +19,14 @@ public struct Handle: Sendable {
     /// Stops taking requests, lets the loop drain what is in flight (bounded
     /// by `LoopConfiguration.shutdownTimeout`), and returns when its thread
     /// has exited. Later requests fail with `.shutdown`.
-    public func shutdown() async {
-        core.channel.close()
+    ///
+    /// With `cancellingInFlight`, the loop does not wait for requests that
+    /// may never finish (a receive from a silent peer, an accept): every
+    /// cancellable one still held, or still queued, ends with `.shutdown`
+    /// (one the kernel completes first keeps its result). Requests made with
+    /// `cancellable: false` (storage's file I/O) still run to completion.
+    public func shutdown(cancellingInFlight: Bool = false) async {
+        core.channel.close(cancellingInFlight: cancellingInFlight)
         core.waker.ring()
         await core.termination.wait()
     }

@@ -54,6 +54,9 @@ public final class IOLoop {
     @exclusivity(unchecked) private var processedSeq: UInt64 = 0
     @exclusivity(unchecked) private var wakePollNeeded = true
     @exclusivity(unchecked) private var shutdownStarted: ContinuousClock.Instant?
+    /// Set once a shutdown asked to cancel what the loop holds: cancellable
+    /// requests then end with `.shutdown` instead of being waited for.
+    @exclusivity(unchecked) private var cancelsForShutdown = false
     @exclusivity(unchecked) private var completedAtLastPass: UInt64 = 0
     @exclusivity(unchecked) private var statistics = LoopStatistics()
     @exclusivity(unchecked) private var spinner: IdleSpinner
@@ -362,7 +365,7 @@ public final class IOLoop {
         if let targetTick { wheel.remove(tick: targetTick) }
         switch reason {
         case .timeout: statistics.timeouts += 1
-        case .task: statistics.cancellations += 1
+        case .task, .shutdown: statistics.cancellations += 1
         }
         if waiters.isInFlight(id) { pendingCancels.append(id) }
     }
@@ -412,6 +415,12 @@ public final class IOLoop {
         }
         drainedCancellations.removeAll(keepingCapacity: true)
 
+        if drained.cancelsInFlight && !cancelsForShutdown {
+            // Once: later admissions are refused in `admit`.
+            cancelsForShutdown = true
+            for id in waiters.cancellableUnmarked() { cancel(id, reason: .shutdown) }
+        }
+
         pass.expectedSeq = (snapshot &+ UInt64(drained.promoted)) & Waker.sequenceMask
         pass.localWorkLeft = !pendingCancels.isEmpty || !readyQueue.isEmpty || !local.jobs.isEmpty
             || (!local.directRequests.isEmpty && !waiters.isFull)
@@ -421,10 +430,10 @@ public final class IOLoop {
     }
 
     private func admit(_ request: Request) {
-        if request.isCancelRequested {
+        if request.isCancelRequested || (cancelsForShutdown && request.cancellable) {
             statistics.cancellations += 1
             statistics.requestsCompleted += 1
-            request.fail(CancellationError())
+            request.fail(request.isCancelRequested ? CancellationError() : request.error(for: .shutdown))
             return
         }
         var targetTick: UInt64?

@@ -28,6 +28,9 @@ enum CancelReason {
     case timeout
     /// The caller's task was cancelled.
     case task
+    /// The loop is shutting down and cancels what still waits
+    /// (`Handle.shutdown(cancellingInFlight: true)`).
+    case shutdown
 }
 
 @usableFromInline
@@ -108,6 +111,7 @@ class Request: @unchecked Sendable {
         switch reason {
         case .timeout: return IOError(operation, .timedOut)
         case .task: return CancellationError()
+        case .shutdown: return IOError(operation, .shutdown)
         }
     }
 

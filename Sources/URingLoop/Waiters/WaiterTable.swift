@@ -135,6 +135,14 @@ struct WaiterTable {
         return (true, tick)
     }
 
+    /// The waiters whose requests may be cancelled and are not yet marked.
+    func cancellableUnmarked() -> [WaiterID] {
+        slots.indices.compactMap { index in
+            guard let request = slots[index].request, request.cancellable, slots[index].cancelReason == nil else { return nil }
+            return WaiterID(index: UInt32(index), generation: slots[index].generation)
+        }
+    }
+
     /// Ends every remaining request with `error` and empties the table.
     /// Returns the requests, which the caller keeps alive as long as the
     /// kernel may still touch their memory.

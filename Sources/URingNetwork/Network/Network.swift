@@ -61,11 +61,15 @@ public final class Network: Sendable {
         sendLoop = loops.handles[0]
     }
 
-    /// Stops the loops after their in-flight work (when the network started them).
+    /// Stops the network's own loops (a group's stay its owner's). What
+    /// still waits on a peer is not waited for: pending receives, accepts,
+    /// connects and sends (a flush too) end with `IOError` `.shutdown`, so
+    /// idle connections cannot hold the shutdown up; close connections or
+    /// flush first to finish their traffic.
     public func shutdown() async {
         guard group == nil else { return }
-        await receiveLoop.shutdown()
-        await sendLoop.shutdown()
+        await receiveLoop.shutdown(cancellingInFlight: true)
+        await sendLoop.shutdown(cancellingInFlight: true)
     }
 
     /// Listens on `address` (IPv4 or IPv6; port 0 picks a free port).
