@@ -42,8 +42,8 @@ extension Handle {
         from fd: Int32, at offset: UInt64?, count: Int, deadline: ContinuousClock.Instant? = nil, cancellable: Bool = true
     ) async throws -> [UInt8] {
         try Handle.check(count: count, capacity: count, offset: offset, operation: "read")
-        return try await read(from: fd, at: offset, into: IOBuffer(capacity: count, orThrowFor: "read"), count: count, deadline: deadline,
-                              cancellable: cancellable).bytes
+        return try await read(from: fd, at: offset, into: IOBuffer(capacity: count, orThrowFor: "read"), count: count,
+                              deadline: deadline, cancellable: cancellable).bytes
     }
 
     /// Writes every byte of `buffers` (vectored when more than one) at

@@ -63,7 +63,8 @@ struct EchoServerCommand: AsyncParsableCommand {
     /// runs on (`--on-loops` or `--global-executor`; the caller shuts it
     /// down after the server).
     func start() async throws -> (URingEchoServer, LoopGroup?) {
-        let loop = BenchRunner.loopConfiguration(idleSpin: idleSpin, threadNice: threadNice, base: NetworkConfiguration.defaultLoop)
+        let loop = BenchRunner.loopConfiguration(idleSpin: idleSpin, threadNice: threadNice,
+                                                 base: NetworkConfiguration.defaultLoop)
         var configuration = URingEchoServer.defaultConfiguration
         configuration.loop = loop
         guard onLoops || globalExecutor else { return (try URingEchoServer(host: host, port: port, configuration: configuration), nil) }
