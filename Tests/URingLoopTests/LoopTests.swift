@@ -447,7 +447,7 @@ import URing
         #expect(handle.statistics.abandoned == 1)
     }
 
-    @Test func aShutdownCancellingInFlightEndsWhatWaitsAndNothingElse() async throws {
+    @Test func aShutdownCancellingInFlightEndsReceivesThatWouldWaitForever() async throws {
         // One place: the first receive is admitted, the second parked. A
         // plain shutdown would wait for the silent peers forever; this one
         // ends both with .shutdown.
