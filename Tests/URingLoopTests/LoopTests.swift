@@ -456,7 +456,9 @@ import URing
         let (otherLeft, otherRight) = try socketPair()
         defer { for fd in [left, right, otherLeft, otherRight] { close(fd) } }
         let admitted = Task { try await handle.receive(from: right, count: 4) }
-        while handle.statistics.pendingRequests == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        try await within(60, "the first receive's admission") {
+            while handle.statistics.pendingRequests == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        }
         let parked = Task { try await handle.receive(from: otherRight, count: 4) }
         try await Task.sleep(for: .milliseconds(5))
         try await within(60, "a shutdown that cancels the silent receives") {
@@ -477,7 +479,9 @@ import URing
         let (readEnd, writeEnd) = (ends[0], ends[1])
         defer { close(readEnd); close(writeEnd) }
         let reader = Task { try await handle.read(from: readEnd, at: nil, count: 1, cancellable: false) }
-        while handle.statistics.pendingRequests == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        try await within(60, "the read's admission") {
+            while handle.statistics.pendingRequests == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        }
         let stopping = Task { await handle.shutdown(cancellingInFlight: true) }
         try await Task.sleep(for: .milliseconds(20))
         #expect(!handle.isTerminated)

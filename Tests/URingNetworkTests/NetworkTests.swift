@@ -367,7 +367,11 @@ import URingTestSupport
         let (listener, client, server) = try await connectedPair(network)
         let receiver = Task { try await server.stream.receive(exactly: 4) }
         let accepter = Task { try await listener.accept() }
-        while network.receiveLoop.statistics.pendingRequests < 2 { try await Task.sleep(for: .milliseconds(1)) }
+        let patience = ContinuousClock.now + .seconds(60)
+        while network.receiveLoop.statistics.pendingRequests < 2 {
+            try #require(ContinuousClock.now < patience, "the receive and the accept never reached the loop")
+            try await Task.sleep(for: .milliseconds(1))
+        }
         try await bounded("the network's shutdown", seconds: 60) { await network.shutdown() }
         await expectIOError(.shutdown) { _ = try await receiver.value }
         await expectIOError(.shutdown) { _ = try await accepter.value }
