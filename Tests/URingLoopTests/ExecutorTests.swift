@@ -210,6 +210,10 @@ actor LoopBoundCounter {
         // Round-robin visits every loop.
         let picked = Set((0..<9).map { _ in ObjectIdentifier(group.next().executor) })
         #expect(picked.count == 3)
+        // The counter wraps without ever giving an index out of range.
+        #expect(LoopGroup.roundRobinIndex(pick: UInt.max, of: 3) == 0)
+        #expect(LoopGroup.roundRobinIndex(pick: UInt.max &+ 1, of: 3) == 0)
+        #expect(LoopGroup.roundRobinIndex(pick: UInt(Int.max) + 1, of: 3) == 2)
         // A key always maps to the same loop.
         for key in ["blob-1", "peer:9000", "x"] {
             let first = ObjectIdentifier(group.handle(for: key).executor)

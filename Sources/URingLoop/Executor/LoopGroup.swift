@@ -14,7 +14,8 @@ import URing
 public final class LoopGroup: Sendable {
     /// The loops, in a fixed order.
     public let handles: [Handle]
-    private let cursor = Atomic<Int>(0)
+    /// Unsigned, so wrapping after 2^64 picks still gives a valid index.
+    private let cursor = Atomic<UInt>(0)
 
     /// Starts `count` loops (default: one per CPU they may use: those of
     /// `configuration.cpuAffinity`, or else those of the calling thread,
@@ -58,9 +59,15 @@ public final class LoopGroup: Sendable {
         try ThreadAffinity.currentThreadCPUs()
     }
 
+    /// The index of the `pick`th round-robin choice among `count` loops,
+    /// valid for every pick (the counter wraps).
+    static func roundRobinIndex(pick: UInt, of count: Int) -> Int {
+        Int(pick % UInt(count))
+    }
+
     /// The next loop, round-robin.
     public func next() -> Handle {
-        handles[cursor.wrappingAdd(1, ordering: .relaxed).oldValue % handles.count]
+        handles[LoopGroup.roundRobinIndex(pick: cursor.wrappingAdd(1, ordering: .relaxed).oldValue, of: handles.count)]
     }
 
     /// The loop for `key`: the same key always gets the same loop (within
