@@ -26,6 +26,8 @@ public struct Opcode: RawRepresentable, Sendable, Hashable {
     public static let openat = Opcode(IORING_OP_OPENAT)
     public static let close = Opcode(IORING_OP_CLOSE)
     public static let statx = Opcode(IORING_OP_STATX)
+    public static let unlinkat = Opcode(IORING_OP_UNLINKAT)
+    public static let mkdirat = Opcode(IORING_OP_MKDIRAT)
     public static let read = Opcode(IORING_OP_READ)
     public static let write = Opcode(IORING_OP_WRITE)
     public static let send = Opcode(IORING_OP_SEND)

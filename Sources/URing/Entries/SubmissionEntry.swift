@@ -158,6 +158,19 @@ extension SubmissionEntry {
         return entry
     }
 
+    /// `unlinkat(directory, path, flags)`: removes a file, or an empty
+    /// directory with `AT_REMOVEDIR` in `flags`.
+    @inlinable public static func unlinkat(directory: Int32, path: UnsafePointer<CChar>, flags: Int32 = 0) -> SubmissionEntry {
+        var entry = SubmissionEntry(opcode: .unlinkat, fd: directory, address: address(path), length: 0, offset: 0)
+        entry.raw.unlink_flags = UInt32(bitPattern: flags)
+        return entry
+    }
+
+    /// `mkdirat(directory, path, mode)`.
+    @inlinable public static func mkdirat(directory: Int32, path: UnsafePointer<CChar>, mode: UInt32) -> SubmissionEntry {
+        SubmissionEntry(opcode: .mkdirat, fd: directory, address: address(path), length: mode, offset: 0)
+    }
+
     /// `close(fd)`.
     @inlinable public static func close(fd: Int32) -> SubmissionEntry {
         SubmissionEntry(opcode: .close, fd: fd)

@@ -115,6 +115,51 @@ extension Handle {
         if ringRejected { core.ringTruncates.store(false, ordering: .relaxed) }
     }
 
+    // MARK: Paths
+    //
+    // Metadata calls through the ring: the kernel resolves the path inline
+    // when its caches hold it and on one of its own workers when the lookup
+    // must wait for the disk, so a cold directory never blocks the calling
+    // thread (with two CPUs, Swift's cooperative pool has two). Relative
+    // paths resolve against `directory` (default: the working directory).
+    // These calls take no deadline and are not cancelled in flight (a
+    // cancelled task gets `CancellationError` only before submission): an
+    // open the kernel completes must reach its caller, or its descriptor
+    // would leak. A path with a NUL byte inside is `.invalidArgument`.
+
+    /// Opens `path` (`openat`) with `flags` plus `O_CLOEXEC`, creating it
+    /// with `mode` when `flags` has `O_CREAT`.
+    ///
+    /// - Returns: the new descriptor, the caller's to close.
+    /// - Throws: `IOError` with the kernel's errno (`ENOENT`, `EACCES`,
+    ///   `ENOTDIR`...) and the path as context.
+    public func open(
+        _ path: String, flags: Int32, mode: mode_t = 0o644, relativeTo directory: Int32 = AT_FDCWD
+    ) async throws -> Int32 {
+        try await core.perform(PathRequest(
+            "open", kind: .open(flags: flags | O_CLOEXEC, mode: UInt32(mode)), path: path, directory: directory))
+    }
+
+    /// Creates the directory `path` (`mkdirat`); `EEXIST` if anything is
+    /// there already.
+    public func makeDirectory(_ path: String, mode: mode_t = 0o755, relativeTo directory: Int32 = AT_FDCWD) async throws {
+        _ = try await core.perform(PathRequest(
+            "mkdir", kind: .makeDirectory(mode: UInt32(mode)), path: path, directory: directory))
+    }
+
+    /// Removes the file (or symlink, socket...) `path` (`unlinkat`);
+    /// `EISDIR` for a directory.
+    public func removeFile(_ path: String, relativeTo directory: Int32 = AT_FDCWD) async throws {
+        _ = try await core.perform(PathRequest("unlink", kind: .remove(flags: 0), path: path, directory: directory))
+    }
+
+    /// Removes the empty directory `path` (`unlinkat` with `AT_REMOVEDIR`);
+    /// `ENOTEMPTY` if it still has entries.
+    public func removeDirectory(_ path: String, relativeTo directory: Int32 = AT_FDCWD) async throws {
+        _ = try await core.perform(PathRequest(
+            "rmdir", kind: .remove(flags: AT_REMOVEDIR), path: path, directory: directory))
+    }
+
     // MARK: Sockets
 
     /// Sends every byte of `buffers` (vectored when more than one). After a

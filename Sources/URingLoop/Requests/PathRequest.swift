@@ -1,0 +1,59 @@
+// A metadata operation on a path: openat, mkdirat, unlinkat. The kernel
+// resolves the path itself (inline when the dentry cache has it, on an
+// io-wq worker when the lookup must read the disk), so the calling thread
+// never blocks on a cold directory. The request owns a NUL-terminated copy
+// of the path, which the kernel reads until the completion.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import URing
+
+final class PathRequest: ValueRequest<Int32>, @unchecked Sendable {
+    enum Kind {
+        case open(flags: Int32, mode: UInt32)
+        case makeDirectory(mode: UInt32)
+        case remove(flags: Int32)
+    }
+
+    private let kind: Kind
+    private let directory: Int32
+    /// The path as the caller gave it, for errors.
+    private let path: String
+    /// The kernel's copy source: allocated here, freed in `deinit`, after
+    /// the request's only completion.
+    private let cPath: UnsafeMutablePointer<CChar>
+
+    /// Not cancellable once submitted, and without a deadline (which would
+    /// cancel it): an open the kernel finishes anyway must reach its
+    /// caller, or its descriptor would leak. Fails with
+    /// `.invalidArgument` for a path with a NUL byte inside, which the
+    /// kernel would silently cut short.
+    init(_ operation: String, kind: Kind, path: String, directory: Int32) throws(IOError) {
+        guard !path.utf8.contains(0) else {
+            throw IOError(operation, .invalidArgument("the path contains a NUL byte"), context: path)
+        }
+        guard let copy = strdup(path) else { throw IOError(operation, .errno(ENOMEM), context: path) }
+        self.kind = kind
+        self.directory = directory
+        self.path = path
+        cPath = copy
+        super.init(operation: operation, deadline: nil, cancellable: false)
+    }
+
+    deinit { free(cPath) }
+
+    override func makeEntry() -> SubmissionEntry {
+        switch kind {
+        case .open(let flags, let mode): .openat(directory: directory, path: cPath, flags: flags, mode: mode)
+        case .makeDirectory(let mode): .mkdirat(directory: directory, path: cPath, mode: mode)
+        case .remove(let flags): .unlinkat(directory: directory, path: cPath, flags: flags)
+        }
+    }
+
+    override func onCompletion(_ result: Int32) -> CompletionStep {
+        if result < 0 { fail(IOError(operation, errno: result, context: path)) } else { succeed(result) }
+        return .finished
+    }
+}

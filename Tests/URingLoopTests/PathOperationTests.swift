@@ -1,0 +1,138 @@
+// Metadata through the ring: open, mkdir, unlink and rmdir resolve paths in
+// the kernel, report the kernel's errors with the path, and never lose a
+// descriptor.
+import CURing
+import Glibc
+import Testing
+import URingTestSupport
+import URing
+@testable import URingLoop
+
+@Suite struct PathOperationTests {
+    @Test func openCreateAndRemoveGoThroughTheRing() async throws {
+        let directory = try temporaryDirectory()
+        defer { rmdir(directory) }
+        let handle = try smallLoop()
+        let path = directory + "/file"
+
+        let fd = try await handle.open(path, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
+        #expect(fcntl(fd, F_GETFD) & FD_CLOEXEC != 0, "every descriptor the ring opens is close-on-exec")
+        var info = stat()
+        #expect(fstat(fd, &info) == 0 && info.st_mode & 0o777 == 0o600 && (info.st_mode & S_IFMT) == S_IFREG)
+        try await handle.write(Array("hello".utf8), to: fd, at: 0)
+        close(fd)
+        let again = try await handle.open(path, flags: O_RDONLY)
+        #expect(try await handle.read(from: again, at: 0, count: 5) == Array("hello".utf8))
+        close(again)
+
+        try await handle.makeDirectory(directory + "/sub", mode: 0o700)
+        #expect(stat(directory + "/sub", &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR && info.st_mode & 0o777 == 0o700)
+        try await handle.removeFile(path)
+        try await handle.removeDirectory(directory + "/sub")
+        #expect(access(path, F_OK) != 0 && access(directory + "/sub", F_OK) != 0)
+        await handle.shutdown()
+        // Two opens, a write, a read, mkdir, unlink and rmdir: all on the ring.
+        #expect(handle.statistics.requestsCompleted == 7)
+    }
+
+    @Test func relativePathsResolveAgainstTheGivenDirectory() async throws {
+        let directory = try temporaryDirectory()
+        defer { rmdir(directory) }
+        let handle = try smallLoop()
+        let directoryFD = try await handle.open(directory, flags: O_RDONLY | O_DIRECTORY)
+        defer { close(directoryFD) }
+        try await handle.makeDirectory("inner", relativeTo: directoryFD)
+        let fd = try await handle.open("inner/file", flags: O_WRONLY | O_CREAT, relativeTo: directoryFD)
+        close(fd)
+        #expect(access(directory + "/inner/file", F_OK) == 0)
+        try await handle.removeFile("inner/file", relativeTo: directoryFD)
+        try await handle.removeDirectory("inner", relativeTo: directoryFD)
+        #expect(access(directory + "/inner", F_OK) != 0)
+        await handle.shutdown()
+    }
+
+    @Test func failuresAreTheKernelsErrorsNamingThePath() async throws {
+        let directory = try temporaryDirectory()
+        defer { rmdir(directory) }
+        let handle = try smallLoop()
+        let missing = directory + "/missing"
+
+        await expectPathError(.errno(ENOENT), path: missing) { _ = try await handle.open(missing, flags: O_RDONLY) }
+        await expectPathError(.errno(ENOENT), path: missing) { try await handle.removeFile(missing) }
+        await expectPathError(.errno(ENOENT), path: missing + "/x") { try await handle.makeDirectory(missing + "/x") }
+        await expectPathError(.errno(EEXIST), path: directory) { try await handle.makeDirectory(directory) }
+        await expectPathError(.errno(EISDIR), path: directory) { try await handle.removeFile(directory) }
+        // A file where a directory is expected, and a directory with entries.
+        let file = try await handle.open(directory + "/file", flags: O_WRONLY | O_CREAT)
+        close(file)
+        defer { unlink(directory + "/file") }
+        await expectPathError(.errno(ENOTDIR), path: directory + "/file/x") {
+            _ = try await handle.open(directory + "/file/x", flags: O_RDWR | O_CREAT)
+        }
+        await expectPathError(.errno(ENOTEMPTY), path: directory) { try await handle.removeDirectory(directory) }
+        await expectPathError(.errno(EEXIST), path: directory + "/file") {
+            _ = try await handle.open(directory + "/file", flags: O_RDWR | O_CREAT | O_EXCL)
+        }
+        // The kernel would read a path with a NUL inside only up to it.
+        await expectPathError(.invalidArgument("the path contains a NUL byte"), path: directory + "\0/file") {
+            try await handle.removeFile(directory + "\0/file")
+        }
+        #expect(access(directory + "/file", F_OK) == 0)
+        await expectPathError(.errno(EBADF), path: "relative") {
+            _ = try await handle.open("relative", flags: O_RDONLY, relativeTo: 987_654)
+        }
+        await handle.shutdown()
+    }
+
+    @Test func aCancelledTaskOpensNothing() async throws {
+        let directory = try temporaryDirectory()
+        defer { rmdir(directory) }
+        let handle = try smallLoop()
+        let opened = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await handle.open(directory + "/never", flags: O_RDWR | O_CREAT)
+        }
+        await #expect(throws: CancellationError.self) { _ = try await opened.value }
+        #expect(access(directory + "/never", F_OK) != 0)
+        await handle.shutdown()
+    }
+
+    /// Many tasks opening, creating and removing at once, more than the SQ
+    /// holds: every call ends once with a live descriptor for its caller.
+    /// (That none is lost on cancellation is `DescriptorLeakTests`' job:
+    /// counting descriptors needs a process of its own.)
+    @Test func concurrentOpensEachGetTheirDescriptor() async throws {
+        let directory = try temporaryDirectory()
+        defer { rmdir(directory) }
+        let handle = try smallLoop(size: 4)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<64 {
+                group.addTask {
+                    let path = "\(directory)/f\(index)"
+                    for _ in 0..<10 {
+                        let fd = try await handle.open(path, flags: O_RDWR | O_CREAT)
+                        #expect(close(fd) == 0)
+                        try await handle.removeFile(path)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        await handle.shutdown()
+        #expect(handle.statistics.requestsCompleted == 64 * 10 * 2)
+    }
+
+    private func expectPathError(
+        _ reason: IOError.Reason, path: String, _ body: () async throws -> Void,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async {
+        do {
+            try await body()
+            Issue.record("expected IOError \(reason), got success", sourceLocation: sourceLocation)
+        } catch let error as IOError {
+            #expect(error.reason == reason && error.context == path, "\(error)", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("expected IOError \(reason), got \(error)", sourceLocation: sourceLocation)
+        }
+    }
+}
