@@ -34,7 +34,7 @@ private func openDescriptors() -> [String] {
 }
 
 
-/// Opens and closes loops, connections and blobs, `rounds` times each.
+/// Opens and closes loops (and files through one), connections and blobs.
 private func churn(loops: Int, connections: Int, blobs: Int, root: String) async throws {
     var small = LoopConfiguration()
     small.size = 8
@@ -43,6 +43,27 @@ private func churn(loops: Int, connections: Int, blobs: Int, root: String) async
         try await handle.nop()
         await handle.shutdown()
     }
+    // Opens through the ring, eight at a time, the rest cancelled as soon as
+    // one is done, at whatever point that catches them: each descriptor the
+    // kernel opens reaches its task.
+    let handle = try IOLoop.start(small)
+    for _ in 0..<loops {
+        await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    let fd = try await handle.open(root + "/opened-\(index)", flags: O_RDWR | O_CREAT)
+                    #expect(close(fd) == 0)
+                }
+            }
+            _ = try? await group.next()
+            group.cancelAll()
+            while let result = await group.nextResult() {
+                if case .failure(let error) = result, !(error is CancellationError) { Issue.record("\(error)") }
+            }
+        }
+    }
+    for index in 0..<8 { unlink(root + "/opened-\(index)") }
+    await handle.shutdown()
     let network = try Network()
     let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
     for _ in 0..<connections {

@@ -11,7 +11,7 @@ import URingTestSupport
 func withStorage<T>(in parent: String = "/tmp", _ body: (Storage, String) async throws -> T) async throws -> T {
     let root = try temporaryDirectory("uring-storage-test", in: parent)
     let storage = try Storage(directory: root)
-    defer { try? FileSystem.removeTree(root) }
+    defer { removeTree(root) }
     do {
         let result = try await body(storage, root)
         await storage.shutdown()
@@ -20,6 +20,16 @@ func withStorage<T>(in parent: String = "/tmp", _ body: (Storage, String) async 
         await storage.shutdown()
         throw error
     }
+}
+
+/// Removes a test's directory tree with plain system calls (without
+/// following symlinks), ignoring failures: clean-up only.
+func removeTree(_ path: String) {
+    for entry in (try? FileSystem.list(path)) ?? [] {
+        let child = path + "/" + entry.name
+        if unlink(child) != 0 && errno == EISDIR { removeTree(child) }
+    }
+    rmdir(path)
 }
 
 /// Writes raw bytes to a path with plain syscalls (to forge files).

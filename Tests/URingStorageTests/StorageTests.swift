@@ -276,6 +276,53 @@ import URingLoop
         }
     }
 
+    @Test func metadataGoesThroughTheRingAndAnExistingBlobOpensInTwoRequests() async throws {
+        let root = try temporaryDirectory("uring-storage-test")
+        defer { removeTree(root) }
+        let creating = try Storage(directory: root)
+        _ = try await creating.open(partition: "p", name: [1])
+        await creating.shutdown()
+        // The open that found no partition, mkdir, the open again, the
+        // header's write and fsync, then the partition's and the root's
+        // entries made durable (an open and an fsync each): nothing on the
+        // calling thread but the size check.
+        #expect(creating.handle.statistics.requestsCompleted == 9)
+
+        let reopening = try Storage(directory: root)
+        _ = try await reopening.open(partition: "p", name: [1])
+        await reopening.shutdown()
+        #expect(reopening.handle.statistics.requestsCompleted == 2, "the open and the header's read")
+    }
+
+    @Test func aPartitionThatIsAFileIsNamedInTheError() async throws {
+        try await withStorage { storage, root in
+            try writeRaw(root + "/p", [])
+            do {
+                _ = try await storage.open(partition: "p", name: [1])
+                Issue.record("opened a blob inside a file")
+            } catch let error as IOError {
+                #expect(error.reason == .errno(ENOTDIR) && error.description.contains(root + "/p/01"), "\(error)")
+            }
+            #expect(try FileSystem.list(root).map(\.name) == ["p"])
+        }
+    }
+
+    @Test func removingAPartitionRemovesNestedEntriesAndFollowsNoLink() async throws {
+        try await withStorage { storage, root in
+            let outside = try temporaryDirectory("uring-storage-outside")
+            defer { removeTree(outside) }
+            try writeRaw(outside + "/keep", [1])
+            _ = try await storage.open(partition: "p", name: [1])
+            _ = try FileSystem.makeDirectory(root + "/p/sub")
+            _ = try FileSystem.makeDirectory(root + "/p/sub/deeper")
+            try writeRaw(root + "/p/sub/deeper/file", [2])
+            try #require(symlink(outside, root + "/p/link") == 0)
+            try await storage.remove(partition: "p")
+            #expect(!FileSystem.isDirectory(root + "/p") && access(root + "/p", F_OK) != 0)
+            #expect(access(outside + "/keep", F_OK) == 0, "the link was followed")
+        }
+    }
+
     @Test func scanReportsForeignEntries() async throws {
         try await withStorage { storage, root in
             _ = try await storage.open(partition: "p", name: [0xde, 0xad])
@@ -306,7 +353,7 @@ import URingLoop
 
     @Test func syncedDataSurvivesANewStorage() async throws {
         let root = try temporaryDirectory("uring-storage-test")
-        defer { try? FileSystem.removeTree(root) }
+        defer { removeTree(root) }
         do {
             let storage = try Storage(directory: root)
             let (blob, _, _) = try await storage.open(partition: "durable", name: [7], versions: 1...1)

@@ -82,8 +82,8 @@ public final class Storage: Sendable {
         let path = partitionPath + "/" + BlobName.encode(name)
         let label = partition + "/" + BlobName.encode(name)
         return try await metadataLock.withLock {
-            let newPartition = try FileSystem.makeDirectory(partitionPath)
-            let file = BlobFile(fd: try FileSystem.open(path, flags: O_RDWR | O_CREAT), label: label)
+            let (fd, newPartition) = try await openCreatingPartition(path, partitionPath: partitionPath)
+            let file = BlobFile(fd: fd, label: label)
             var size = try FileSystem.size(of: file.fd, context: label)
             var header: BlobHeader?
             if size >= UInt64(BlobHeader.prefixSize) {
@@ -132,16 +132,17 @@ public final class Storage: Sendable {
         try await metadataLock.withLock {
             if let name {
                 let label = partition + "/" + BlobName.encode(name)
-                if unlink(partitionPath + "/" + BlobName.encode(name)) != 0 {
-                    let code = curing_errno()
-                    throw IOError("remove", code == ENOENT ? .notFound : .errno(code), context: label)
+                do {
+                    try await core.handle.removeFile(partitionPath + "/" + BlobName.encode(name))
+                } catch let error as IOError {
+                    throw IOError("remove", error.errno == ENOENT ? .notFound : error.reason, context: label)
                 }
                 try await syncDirectory(partitionPath)
             } else {
                 guard FileSystem.isDirectory(partitionPath) else {
                     throw IOError("remove", .notFound, context: partition)
                 }
-                try FileSystem.removeTree(partitionPath)
+                try await removeTree(partitionPath)
                 try await syncDirectory(directory)
             }
         }
@@ -166,9 +167,42 @@ public final class Storage: Sendable {
         }
     }
 
+    /// Opens (creating) the blob file at `path`, and its partition directory
+    /// first if that is missing: `true` with the descriptor when this call
+    /// created the partition. Opening first keeps the common case, a
+    /// partition that exists, at one request.
+    private func openCreatingPartition(_ path: String, partitionPath: String) async throws -> (Int32, Bool) {
+        do {
+            return (try await core.handle.open(path, flags: O_RDWR | O_CREAT), false)
+        } catch let error as IOError where error.errno == ENOENT {
+            var created = true
+            do {
+                try await core.handle.makeDirectory(partitionPath)
+            } catch let error as IOError where error.errno == EEXIST {
+                created = false  // made meanwhile by someone else; the open says what it is
+            }
+            return (try await core.handle.open(path, flags: O_RDWR | O_CREAT), created)
+        }
+    }
+
+    /// Removes a directory tree (files, subdirectories) without following
+    /// symlinks: the listing is a system call (io_uring has no getdents),
+    /// each removal a request.
+    private func removeTree(_ path: String) async throws {
+        for entry in try FileSystem.list(path) {
+            let child = path + "/" + entry.name
+            do {
+                try await core.handle.removeFile(child)
+            } catch let error as IOError where error.errno == EISDIR {
+                try await removeTree(child)
+            }
+        }
+        try await core.handle.removeDirectory(path)
+    }
+
     /// fsyncs a directory through the ring, so new or removed entries are durable.
     private func syncDirectory(_ path: String) async throws {
-        let fd = try FileSystem.open(path, flags: O_RDONLY | O_DIRECTORY)
+        let fd = try await core.handle.open(path, flags: O_RDONLY | O_DIRECTORY)
         defer { close(fd) }
         do {
             try await core.handle.sync(fd)

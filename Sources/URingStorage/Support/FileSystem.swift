@@ -1,7 +1,8 @@
-// The few metadata system calls the storage makes directly (directory
-// creation, listing and removal, opening files). They are rare, short, and
-// have no io_uring benefit worth the complexity; data and fsyncs go through
-// the ring.
+// The metadata system calls the storage still makes directly: creating its
+// root (in a synchronous initialiser), listing directories (io_uring has no
+// getdents) and stat. Opening, creating and removing go through the ring
+// (`Handle.open`, `makeDirectory`, `removeFile`, `removeDirectory`), whose
+// path lookups never block the calling thread.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -34,12 +35,6 @@ enum FileSystem {
     static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-    }
-
-    static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(IOError) -> Int32 {
-        let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw IOError("open", errno: curing_errno(), context: path) }
-        return fd
     }
 
     static func size(of fd: Int32, context: String) throws(IOError) -> UInt64 {
@@ -79,19 +74,5 @@ enum FileSystem {
             entries.append((name, isFile))
         }
         return entries
-    }
-
-    /// Removes a directory tree (files, subdirectories) without following symlinks.
-    static func removeTree(_ path: String) throws(IOError) {
-        for entry in try list(path) {
-            let child = path + "/" + entry.name
-            var info = stat()
-            if lstat(child, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
-                try removeTree(child)
-            } else if unlink(child) != 0 {
-                throw IOError("unlink", errno: curing_errno(), context: child)
-            }
-        }
-        guard rmdir(path) == 0 else { throw IOError("rmdir", errno: curing_errno(), context: path) }
     }
 }
