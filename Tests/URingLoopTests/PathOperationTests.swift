@@ -9,7 +9,7 @@ import URing
 @testable import URingLoop
 
 @Suite struct PathOperationTests {
-    @Test func openCreateAndRemoveGoThroughTheRing() async throws {
+    @Test func openCreateAndRemoveWithoutBlockingOnTheDisk() async throws {
         let directory = try temporaryDirectory()
         defer { rmdir(directory) }
         let handle = try smallLoop()
@@ -21,9 +21,15 @@ import URing
         #expect(fstat(fd, &info) == 0 && info.st_mode & 0o777 == 0o600 && (info.st_mode & S_IFMT) == S_IFREG)
         try await handle.write(Array("hello".utf8), to: fd, at: 0)
         close(fd)
+        // A warm path opens from the kernel's caches on this thread...
         let again = try await handle.open(path, flags: O_RDONLY)
         #expect(try await handle.read(from: again, at: 0, count: 5) == Array("hello".utf8))
         close(again)
+        // ...while one the cached lookup refuses (it never truncates) goes
+        // through the ring.
+        let truncating = try await handle.open(path, flags: O_WRONLY | O_TRUNC)
+        #expect(fstat(truncating, &info) == 0 && info.st_size == 0 && fcntl(truncating, F_GETFD) & FD_CLOEXEC != 0)
+        close(truncating)
 
         try await handle.makeDirectory(directory + "/sub", mode: 0o700)
         #expect(stat(directory + "/sub", &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR && info.st_mode & 0o777 == 0o700)
@@ -31,7 +37,8 @@ import URing
         try await handle.removeDirectory(directory + "/sub")
         #expect(access(path, F_OK) != 0 && access(directory + "/sub", F_OK) != 0)
         await handle.shutdown()
-        // Two opens, a write, a read, mkdir, unlink and rmdir: all on the ring.
+        // The creating and the truncating open, a write, a read, mkdir,
+        // unlink and rmdir.
         #expect(handle.statistics.requestsCompleted == 7)
     }
 
@@ -49,6 +56,9 @@ import URing
         try await handle.removeDirectory("inner", relativeTo: directoryFD)
         #expect(access(directory + "/inner", F_OK) != 0)
         await handle.shutdown()
+        // mkdir, the creating open, unlink and rmdir; the directory's own
+        // open (O_DIRECTORY, fresh from mkdtemp) came from the caches.
+        #expect(handle.statistics.requestsCompleted == 4)
     }
 
     @Test func failuresAreTheKernelsErrorsNamingThePath() async throws {
@@ -94,6 +104,12 @@ import URing
         }
         await #expect(throws: CancellationError.self) { _ = try await opened.value }
         #expect(access(directory + "/never", F_OK) != 0)
+        // Not from the caches either.
+        let reopened = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await handle.open(directory, flags: O_RDONLY | O_DIRECTORY)
+        }
+        await #expect(throws: CancellationError.self) { _ = try await reopened.value }
         await handle.shutdown()
     }
 

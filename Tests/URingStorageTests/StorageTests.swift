@@ -276,22 +276,23 @@ import URingLoop
         }
     }
 
-    @Test func metadataGoesThroughTheRingAndAnExistingBlobOpensInTwoRequests() async throws {
+    @Test func metadataGoesThroughTheRingAndAWarmBlobOpensWithOneRequest() async throws {
         let root = try temporaryDirectory("uring-storage-test")
         defer { removeTree(root) }
         let creating = try Storage(directory: root)
         _ = try await creating.open(partition: "p", name: [1])
         await creating.shutdown()
-        // The open that found no partition, mkdir, the open again, the
-        // header's write and fsync, then the partition's and the root's
-        // entries made durable (an open and an fsync each): nothing on the
-        // calling thread but the size check.
-        #expect(creating.handle.statistics.requestsCompleted == 9)
+        // The open that found no partition (answered from the caches, or
+        // through the ring when they cannot tell), the creating open that
+        // found none either, mkdir, the creating open again, the header's
+        // write and fsync, and an fsync for each directory whose new entry
+        // must be durable (those opens hit the caches).
+        #expect((7...8).contains(creating.handle.statistics.requestsCompleted), "\(creating.handle.statistics)")
 
         let reopening = try Storage(directory: root)
         _ = try await reopening.open(partition: "p", name: [1])
         await reopening.shutdown()
-        #expect(reopening.handle.statistics.requestsCompleted == 2, "the open and the header's read")
+        #expect(reopening.handle.statistics.requestsCompleted == 1, "the header's read; the open hit the caches")
     }
 
     @Test func aPartitionThatIsAFileIsNamedInTheError() async throws {

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
+#include <linux/openat2.h>
 #include <linux/time_types.h>
 #include <poll.h>
 #include <pthread.h>
@@ -163,6 +164,17 @@ static inline void curing_set_thread_name(const char *name) {
 /// pipe or socket whose reader is gone with EPIPE *and* a SIGPIPE sent to
 /// the writing thread, whose default action ends the process; blocked, the
 /// signal stays pending on that thread and the EPIPE is all that remains.
+/// `openat2` that only completes if the path resolves from the kernel's
+/// caches (RESOLVE_CACHED, Linux 5.12+): never waits for the disk. Returns
+/// the descriptor or -errno: -EAGAIN when the lookup would have had to
+/// wait (or the flags imply creating or truncating), -EINVAL or -ENOSYS on
+/// kernels without it. `flags` must not contain O_CREAT or O_TMPFILE.
+static inline int curing_open_cached(int directory, const char *path, int flags) {
+    struct open_how how = { .flags = (uint64_t)(unsigned)flags, .mode = 0, .resolve = RESOLVE_CACHED };
+    long result = syscall(SYS_openat2, directory, path, &how, sizeof how);
+    return result < 0 ? -errno : (int)result;
+}
+
 static inline int curing_block_sigpipe(void) {
     sigset_t pipe_signal;
     sigemptyset(&pipe_signal);
@@ -176,6 +188,7 @@ static inline int curing_block_sigpipe(void) {
 /// always visible.)
 static const int CURING_O_PATH = __O_PATH;
 static const int CURING_O_DIRECT = __O_DIRECT;
+static const int CURING_O_TMPFILE = __O_TMPFILE;  // with O_DIRECTORY's bit, as O_TMPFILE
 static const int CURING_SOCK_STREAM = SOCK_STREAM;
 static const int CURING_SOCK_CLOEXEC = SOCK_CLOEXEC;
 static const int CURING_SOCK_NONBLOCK = SOCK_NONBLOCK;

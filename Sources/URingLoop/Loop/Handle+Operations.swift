@@ -117,10 +117,10 @@ extension Handle {
 
     // MARK: Paths
     //
-    // Metadata calls through the ring: the kernel resolves the path inline
-    // when its caches hold it and on one of its own workers when the lookup
-    // must wait for the disk, so a cold directory never blocks the calling
-    // thread (with two CPUs, Swift's cooperative pool has two). Relative
+    // Metadata calls that never wait for the disk on the calling thread
+    // (with two CPUs, Swift's cooperative pool has two): through the ring,
+    // the kernel resolves the path inline when its caches hold it and on
+    // one of its own workers when the lookup must read the disk. Relative
     // paths resolve against `directory` (default: the working directory).
     // These calls take no deadline and are not cancelled in flight (a
     // cancelled task gets `CancellationError` only before submission): an
@@ -130,14 +130,31 @@ extension Handle {
     /// Opens `path` (`openat`) with `flags` plus `O_CLOEXEC`, creating it
     /// with `mode` when `flags` has `O_CREAT`.
     ///
+    /// An open that neither creates nor truncates is first tried on the
+    /// calling thread with `openat2(RESOLVE_CACHED)`, which answers from the
+    /// kernel's caches or refuses (EAGAIN) rather than wait for the disk:
+    /// a warm path costs one system call, not a ring round trip. (The ring
+    /// could not do better: io_uring's own inline attempt is the same
+    /// cached lookup, and it hands every creating open to a worker.)
+    ///
     /// - Returns: the new descriptor, the caller's to close.
     /// - Throws: `IOError` with the kernel's errno (`ENOENT`, `EACCES`,
     ///   `ENOTDIR`...) and the path as context.
     public func open(
         _ path: String, flags: Int32, mode: mode_t = 0o644, relativeTo directory: Int32 = AT_FDCWD
     ) async throws -> Int32 {
-        try await core.perform(PathRequest(
-            "open", kind: .open(flags: flags | O_CLOEXEC, mode: UInt32(mode)), path: path, directory: directory))
+        let request = try PathRequest(
+            "open", kind: .open(flags: flags | O_CLOEXEC, mode: UInt32(mode)), path: path, directory: directory)
+        // (O_TMPFILE includes O_DIRECTORY's bit: only all of its bits mean it.)
+        if flags & O_CREAT == 0 && flags & CURING_O_TMPFILE != CURING_O_TMPFILE {
+            if Task.isCancelled { throw CancellationError() }
+            switch request.openFromCache() {
+            case .opened(let fd): return fd
+            case .failed(let error): throw error
+            case .needsTheRing: break
+            }
+        }
+        return try await core.perform(request)
     }
 
     /// Creates the directory `path` (`mkdirat`); `EEXIST` if anything is

@@ -8,6 +8,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CURing
 import URing
 
 final class PathRequest: ValueRequest<Int32>, @unchecked Sendable {
@@ -49,6 +50,30 @@ final class PathRequest: ValueRequest<Int32>, @unchecked Sendable {
         case .open(let flags, let mode): .openat(directory: directory, path: cPath, flags: flags, mode: mode)
         case .makeDirectory(let mode): .mkdirat(directory: directory, path: cPath, mode: mode)
         case .remove(let flags): .unlinkat(directory: directory, path: cPath, flags: flags)
+        }
+    }
+
+    /// What an open's lookup from the kernel's caches gave.
+    enum CachedOpen {
+        case opened(Int32)
+        /// The kernel's definitive answer (a cached negative entry is as
+        /// good as a lookup on disk: ENOENT).
+        case failed(IOError)
+        /// The lookup would have waited for the disk, or the kernel lacks
+        /// `RESOLVE_CACHED`.
+        case needsTheRing
+    }
+
+    /// Tries this open on the calling thread, from the caches only (see
+    /// `Handle.open`); an open request whose flags neither create nor
+    /// truncate.
+    func openFromCache() -> CachedOpen {
+        guard case .open(let flags, _) = kind else { preconditionFailure("\(operation) is not an open") }
+        let result = curing_open_cached(directory, cPath, flags)
+        if result >= 0 { return .opened(result) }
+        switch -result {
+        case EAGAIN, EINVAL, ENOSYS, EPERM: return .needsTheRing  // EPERM: a seccomp filter refusing openat2
+        default: return .failed(IOError(operation, errno: result, context: path))
         }
     }
 

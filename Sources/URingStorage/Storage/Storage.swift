@@ -169,9 +169,13 @@ public final class Storage: Sendable {
 
     /// Opens (creating) the blob file at `path`, and its partition directory
     /// first if that is missing: `true` with the descriptor when this call
-    /// created the partition. Opening first keeps the common case, a
-    /// partition that exists, at one request.
+    /// created the partition. An existing blob opens without creating, which
+    /// the kernel usually answers from its caches on this thread (see
+    /// `Handle.open`); creating always takes the ring.
     private func openCreatingPartition(_ path: String, partitionPath: String) async throws -> (Int32, Bool) {
+        do {
+            return (try await core.handle.open(path, flags: O_RDWR), false)
+        } catch let error as IOError where error.errno == ENOENT {}
         do {
             return (try await core.handle.open(path, flags: O_RDWR | O_CREAT), false)
         } catch let error as IOError where error.errno == ENOENT {
