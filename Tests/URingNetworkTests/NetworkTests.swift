@@ -499,6 +499,44 @@ import URingTestSupport
         }
     }
 
+    /// Closing either half ends the connection: every later call on both
+    /// halves says so, instead of reading like a peer that hung up (an
+    /// empty receive, EPIPE); the peer sees end of stream.
+    @Test func callsAfterClosingEitherHalfAreRefusedAsClosed() async throws {
+        try await withNetwork { network in
+            for closeTheSink in [true, false] {
+                let (_, client, server) = try await connectedPair(network)
+                try await server.sink.send([1, 2, 3])
+                _ = try await client.stream.receive(exactly: 1)  // two bytes stay buffered
+                if closeTheSink { client.sink.close() } else { client.stream.close() }
+                let closed = IOError.Reason.invalidArgument("the connection is closed")
+                await expectIOError(closed) { try await client.sink.send([1]) }
+                await expectIOError(closed) { try await client.sink.write([1]) }
+                await expectIOError(closed) { try await client.sink.flush() }
+                await expectIOError(closed) { try await client.sink.finish() }
+                await expectIOError(closed) { _ = try await client.stream.receive(upTo: 8) }
+                await expectIOError(closed) { _ = try await client.stream.receive(exactly: 1) }
+                await expectIOError(closed) { _ = try await client.stream.receive(into: IOBuffer(capacity: 8)) }
+                await expectIOError(closed) { _ = try client.stream.peek(maxLength: 2) }
+                #expect(try await server.stream.receive(upTo: 8) == [])
+            }
+        }
+    }
+
+    @Test func bindingOnAShutDownNetworkIsRefused() async throws {
+        let network = try Network()
+        await network.shutdown()
+        await expectIOError(.shutdown) { _ = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0)) }
+
+        // On a group, once its owner has shut it down.
+        let loops = try LoopGroup(count: 1)
+        let onGroup = try Network(loops: loops)
+        let listener = try onGroup.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+        listener.close()
+        await loops.shutdown()
+        await expectIOError(.shutdown) { _ = try onGroup.bind(try SocketAddress(host: "127.0.0.1", port: 0)) }
+    }
+
     @Test func sinkRefusesToSendAfterAFailure() async throws {
         try await withNetwork(timeout: .milliseconds(200)) { network in
             let (_, client, server) = try await connectedPair(network)

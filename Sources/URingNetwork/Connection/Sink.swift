@@ -87,6 +87,7 @@ public final class Sink: Sendable {
     /// while writes are unsent (flush, then ask again).
     @usableFromInline
     func acquire() throws -> (Handle, Int32, ContinuousClock.Instant?)? {
+        try socket.refuseIfClosed("send")
         let peer = socket.peer
         switch try state.withLock({ try $0.admit(.sending, peer: peer) }) {
         case .acquired: return (socket.sendLoop, socket.fd, socket.deadline)
@@ -124,6 +125,7 @@ public final class Sink: Sendable {
     ///   `CancellationError` if the task is cancelled while waiting for
     ///   room (the buffer is then not queued).
     public func write(_ buffer: IOBuffer) async throws {
+        try socket.refuseIfClosed("send")
         let limit = socket.configuration.writeBufferLimit
         let peer = socket.peer
         guard buffer.count > 0 else {
@@ -154,6 +156,7 @@ public final class Sink: Sendable {
     ///   `CancellationError` if the task is cancelled first (the writes
     ///   still go out).
     public func flush() async throws {
+        try socket.refuseIfClosed("send")
         try await waitUntilUnsent(atMost: 0)
     }
 
@@ -214,6 +217,7 @@ public final class Sink: Sendable {
     /// - Throws: as `flush`, or an `IOError` if a send is in progress or
     ///   the kernel refuses the shutdown.
     public func finish() async throws {
+        try socket.refuseIfClosed("send")
         let peer = socket.peer
         while try state.withLock({ try $0.admit(.finished, peer: peer) }) == .flushFirst {
             try await flush()
@@ -224,7 +228,8 @@ public final class Sink: Sendable {
     /// Ends the connection in both directions (a pending receive on its
     /// stream ends with `.endOfFile`). Written bytes not yet sent are
     /// dropped, and a waiting `flush` throws: flush first to close after
-    /// everything went out.
+    /// everything went out. Later calls on the sink or its stream are
+    /// refused ("the connection is closed").
     public func close() {
         socket.shutdown()
     }

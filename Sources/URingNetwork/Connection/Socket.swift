@@ -1,12 +1,15 @@
 // One connected socket, shared by its Sink and Stream and closed when both
 // are gone. `shutdown` ends the connection at once, even under a pending
-// receive (which then completes with end of stream).
+// receive (which then completes with end of stream), and marks it closed:
+// later calls on either half are refused as such instead of reading like
+// a peer that hung up.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
 import CURing
+import Synchronization
 import URing
 import URingLoop
 
@@ -16,6 +19,8 @@ final class Socket: Sendable {
     let sendLoop: Handle
     let receiveLoop: Handle
     let configuration: NetworkConfiguration
+    /// Set (for good) by `shutdown`, the `close` of either half.
+    private let closed = Atomic<Bool>(false)
 
     init(fd: Int32, peer: SocketAddress, sendLoop: Handle, receiveLoop: Handle, configuration: NetworkConfiguration) {
         self.fd = fd
@@ -27,9 +32,18 @@ final class Socket: Sendable {
 
     deinit { close(fd) }
 
-    /// Both directions, now: pending and later operations see the end.
+    /// Both directions, now: pending operations see the end, later ones
+    /// are refused (`refuseIfClosed`).
     func shutdown() {
+        closed.store(true, ordering: .relaxed)
         _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+    }
+
+    /// Throws if this side closed the connection.
+    func refuseIfClosed(_ operation: String) throws(IOError) {
+        if closed.load(ordering: .relaxed) {
+            throw IOError(operation, .invalidArgument("the connection is closed"), context: "\(peer)")
+        }
     }
 
     /// The sending direction only: the peer reads end of stream once it has

@@ -254,6 +254,7 @@ public final class Stream: @unchecked Sendable {
     /// without waiting.
     public func peek(maxLength: Int) throws -> [UInt8] {
         guard maxLength >= 0 else { throw IOError("peek", .invalidArgument("negative maxLength \(maxLength)")) }
+        try socket.refuseIfClosed("peek")
         guard !busy.exchange(true, ordering: .acquiring) else {
             throw IOError("peek", .invalidArgument("a receive is in progress on this stream"))
         }
@@ -262,15 +263,18 @@ public final class Stream: @unchecked Sendable {
     }
 
     /// Ends the connection in both directions; a pending receive ends with
-    /// `.endOfFile`.
+    /// `.endOfFile`, later calls on the stream or its sink are refused
+    /// ("the connection is closed").
     public func close() {
         socket.shutdown()
     }
 
     // MARK: - Internals (caller holds `busy`)
 
-    /// Takes `busy`, refusing a concurrent receive and a broken stream.
+    /// Takes `busy`, refusing a closed connection, a concurrent receive and
+    /// a broken stream.
     private func acquire() throws(IOError) {
+        try socket.refuseIfClosed("recv")
         guard !busy.exchange(true, ordering: .acquiring) else {
             throw IOError("recv", .invalidArgument("another receive is in progress on this stream"))
         }

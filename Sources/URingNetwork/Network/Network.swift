@@ -5,6 +5,7 @@ import Glibc
 import Musl
 #endif
 import CURing
+import Synchronization
 import URing
 import URingLoop
 
@@ -16,6 +17,8 @@ public final class Network: Sendable {
     let receiveLoop: Handle
     /// With a group: each connection lives on one loop of it, both ways.
     let group: LoopGroup?
+    /// Set when `shutdown` starts stopping the network's own loops.
+    private let shuttingDown = Atomic<Bool>(false)
 
     /// Starts the loop(s).
     public init(configuration: NetworkConfiguration = NetworkConfiguration()) throws(IOError) {
@@ -68,12 +71,20 @@ public final class Network: Sendable {
     /// flush first to finish their traffic.
     public func shutdown() async {
         guard group == nil else { return }
+        shuttingDown.store(true, ordering: .relaxed)
         await receiveLoop.shutdown(cancellingInFlight: true)
         await sendLoop.shutdown(cancellingInFlight: true)
     }
 
     /// Listens on `address` (IPv4 or IPv6; port 0 picks a free port).
+    ///
+    /// - Throws: `IOError` `.shutdown` once the network (or the group it
+    ///   runs on) is shut down: the kernel would queue connections that
+    ///   nothing can ever accept.
     public func bind(_ address: SocketAddress, backlog: Int32 = 1024) throws(IOError) -> Listener {
+        guard !shuttingDown.load(ordering: .relaxed) && !receiveLoop.isTerminated else {
+            throw IOError("bind", .shutdown, context: "\(address)")
+        }
         let fd = try SocketOptions.makeTCPSocket(for: address)
         do throws(IOError) {
             try SocketOptions.set(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1, label: "SO_REUSEADDR")
