@@ -137,6 +137,12 @@ public struct IOError: Error, Sendable, Hashable, CustomStringConvertible {
         case EOPNOTSUPP: return "EOPNOTSUPP"
         case EADDRINUSE: return "EADDRINUSE"
         case ENOTSOCK: return "ENOTSOCK"
+        case ENOTEMPTY: return "ENOTEMPTY"
+        case ENAMETOOLONG: return "ENAMETOOLONG"
+        case ELOOP: return "ELOOP"
+        case EROFS: return "EROFS"
+        case EXDEV: return "EXDEV"
+        case EDQUOT: return "EDQUOT"
         default: return "errno \(code)"
         }
     }
