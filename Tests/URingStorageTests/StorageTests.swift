@@ -369,6 +369,14 @@ import URingLoop
         #expect(try await blob.read(at: 0, count: 9) == Array("persisted".utf8))
         await storage.shutdown()
         await expectIOError(.shutdown) { _ = try await blob.read(at: 0, count: 1) }
+        await expectIOError(.shutdown) { _ = try await storage.scan(partition: "durable") }
+        await expectIOError(.shutdown) { try await storage.remove(partition: "durable", name: [7]) }
+        do {
+            _ = try await storage.open(partition: "durable", name: [8])
+            Issue.record("opened a blob after shutdown")
+        } catch let error as IOError {
+            #expect(error.reason == .shutdown && error.context == "durable/08", "\(error)")
+        }
     }
 
     @Test func errorsNameThePartitionAndBlob() async throws {

@@ -19,7 +19,9 @@ final class Socket: Sendable {
     let sendLoop: Handle
     let receiveLoop: Handle
     let configuration: NetworkConfiguration
-    /// Set (for good) by `shutdown`, the `close` of either half.
+    /// Set (for good) by `shutdown`, the `close` of either half. Relaxed:
+    /// it guards no memory, and a call racing `close` that misses it gets
+    /// the kernel's answer for the shut-down socket instead.
     private let closed = Atomic<Bool>(false)
 
     init(fd: Int32, peer: SocketAddress, sendLoop: Handle, receiveLoop: Handle, configuration: NetworkConfiguration) {

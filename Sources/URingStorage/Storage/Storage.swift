@@ -81,44 +81,48 @@ public final class Storage: Sendable {
         let partitionPath = directory + "/" + partition
         let path = partitionPath + "/" + BlobName.encode(name)
         let label = partition + "/" + BlobName.encode(name)
-        return try await metadataLock.withLock {
-            let (fd, newPartition) = try await openCreatingPartition(path, partitionPath: partitionPath)
-            let file = BlobFile(fd: fd, label: label)
-            var size = try FileSystem.size(of: file.fd, context: label)
-            var header: BlobHeader?
-            if size >= UInt64(BlobHeader.prefixSize) {
-                let stored = try await core.handle.read(from: file.fd, at: 0, count: BlobHeader.prefixSize, cancellable: false)
-                header = try BlobHeader.parse(stored, fileSize: size, accepted: versions, context: label)
-            }
-            if header == nil {
-                // New, or torn before its header was complete: (re)initialise.
-                if size > 0 {
-                    do {
-                        try await core.handle.truncate(file.fd, to: 0)
-                    } catch {
-                        throw IOError.labelling(error, with: label)
+        do {
+            return try await metadataLock.withLock {
+                let (fd, newPartition) = try await openCreatingPartition(path, partitionPath: partitionPath)
+                let file = BlobFile(fd: fd, label: label)
+                var size = try FileSystem.size(of: file.fd, context: label)
+                var header: BlobHeader?
+                if size >= UInt64(BlobHeader.prefixSize) {
+                    let stored = try await core.handle.read(from: file.fd, at: 0, count: BlobHeader.prefixSize, cancellable: false)
+                    header = try BlobHeader.parse(stored, fileSize: size, accepted: versions, context: label)
+                }
+                if header == nil {
+                    // New, or torn before its header was complete: (re)initialise.
+                    if size > 0 {
+                        do {
+                            try await core.handle.truncate(file.fd, to: 0)
+                        } catch {
+                            throw IOError.labelling(error, with: label)
+                        }
                     }
+                    let fresh = BlobHeader(layout: direct ? .aligned : .compact, blobVersion: versions.upperBound)
+                    try await core.handle.write(fresh.bytes, to: file.fd, at: 0, cancellable: false)
+                    try await core.handle.sync(file.fd)
+                    try await syncDirectory(partitionPath)
+                    if newPartition { try await syncDirectory(directory) }
+                    header = fresh
+                    size = UInt64(fresh.size)
                 }
-                let fresh = BlobHeader(layout: direct ? .aligned : .compact, blobVersion: versions.upperBound)
-                try await core.handle.write(fresh.bytes, to: file.fd, at: 0, cancellable: false)
-                try await core.handle.sync(file.fd)
-                try await syncDirectory(partitionPath)
-                if newPartition { try await syncDirectory(directory) }
-                header = fresh
-                size = UInt64(fresh.size)
-            }
-            let found = header!
-            if direct {
-                guard found.layout == .aligned else {
-                    throw IOError("open", .invalidArgument(
-                        "the blob was created without direct I/O: its 8-byte header would misalign every O_DIRECT transfer; open it without direct"),
-                        context: label)
+                let found = header!
+                if direct {
+                    guard found.layout == .aligned else {
+                        throw IOError("open", .invalidArgument(
+                            "the blob was created without direct I/O: its 8-byte header would misalign every O_DIRECT transfer; open it without direct"),
+                            context: label)
+                    }
+                    // The header went through the page cache; data from here on does not.
+                    try FileSystem.enableDirectIO(file.fd, context: label)
                 }
-                // The header went through the page cache; data from here on does not.
-                try FileSystem.enableDirectIO(file.fd, context: label)
+                let blob = Blob(file: file, core: core, partition: partition, name: name, dataOffset: UInt64(found.size), isDirect: direct)
+                return (blob, size - UInt64(found.size), found.blobVersion)
             }
-            let blob = Blob(file: file, core: core, partition: partition, name: name, dataOffset: UInt64(found.size), isDirect: direct)
-            return (blob, size - UInt64(found.size), found.blobVersion)
+        } catch let error as IOError where error.context == nil {
+            throw IOError.labelling(error, with: label)  // the loop's own refusals (.shutdown) name no blob
         }
     }
 
@@ -150,9 +154,12 @@ public final class Storage: Sendable {
 
     /// Lists a partition's blobs (and reports entries that are not blobs).
     ///
-    /// - Throws: `IOError` `.notFound` if the partition does not exist.
+    /// - Throws: `IOError` `.notFound` if the partition does not exist,
+    ///   `.shutdown` after `shutdown` (as every other call).
     public func scan(partition: String) async throws -> PartitionScan {
         try PartitionName.validate(partition)
+        // Listing never touches the loop; refused anyway, as documented.
+        if core.handle.isTerminated { throw IOError("scan", .shutdown, context: partition) }
         let partitionPath = directory + "/" + partition
         return try await metadataLock.withLock {
             var scan = PartitionScan(blobs: [], foreignEntries: [])
