@@ -17,7 +17,10 @@ public final class Listener: Sendable {
     public let localAddress: SocketAddress
     /// Set by `close()`, so accepts it ended say so instead of the kernel's
     /// bare EINVAL.
-    private let isClosed = Atomic<Bool>(false)
+    private let closed = Atomic<Bool>(false)
+
+    /// Whether `close()` was called.
+    var isClosed: Bool { closed.load(ordering: .acquiring) }
 
     init(fd: Int32, network: Network, localAddress: SocketAddress) {
         self.fd = fd
@@ -32,12 +35,12 @@ public final class Listener: Sendable {
     /// - Throws: `IOError` `.invalidArgument` once the listener is closed
     ///   (a pending accept too), `.timedOut`, or the kernel's errno.
     public func accept(deadline: ContinuousClock.Instant? = nil) async throws -> (peer: SocketAddress, sink: Sink, stream: Stream) {
-        guard !isClosed.load(ordering: .acquiring) else { throw closedError }
+        guard !isClosed else { throw closedError }
         let accepted: AcceptedSocket
         do {
             accepted = try await network.receiveLoop.accept(on: fd, deadline: deadline)
         } catch {
-            throw isClosed.load(ordering: .acquiring) ? closedError : error
+            throw isClosed ? closedError : error
         }
         do {
             try SocketOptions.configure(accepted.fd, network.configuration)
@@ -51,7 +54,7 @@ public final class Listener: Sendable {
 
     /// Stops listening: a pending `accept` fails, later ones too.
     public func close() {
-        isClosed.store(true, ordering: .releasing)
+        closed.store(true, ordering: .releasing)
         _ = shutdown(fd, Int32(SHUT_RDWR))
     }
 

@@ -21,7 +21,12 @@ public final class Network: Sendable {
     private let shuttingDown = Atomic<Bool>(false)
 
     /// Starts the loop(s).
-    public init(configuration: NetworkConfiguration = NetworkConfiguration()) throws(IOError) {
+    public convenience init(configuration: NetworkConfiguration = NetworkConfiguration()) throws(IOError) {
+        try self.init(configuration: configuration, faults: nil)
+    }
+
+    /// Starts the loop(s), with `faults` injected (this package's tests).
+    package init(configuration: NetworkConfiguration, faults: FaultPlan?) throws(IOError) {
         self.configuration = try configuration.validated()
         group = nil
         var loop = configuration.loop
@@ -31,10 +36,10 @@ public final class Network: Sendable {
             loop.maximumRequestTimeout = max(loop.maximumRequestTimeout, timeout)
         }
         loop.threadName = "uring-net-recv"
-        receiveLoop = try IOLoop.start(loop)
+        receiveLoop = try IOLoop.start(loop, faults: faults)
         if configuration.separateLoops {
             loop.threadName = "uring-net-send"
-            sendLoop = try IOLoop.start(loop)
+            sendLoop = try IOLoop.start(loop, faults: faults)
         } else {
             sendLoop = receiveLoop
         }

@@ -30,47 +30,14 @@ final class URingEchoServer: EchoServer {
         network = try loops.map { try Network(configuration: configuration, loops: $0) } ?? Network(configuration: configuration)
         listener = try network.bind(try SocketAddress(host: host, port: port))
         let listener = self.listener
-        let local = loops != nil && preferLoops
         acceptor = Task {
-            await withTaskGroup(of: Void.self) { group in
-                while let (sink, stream) = await URingEchoServer.nextConnection(from: listener) {
-                    // A nil preference still marks a task as having one (a
-                    // global-lock lookup at every hop): plain tasks when
-                    // connections are served off the loops.
-                    if local {
-                        group.addTask(executorPreference: stream.executor) {
-                            await URingEchoServer.serve(sink: sink, stream: stream)
-                        }
-                    } else {
-                        group.addTask { await URingEchoServer.serve(sink: sink, stream: stream) }
-                    }
-                }
-                group.cancelAll()
+            // Ends when the listener is closed, the network shut down or this
+            // task cancelled; a failure no retry can mend ends the accepts
+            // too, leaving the connections already served.
+            try? await listener.serve(handlersOnLoops: preferLoops) { _, sink, stream in
+                await URingEchoServer.serve(sink: sink, stream: stream)
             }
         }
-    }
-
-    /// The next accepted connection, or nil once the listener is closed
-    /// (or the network shut down). A failure that concerns one connection
-    /// or passing exhaustion (a peer that reset before its accept, no free
-    /// descriptor or memory for a moment) is skipped after a short pause,
-    /// so the server keeps serving instead of silently ending its accepts.
-    static func nextConnection(from listener: Listener) async -> (Sink, Stream)? {
-        while !Task.isCancelled {
-            do {
-                let (_, sink, stream) = try await listener.accept()
-                return (sink, stream)
-            } catch {
-                guard isTransient(error) else { return nil }
-                try? await Task.sleep(for: .milliseconds(10))
-            }
-        }
-        return nil
-    }
-
-    private static func isTransient(_ error: any Error) -> Bool {
-        guard let code = (error as? URing.IOError)?.errno else { return false }
-        return [ECONNABORTED, EMFILE, ENFILE, ENOBUFS, ENOMEM, EPROTO, EPERM].contains(code)
     }
 
     /// No read/write timeout: an echo server waits as long as its clients do.

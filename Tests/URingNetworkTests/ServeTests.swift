@@ -1,0 +1,171 @@
+// Listener.serve: a handler per connection, where it runs, how it ends, and
+// accepts that go on through transient failures.
+import CURing
+import Glibc
+import Synchronization
+import Testing
+import URing
+@testable import URingLoop
+@testable import URingNetwork
+import URingTestSupport
+
+/// An echo handler that records whether it ran on its connection's loop.
+private func echo(recordingPlacementIn placements: SharedPlacements) -> @Sendable (SocketAddress, Sink, Stream) async throws -> Void {
+    { _, sink, stream in
+        placements.record(stream.executor.isCurrent && sink.executor.isCurrent)
+        while true {
+            let chunk = try await stream.receive(upTo: 4096)
+            if chunk.isEmpty { return }
+            try await sink.send(chunk)
+        }
+    }
+}
+
+private final class SharedPlacements: Sendable {
+    private let onLoop = Atomic<Int>(0)
+    private let offLoop = Atomic<Int>(0)
+    func record(_ onItsLoop: Bool) {
+        if onItsLoop { onLoop.wrappingAdd(1, ordering: .relaxed) } else { offLoop.wrappingAdd(1, ordering: .relaxed) }
+    }
+    var counts: (onLoop: Int, offLoop: Int) { (onLoop.load(ordering: .relaxed), offLoop.load(ordering: .relaxed)) }
+}
+
+private final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
+}
+
+/// Dials `listener`, sends a pattern and checks it comes back.
+private func roundTrip(_ network: Network, _ listener: Listener, seed: Int) async throws {
+    let (sink, stream) = try await network.dial(listener.localAddress)
+    try await sink.send(pattern(1000, seed: seed))
+    #expect(try await stream.receive(exactly: 1000) == pattern(1000, seed: seed))
+    sink.close()
+}
+
+@Suite struct ServeTests {
+    @Test func servesEveryConnectionAndReturnsOnceClosedAndItsHandlersAreDone() async throws {
+        try await withNetwork { network in
+            let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+            let placements = SharedPlacements()
+            let returned = Flag()
+            let server = Task {
+                try await listener.serve(echo(recordingPlacementIn: placements))
+                returned.set()
+            }
+            try await withThrowingTaskGroup(of: Void.self) { clients in
+                for seed in 0..<20 { clients.addTask { try await roundTrip(network, listener, seed: seed) } }
+                try await clients.waitForAll()
+            }
+            // One connection still open: serve waits for its handler.
+            let (lastSink, lastStream) = try await network.dial(listener.localAddress)
+            try await lastSink.send([7])
+            #expect(try await lastStream.receive(exactly: 1) == [7])
+            listener.close()
+            // Its handler still serves after the close, and serve waits for it.
+            try await lastSink.send([8])
+            #expect(try await lastStream.receive(exactly: 1) == [8])
+            #expect(!returned.isSet)
+            lastSink.close()
+            try await bounded("serve's return", seconds: 60) { try await server.value }
+            // A network's own loops: the handlers were plain tasks.
+            #expect(placements.counts == (0, 21))
+        }
+    }
+
+    @Test func aFailingHandlerEndsOnlyItsConnection() async throws {
+        try await withNetwork { network in
+            let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+            let server = Task {
+                try await listener.serve { _, sink, stream in
+                    while true {
+                        let chunk = try await stream.receive(upTo: 64)
+                        if chunk == [0xff] { throw IOError("handler", .invalidArgument("a poisoned message")) }
+                        if chunk.isEmpty { return }
+                        try await sink.send(chunk)
+                    }
+                }
+            }
+            let (goodSink, goodStream) = try await network.dial(listener.localAddress)
+            let (badSink, badStream) = try await network.dial(listener.localAddress)
+            try await badSink.send([0xff])
+            // The failed handler's connection was closed: end of stream.
+            #expect(try await badStream.receive(upTo: 8) == [])
+            try await goodSink.send([1, 2, 3])
+            #expect(try await goodStream.receive(exactly: 3) == [1, 2, 3])
+            goodSink.close()
+            listener.close()
+            try await bounded("serve's return", seconds: 60) { try await server.value }
+        }
+    }
+
+    @Test func cancellingServeEndsItsHandlersAndClosesTheirConnections() async throws {
+        try await withNetwork { network in
+            let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+            let server = Task { try await listener.serve(echo(recordingPlacementIn: SharedPlacements())) }
+            // Idle clients: their handlers wait in a receive.
+            var clients: [(sink: Sink, stream: Stream)] = []
+            for _ in 0..<5 {
+                let client = try await network.dial(listener.localAddress)
+                try await client.sink.send([1])
+                #expect(try await client.stream.receive(exactly: 1) == [1])
+                clients.append(client)
+            }
+            server.cancel()
+            try await bounded("serve's return", seconds: 60) { try await server.value }
+            for client in clients { #expect(try await client.stream.receive(upTo: 8) == []) }
+        }
+    }
+
+    @Test func onAGroupHandlersRunOnTheirConnectionsLoop() async throws {
+        let group = try LoopGroup(count: 2)
+        let network = try Network(loops: group)
+        for onLoops in [true, false] {
+            let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+            let placements = SharedPlacements()
+            let server = Task { try await listener.serve(handlersOnLoops: onLoops, echo(recordingPlacementIn: placements)) }
+            for seed in 0..<6 { try await roundTrip(network, listener, seed: seed) }
+            listener.close()
+            try await bounded("serve's return", seconds: 60) { try await server.value }
+            #expect(placements.counts == (onLoops ? (6, 0) : (0, 6)))
+        }
+        await group.shutdown()
+    }
+
+    @Test func transientAcceptFailuresAreSkippedAndOthersEndServe() async throws {
+        // The first accepts are made to fail the way a busy server's do (the
+        // connection the kernel accepted is closed, so its client sees the
+        // end); after them, one that no retry can mend.
+        let accepts = Atomic<Int>(0)
+        let faults = FaultPlan(completion: { operation, result in
+            guard operation == "accept" else { return result }
+            let index = accepts.wrappingAdd(1, ordering: .relaxed).oldValue
+            let injected: [Int: Int32] = [0: ECONNABORTED, 1: EMFILE, 3: EBADF]
+            guard let code = injected[index] else { return result }
+            if result >= 0 { close(result) }
+            return -code
+        })
+        var configuration = NetworkConfiguration()
+        configuration.readWriteTimeout = hangGuard
+        let network = try Network(configuration: configuration, faults: faults)
+        let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+        let server = Task { try await listener.serve(echo(recordingPlacementIn: SharedPlacements())) }
+        for _ in 0..<2 {
+            let (sink, stream) = try await network.dial(listener.localAddress)
+            do {
+                #expect(try await stream.receive(upTo: 8) == [])
+            } catch let error as IOError where error.errno == ECONNRESET {}
+            sink.close()
+        }
+        try await roundTrip(network, listener, seed: 1)
+        // The fourth accept's EBADF ends serve (its client is reset).
+        let (sink, stream) = try await network.dial(listener.localAddress)
+        let outcome = await server.result
+        #expect(throws: IOError("accept", .errno(EBADF), context: "listener fd \(listener.fd)")) { try outcome.get() }
+        _ = try? await stream.receive(upTo: 8)
+        sink.close()
+        listener.close()
+        await network.shutdown()
+    }
+}
