@@ -13,6 +13,11 @@ import Testing
             (["foo"], "The value 'foo' is invalid for '<workloads>'"),
             (["--seconds", "0"], "--seconds must be in (0, 3600], got 0.0"),
             (["--seconds", "4000"], "--seconds must be in (0, 3600], got 4000.0"),
+            // Negative values are values, not flags: refused for their range.
+            (["--seconds", "-1"], "--seconds must be in (0, 3600], got -1.0"),
+            (["--concurrency", "-3"], "--concurrency must be in 1...4096, got -3"),
+            (["--runs", "-2"], "--runs must be in 1...99, got -2"),
+            (["--idle-spin", "-5"], "--idle-spin must be in 0...10000 µs"),
             (["--concurrency", "0"], "--concurrency must be in 1...4096, got 0"),
             (["--concurrency", "5000"], "--concurrency must be in 1...4096, got 5000"),
             (["--runs", "0"], "--runs must be in 1...99, got 0"),

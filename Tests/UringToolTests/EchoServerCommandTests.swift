@@ -47,6 +47,8 @@ import Testing
             (["--pin-loops"], "--pin-loops needs --on-loops or --global-executor"),
             (["--on-loops", "--global-executor"], "--on-loops and --global-executor are two different shapes; choose one"),
             (["--idle-spin", "20000"], "--idle-spin must be in 0...10000 µs"),
+            (["--idle-spin", "-1"], "--idle-spin must be in 0...10000 µs"),
+            (["--port", "-1"], "The value '-1' is invalid for '--port <port>'"),
             (["--thread-nice", "-21"], "--thread-nice must be in -20...19, got -21"),
         ]
         expectRefused(EchoServerCommand.self, cases)

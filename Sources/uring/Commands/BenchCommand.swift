@@ -12,10 +12,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Argument(help: "Workloads to run: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")) (default: all).")
     var workloads: [Workload] = []
 
-    @Option(help: "Seconds per run of each engine and workload (default: \(Workload.defaultSeconds)).")
+    @Option(parsing: .unconditional, help: "Seconds per run of each engine and workload (default: \(Workload.defaultSeconds)).")
     var seconds: Double?
 
-    @Option(help: "Concurrent tasks (or connections); default per workload.")
+    @Option(parsing: .unconditional, help: "Concurrent tasks (or connections); default per workload.")
     var concurrency: Int?
 
     @Option(name: .customLong("engine"), help: "Engines to measure (repeatable; default: all for the workload).")
@@ -24,10 +24,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "storage-read: open with O_DIRECT (device-bound) instead of reading the warm page cache.")
     var direct = false
 
-    @Option(help: "storage-read: size of the file read at random, in MiB.")
+    @Option(parsing: .unconditional, help: "storage-read: size of the file read at random, in MiB.")
     var fileSizeMib = 256
 
-    @Option(help: "echo: bytes per message.")
+    @Option(parsing: .unconditional, help: "echo: bytes per message.")
     var messageSize = 64
 
     @Option(help: "Where the storage workloads create their temporary files.")
@@ -36,10 +36,10 @@ struct BenchCommand: AsyncParsableCommand {
     /// Three by default: on a busy machine one run can land in a bad
     /// scheduling regime (BENCHMARKS.md), and a median of interleaved runs
     /// shows what is typical.
-    @Option(help: "Runs per engine, interleaved; the run with the median ops/s is reported.")
+    @Option(parsing: .unconditional, help: "Runs per engine, interleaved; the run with the median ops/s is reported.")
     var runs = 3
 
-    @Option(help: "Our loops' idle spin in microseconds (yielding before they sleep), for every uring engine; default: the loop's own.")
+    @Option(parsing: .unconditional, help: "Our loops' idle spin in microseconds (yielding before they sleep), for every uring engine; default: the loop's own.")
     var idleSpin: Int?
 
     @Flag(inversion: .prefixedNo, help: "Our loops submit file reads that go to a device two per system call (LoopConfiguration.pacesDeviceReads); --no-read-pacing keeps the kernel's batching, to compare the two in one binary.")

@@ -18,7 +18,7 @@ struct EchoServerCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on (numeric IPv4 or IPv6).")
     var host = "127.0.0.1"
 
-    @Option(help: "Port to listen on (0 picks a free one).")
+    @Option(parsing: .unconditional, help: "Port to listen on (0 picks a free one).")
     var port: UInt16 = 7007
 
     @Flag(help: "Serve each connection on its loop: a group of one loop per CPU, each connection's task running on its loop's thread.")
@@ -30,7 +30,7 @@ struct EchoServerCommand: AsyncParsableCommand {
     @Flag(help: "With --on-loops or --global-executor: pin each loop to its own CPU.")
     var pinLoops = false
 
-    @Option(help: "The loops' idle spin in microseconds; default: the loop's own.")
+    @Option(parsing: .unconditional, help: "The loops' idle spin in microseconds; default: the loop's own.")
     var idleSpin: Int?
 
     @Option(parsing: .unconditional, help: "The loops' nice value (-20...19); below the current one needs CAP_SYS_NICE.")
