@@ -112,6 +112,10 @@ import URing
         }
         await #expect(throws: CancellationError.self) { _ = try await reopened.value }
         await handle.shutdown()
+        // Nor from a loop that is shut down, even when the caches could answer.
+        await expectPathError(.shutdown, path: directory) {
+            _ = try await handle.open(directory, flags: O_RDONLY | O_DIRECTORY)
+        }
     }
 
     /// Many tasks opening, creating and removing at once, more than the SQ

@@ -148,6 +148,8 @@ extension Handle {
         // (O_TMPFILE includes O_DIRECTORY's bit: only all of its bits mean it.)
         if flags & O_CREAT == 0 && flags & CURING_O_TMPFILE != CURING_O_TMPFILE {
             if Task.isCancelled { throw CancellationError() }
+            // As the ring would: a loop that is shut down takes no more work.
+            if core.channel.isClosed { throw IOError("open", .shutdown, context: path) }
             switch request.openFromCache() {
             case .opened(let fd): return fd
             case .failed(let error): throw error
