@@ -160,10 +160,6 @@ static inline void curing_set_thread_name(const char *name) {
     prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
 }
 
-/// Blocks SIGPIPE for the calling thread. The kernel answers a write to a
-/// pipe or socket whose reader is gone with EPIPE *and* a SIGPIPE sent to
-/// the writing thread, whose default action ends the process; blocked, the
-/// signal stays pending on that thread and the EPIPE is all that remains.
 /// `openat2` that only completes if the path resolves from the kernel's
 /// caches (RESOLVE_CACHED, Linux 5.12+): never waits for the disk. Returns
 /// the descriptor or -errno: -EAGAIN when the lookup would have had to
@@ -175,6 +171,10 @@ static inline int curing_open_cached(int directory, const char *path, int flags)
     return result < 0 ? -errno : (int)result;
 }
 
+/// Blocks SIGPIPE for the calling thread. The kernel answers a write to a
+/// pipe or socket whose reader is gone with EPIPE *and* a SIGPIPE sent to
+/// the writing thread, whose default action ends the process; blocked, the
+/// signal stays pending on that thread and the EPIPE is all that remains.
 static inline int curing_block_sigpipe(void) {
     sigset_t pipe_signal;
     sigemptyset(&pipe_signal);
