@@ -38,8 +38,8 @@ import URing
         #expect(access(path, F_OK) != 0 && access(directory + "/sub", F_OK) != 0)
         await handle.shutdown()
         // The creating and the truncating open, a write, a read, mkdir,
-        // unlink and rmdir.
-        #expect(handle.statistics.requestsCompleted == 7)
+        // unlink and rmdir (and the warm open, where the caches cannot tell).
+        #expect(handle.statistics.requestsCompleted == (kernelAnswersFromCache(directory) ? 7 : 8))
     }
 
     @Test func relativePathsResolveAgainstTheGivenDirectory() async throws {
@@ -58,7 +58,7 @@ import URing
         await handle.shutdown()
         // mkdir, the creating open, unlink and rmdir; the directory's own
         // open (O_DIRECTORY, fresh from mkdtemp) came from the caches.
-        #expect(handle.statistics.requestsCompleted == 4)
+        #expect(handle.statistics.requestsCompleted == (kernelAnswersFromCache(directory) ? 4 : 5))
     }
 
     @Test func failuresAreTheKernelsErrorsNamingThePath() async throws {

@@ -287,12 +287,13 @@ import URingLoop
         // found none either, mkdir, the creating open again, the header's
         // write and fsync, and an fsync for each directory whose new entry
         // must be durable (those opens hit the caches).
-        #expect((7...8).contains(creating.handle.statistics.requestsCompleted), "\(creating.handle.statistics)")
+        let cached = kernelAnswersFromCache(root)
+        #expect((cached ? 7...8 : 10...10).contains(creating.handle.statistics.requestsCompleted), "\(creating.handle.statistics)")
 
         let reopening = try Storage(directory: root)
         _ = try await reopening.open(partition: "p", name: [1])
         await reopening.shutdown()
-        #expect(reopening.handle.statistics.requestsCompleted == 1, "the header's read; the open hit the caches")
+        #expect(reopening.handle.statistics.requestsCompleted == (cached ? 1 : 2), "the header's read (and the open)")
     }
 
     @Test func aPartitionThatIsAFileIsNamedInTheError() async throws {

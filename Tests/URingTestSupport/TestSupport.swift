@@ -142,3 +142,14 @@ private final class OwnThread: @unchecked Sendable {
         pthread_detach(thread)
     }
 }
+
+/// Whether the kernel answers a lookup of `path` from its caches
+/// (`openat2` with `RESOLVE_CACHED`, which `Handle.open` tries first): it
+/// does on local filesystems once the path was looked up, not on kernels
+/// before 5.12 or filesystems that revalidate every lookup (NFS). Tests
+/// that count ring requests expect the open to take the ring otherwise.
+public func kernelAnswersFromCache(_ path: String) -> Bool {
+    let fd = curing_open_cached(AT_FDCWD, path, O_RDONLY | O_CLOEXEC)
+    if fd >= 0 { close(fd) }
+    return fd >= 0
+}
