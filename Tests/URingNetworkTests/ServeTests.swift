@@ -118,6 +118,25 @@ private func roundTrip(_ network: Network, _ listener: Listener, seed: Int) asyn
         }
     }
 
+    @Test func aNetworkShutdownEndsServeWithItsHandlersMidReceive() async throws {
+        var configuration = NetworkConfiguration()
+        configuration.readWriteTimeout = nil  // idle handlers would wait forever
+        let network = try Network(configuration: configuration)
+        let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+        let server = Task { try await listener.serve(echo(recordingPlacementIn: SharedPlacements())) }
+        var clients: [(sink: Sink, stream: Stream)] = []
+        for _ in 0..<3 {
+            let client = try await network.dial(listener.localAddress)
+            try await client.sink.send([2])
+            #expect(try await client.stream.receive(exactly: 1) == [2])
+            clients.append(client)
+        }
+        // Three handlers wait in a receive and serve waits in an accept.
+        try await bounded("the network's shutdown", seconds: 60) { await network.shutdown() }
+        try await bounded("serve's return", seconds: 60) { try await server.value }
+        withExtendedLifetime(clients) {}
+    }
+
     @Test func onAGroupHandlersRunOnTheirConnectionsLoop() async throws {
         let group = try LoopGroup(count: 2)
         let network = try Network(loops: group)
