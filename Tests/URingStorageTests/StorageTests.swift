@@ -151,8 +151,16 @@ import URingLoop
             }
             // A cached read keeps its pages (which also shows the probe sees
             // them), and an uncached read leaves pages already cached alone.
-            #expect(try await blob.read(at: 0, count: data.count) == data)
-            let cached = try residentPages(of: path)
+            // Once in a full-suite run the kernel had dropped a page just
+            // after the cached read (255 of 256 resident), plausibly one the
+            // uncached read could not drop at once and left marked to drop
+            // behind: a cached read again (three at most) must bring it back.
+            var cached = 0
+            for _ in 0..<3 {
+                #expect(try await blob.read(at: 0, count: data.count) == data)
+                cached = try residentPages(of: path)
+                if cached >= data.count / 4096 { break }
+            }
             #expect(cached >= data.count / 4096)
             var buffer = IOBuffer(capacity: 4096)
             buffer = try await blob.read(at: 8192, into: buffer, options: .uncached)
