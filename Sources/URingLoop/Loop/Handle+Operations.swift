@@ -125,7 +125,10 @@ extension Handle {
     // These calls take no deadline and are not cancelled in flight (a
     // cancelled task gets `CancellationError` only before submission): an
     // open the kernel completes must reach its caller, or its descriptor
-    // would leak. A path with a NUL byte inside is `.invalidArgument`.
+    // would leak. (A loop that gives up at its `shutdownTimeout` abandons
+    // what is in flight; an open abandoned there may still complete in the
+    // kernel, and its descriptor is then nobody's.) A path with a NUL byte
+    // inside is `.invalidArgument`.
 
     /// Opens `path` (`openat`) with `flags` plus `O_CLOEXEC`, creating it
     /// with `mode` when `flags` has `O_CREAT`.
