@@ -44,6 +44,19 @@ private func roundTrip(_ network: Network, _ listener: Listener, seed: Int) asyn
     sink.close()
 }
 
+/// `count` connections that each had one echo and then fall silent, so
+/// their handlers wait in a receive.
+private func idleClients(_ count: Int, of network: Network, _ listener: Listener) async throws -> [(sink: Sink, stream: Stream)] {
+    var clients: [(sink: Sink, stream: Stream)] = []
+    for index in 0..<count {
+        let client = try await network.dial(listener.localAddress)
+        try await client.sink.send([UInt8(index)])
+        #expect(try await client.stream.receive(exactly: 1) == [UInt8(index)])
+        clients.append(client)
+    }
+    return clients
+}
+
 @Suite struct ServeTests {
     @Test func servesEveryConnectionAndReturnsOnceClosedAndItsHandlersAreDone() async throws {
         try await withNetwork { network in
@@ -104,14 +117,7 @@ private func roundTrip(_ network: Network, _ listener: Listener, seed: Int) asyn
         try await withNetwork { network in
             let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
             let server = Task { try await listener.serve(echo(recordingPlacementIn: SharedPlacements())) }
-            // Idle clients: their handlers wait in a receive.
-            var clients: [(sink: Sink, stream: Stream)] = []
-            for _ in 0..<5 {
-                let client = try await network.dial(listener.localAddress)
-                try await client.sink.send([1])
-                #expect(try await client.stream.receive(exactly: 1) == [1])
-                clients.append(client)
-            }
+            let clients = try await idleClients(5, of: network, listener)
             server.cancel()
             try await bounded("serve's return", seconds: 60) { try await server.value }
             for client in clients { #expect(try await client.stream.receive(upTo: 8) == []) }
@@ -124,13 +130,7 @@ private func roundTrip(_ network: Network, _ listener: Listener, seed: Int) asyn
         let network = try Network(configuration: configuration)
         let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
         let server = Task { try await listener.serve(echo(recordingPlacementIn: SharedPlacements())) }
-        var clients: [(sink: Sink, stream: Stream)] = []
-        for _ in 0..<3 {
-            let client = try await network.dial(listener.localAddress)
-            try await client.sink.send([2])
-            #expect(try await client.stream.receive(exactly: 1) == [2])
-            clients.append(client)
-        }
+        let clients = try await idleClients(3, of: network, listener)
         // Three handlers wait in a receive and serve waits in an accept.
         try await bounded("the network's shutdown", seconds: 60) { await network.shutdown() }
         try await bounded("serve's return", seconds: 60) { try await server.value }
