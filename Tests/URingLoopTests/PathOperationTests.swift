@@ -57,7 +57,8 @@ import URing
         #expect(access(directory + "/inner", F_OK) != 0)
         await handle.shutdown()
         // mkdir, the creating open, unlink and rmdir; the directory's own
-        // open (O_DIRECTORY, fresh from mkdtemp) came from the caches.
+        // open (O_DIRECTORY, fresh from mkdtemp) too where the caches cannot
+        // answer it.
         #expect(handle.statistics.requestsCompleted == (kernelAnswersFromCache(directory) ? 4 : 5))
     }
 
