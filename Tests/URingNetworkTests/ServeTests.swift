@@ -57,6 +57,37 @@ private func idleClients(_ count: Int, of network: Network, _ listener: Listener
     return clients
 }
 
+/// Counts a network's accept completions.
+private final class AcceptCount: Sendable {
+    private let count = Atomic<Int>(0)
+    func next() -> Int { count.wrappingAdd(1, ordering: .relaxed).oldValue }
+    var value: Int { count.load(ordering: .relaxed) }
+}
+
+/// A network (and a listener on it) whose nth accept fails with
+/// `injected[n]`, the way a busy server's do: the connection the kernel
+/// accepted is closed, so its client sees the end.
+private func failingAccepts(_ injected: [Int: Int32], seen accepts: AcceptCount) throws -> (Network, Listener) {
+    let faults = FaultPlan(completion: { operation, result in
+        guard operation == "accept", let code = injected[accepts.next()] else { return result }
+        if result >= 0 { close(result) }
+        return -code
+    })
+    var configuration = NetworkConfiguration()
+    configuration.readWriteTimeout = hangGuard
+    let network = try Network(configuration: configuration, faults: faults)
+    return (network, try network.bind(try SocketAddress(host: "127.0.0.1", port: 0)))
+}
+
+/// Dials `listener` and sees the connection end: its accept was failed.
+private func dialRefused(_ network: Network, _ listener: Listener) async throws {
+    let (sink, stream) = try await network.dial(listener.localAddress)
+    do {
+        #expect(try await stream.receive(upTo: 8) == [])
+    } catch let error as IOError where error.errno == ECONNRESET {}
+    sink.close()
+}
+
 @Suite struct ServeTests {
     @Test func servesEveryConnectionAndReturnsOnceClosedAndItsHandlersAreDone() async throws {
         try await withNetwork { network in
@@ -153,30 +184,11 @@ private func idleClients(_ count: Int, of network: Network, _ listener: Listener
     }
 
     @Test func transientAcceptFailuresAreSkippedAndOthersEndServe() async throws {
-        // The first accepts are made to fail the way a busy server's do (the
-        // connection the kernel accepted is closed, so its client sees the
-        // end); after them, one that no retry can mend.
-        let accepts = Atomic<Int>(0)
-        let faults = FaultPlan(completion: { operation, result in
-            guard operation == "accept" else { return result }
-            let index = accepts.wrappingAdd(1, ordering: .relaxed).oldValue
-            let injected: [Int: Int32] = [0: ECONNABORTED, 1: EMFILE, 3: EBADF]
-            guard let code = injected[index] else { return result }
-            if result >= 0 { close(result) }
-            return -code
-        })
-        var configuration = NetworkConfiguration()
-        configuration.readWriteTimeout = hangGuard
-        let network = try Network(configuration: configuration, faults: faults)
-        let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+        // The first accepts fail the way a busy server's do; after them,
+        // one that no retry can mend.
+        let (network, listener) = try failingAccepts([0: ECONNABORTED, 1: EMFILE, 3: EBADF], seen: AcceptCount())
         let server = Task { try await listener.serve(echo(recordingPlacementIn: SharedPlacements())) }
-        for _ in 0..<2 {
-            let (sink, stream) = try await network.dial(listener.localAddress)
-            do {
-                #expect(try await stream.receive(upTo: 8) == [])
-            } catch let error as IOError where error.errno == ECONNRESET {}
-            sink.close()
-        }
+        for _ in 0..<2 { try await dialRefused(network, listener) }
         try await roundTrip(network, listener, seed: 1)
         // The fourth accept's EBADF ends serve (its client is reset).
         let (sink, stream) = try await network.dial(listener.localAddress)
@@ -185,6 +197,23 @@ private func idleClients(_ count: Int, of network: Network, _ listener: Listener
         _ = try? await stream.receive(upTo: 8)
         sink.close()
         listener.close()
+        await network.shutdown()
+    }
+
+    @Test func closingTheListenerEndsAPauseAfterAFailedAccept() async throws {
+        // The first accept fails as a busy server's does (EMFILE), and serve
+        // pauses for an hour before accepting again: close() must end that
+        // pause, not leave serve waiting it out.
+        let accepts = AcceptCount()
+        let (network, listener) = try failingAccepts([0: EMFILE], seen: accepts)
+        let server = Task {
+            try await listener.serve(handlersOnLoops: true, pausingAcceptsFrom: .seconds(3600), upTo: .seconds(3600),
+                                     echo(recordingPlacementIn: SharedPlacements()))
+        }
+        try await dialRefused(network, listener)
+        #expect(accepts.value == 1)
+        listener.close()
+        try await bounded("serve after close() mid-pause", seconds: 30) { try await server.value }
         await network.shutdown()
     }
 }

@@ -34,7 +34,8 @@ extension Listener {
     /// it). A failed accept that concerns one peer or a passing shortage
     /// (`ECONNABORTED`, `EPROTO`, `EPERM`, `EMFILE`, `ENFILE`, `ENOBUFS`,
     /// `ENOMEM`) is skipped after a pause, 10 ms doubling to a second while
-    /// failures continue, so the server keeps serving.
+    /// failures continue, so the server keeps serving; `close()` or a
+    /// cancel ends a pause at once.
     ///
     /// - Throws: any other accept failure, after the handlers still running
     ///   have returned (cancel the calling task not to wait for them).
@@ -42,23 +43,35 @@ extension Listener {
         handlersOnLoops: Bool = true,
         _ handler: @escaping @Sendable (_ peer: SocketAddress, _ sink: Sink, _ stream: Stream) async throws -> Void
     ) async throws {
+        try await serve(handlersOnLoops: handlersOnLoops, pausingAcceptsFrom: Listener.firstAcceptPause,
+                        upTo: Listener.longestAcceptPause, handler)
+    }
+
+    /// `serve` with the pauses after failed accepts chosen (this package's
+    /// tests: a pause longer than any test, to show what ends it).
+    package func serve(
+        handlersOnLoops: Bool,
+        pausingAcceptsFrom firstPause: Duration,
+        upTo longestPause: Duration,
+        _ handler: @escaping @Sendable (_ peer: SocketAddress, _ sink: Sink, _ stream: Stream) async throws -> Void
+    ) async throws {
         let onLoops = handlersOnLoops && network.group != nil
         var failure: (any Error)?
         await withDiscardingTaskGroup { group in
-            var pause = Listener.firstAcceptPause
+            var pause = firstPause
             while !Task.isCancelled {
                 let peer: SocketAddress, sink: Sink, stream: Stream
                 do {
                     (peer, sink, stream) = try await accept()
-                    pause = Listener.firstAcceptPause
+                    pause = firstPause
                 } catch {
                     if isClosed || Task.isCancelled || (error as? IOError)?.reason == .shutdown { break }
                     guard Listener.isTransient(error) else {
                         failure = error
                         break
                     }
-                    try? await Task.sleep(for: pause)
-                    pause = min(pause * 2, Listener.longestAcceptPause)
+                    await closing.wait(atMost: pause)
+                    pause = min(pause * 2, longestPause)
                     continue
                 }
                 let serveOne: @Sendable () async -> Void = {

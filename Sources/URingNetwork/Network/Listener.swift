@@ -18,6 +18,8 @@ public final class Listener: Sendable {
     /// Set by `close()`, so accepts it ended say so instead of the kernel's
     /// bare EINVAL.
     private let closed = Atomic<Bool>(false)
+    /// Fired by `close()`: ends `serve`'s pauses between failed accepts.
+    let closing = OneShotSignal()
 
     /// Whether `close()` was called.
     var isClosed: Bool { closed.load(ordering: .acquiring) }
@@ -56,6 +58,7 @@ public final class Listener: Sendable {
     public func close() {
         closed.store(true, ordering: .releasing)
         _ = shutdown(fd, Int32(SHUT_RDWR))
+        closing.fire()
     }
 
     private var closedError: IOError {
