@@ -25,13 +25,13 @@ import URingTestSupport
         try await bounded("waits after fire", seconds: 30) {
             for waiter in waiters { await waiter.value }
             await signal.wait()
-            await signal.wait(atMost: .seconds(3600))
+            await OneShotSignal.wait(forAnyOf: [signal], atMost: .seconds(3600))
         }
     }
 
     @Test func cancellingAWaitEndsItWithoutAFire() async throws {
         let signal = OneShotSignal()
-        let waiter = Task { await signal.wait(atMost: .seconds(3600)) }
+        let waiter = Task { await OneShotSignal.wait(forAnyOf: [signal], atMost: .seconds(3600)) }
         waiter.cancel()
         let cancelledFirst = Task {
             withUnsafeCurrentTask { $0?.cancel() }
@@ -47,9 +47,16 @@ import URingTestSupport
         try await bounded("a wait after the cancelled ones", seconds: 30) { await later.value }
     }
 
+    @Test func aWaitForAnyReturnsWhenOneFires() async throws {
+        let (quiet, firing) = (OneShotSignal(), OneShotSignal())
+        let waiter = Task { await OneShotSignal.wait(forAnyOf: [quiet, firing], atMost: .seconds(3600)) }
+        firing.fire()
+        try await bounded("a wait for either", seconds: 30) { await waiter.value }
+    }
+
     @Test func aWaitWithATimeLimitReturnsWithoutAFire() async throws {
         let signal = OneShotSignal()
-        try await bounded("a short wait", seconds: 30) { await signal.wait(atMost: .milliseconds(1)) }
+        try await bounded("a short wait", seconds: 30) { await OneShotSignal.wait(forAnyOf: [signal, OneShotSignal()], atMost: .milliseconds(1)) }
     }
 
     @Test func firesAndCancelsRacingEveryWaitReturnsOnce() async throws {
@@ -60,7 +67,7 @@ import URingTestSupport
             let signal = OneShotSignal()
             let waiters = (0..<32).map { index in
                 Task {
-                    if index % 2 == 0 { await signal.wait() } else { await signal.wait(atMost: .seconds(3600)) }
+                    if index % 2 == 0 { await signal.wait() } else { await OneShotSignal.wait(forAnyOf: [signal], atMost: .seconds(3600)) }
                 }
             }
             for (index, waiter) in waiters.enumerated() where index % 3 != 0 {

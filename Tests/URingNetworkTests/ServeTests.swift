@@ -200,10 +200,11 @@ private func dialRefused(_ network: Network, _ listener: Listener) async throws 
         await network.shutdown()
     }
 
-    @Test func closingTheListenerEndsAPauseAfterAFailedAccept() async throws {
+    @Test(arguments: [false, true])
+    func closingTheListenerOrAShutdownEndsAPauseAfterAFailedAccept(byShutdown: Bool) async throws {
         // The first accept fails as a busy server's does (EMFILE), and serve
-        // pauses for an hour before accepting again: close() must end that
-        // pause, not leave serve waiting it out.
+        // pauses for an hour before accepting again: close(), or the
+        // network's shutdown, must end that pause, not leave serve in it.
         let accepts = AcceptCount()
         let (network, listener) = try failingAccepts([0: EMFILE], seen: accepts)
         let server = Task {
@@ -212,8 +213,11 @@ private func dialRefused(_ network: Network, _ listener: Listener) async throws 
         }
         try await dialRefused(network, listener)
         #expect(accepts.value == 1)
+        if byShutdown { await network.shutdown() } else { listener.close() }
+        try await bounded("serve after \(byShutdown ? "a shutdown" : "close()") mid-pause", seconds: 30) {
+            try await server.value
+        }
         listener.close()
-        try await bounded("serve after close() mid-pause", seconds: 30) { try await server.value }
         await network.shutdown()
     }
 }

@@ -34,8 +34,8 @@ extension Listener {
     /// it). A failed accept that concerns one peer or a passing shortage
     /// (`ECONNABORTED`, `EPROTO`, `EPERM`, `EMFILE`, `ENFILE`, `ENOBUFS`,
     /// `ENOMEM`) is skipped after a pause, 10 ms doubling to a second while
-    /// failures continue, so the server keeps serving; `close()` or a
-    /// cancel ends a pause at once.
+    /// failures continue, so the server keeps serving; `close()`, a cancel
+    /// or the network's `shutdown()` ends a pause at once.
     ///
     /// - Throws: any other accept failure, after the handlers still running
     ///   have returned (cancel the calling task not to wait for them).
@@ -70,7 +70,7 @@ extension Listener {
                         failure = error
                         break
                     }
-                    await closing.wait(atMost: pause)
+                    await OneShotSignal.wait(forAnyOf: [closing, network.stopping], atMost: pause)
                     pause = min(pause * 2, longestPause)
                     continue
                 }

@@ -19,6 +19,9 @@ public final class Network: Sendable {
     let group: LoopGroup?
     /// Set when `shutdown` starts stopping the network's own loops.
     private let shuttingDown = Atomic<Bool>(false)
+    /// Fired when `shutdown` starts: ends `serve`'s pauses between failed
+    /// accepts, which would otherwise outlast the loops.
+    let stopping = OneShotSignal()
 
     /// Starts the loop(s).
     public convenience init(configuration: NetworkConfiguration = NetworkConfiguration()) throws(IOError) {
@@ -77,6 +80,7 @@ public final class Network: Sendable {
     public func shutdown() async {
         guard group == nil else { return }
         shuttingDown.store(true, ordering: .relaxed)
+        stopping.fire()
         await receiveLoop.shutdown(cancellingInFlight: true)
         await sendLoop.shutdown(cancellingInFlight: true)
     }

@@ -1,14 +1,15 @@
 // An event that fires once and that tasks can wait for, for a bounded time:
-// `Listener.close()` fires one so that `serve`, pausing after a failed
-// accept, stops at once instead of at the end of its pause.
+// `Listener.close()` and `Network.shutdown()` fire one so that `serve`,
+// pausing after a failed accept, stops at once instead of at the end of its
+// pause.
 //
-// Invariants (all under the one lock):
+// Invariants (all under the one lock, a pthread one so that TSan sees it):
 // - every waiter's continuation is resumed exactly once: by `fire`, by its
 //   task's cancellation, or at once when it registers after either;
 // - a waiter cancelled before it registered leaves its id in
 //   `cancelledBeforeRegistering`, which its registration consumes, so no id
 //   stays there once its `wait` has returned.
-import Synchronization
+import URingLoop
 
 /// Fires once; `wait` returns when it has, or when the waiting task is cancelled.
 final class OneShotSignal: Sendable {
@@ -19,7 +20,7 @@ final class OneShotSignal: Sendable {
         var cancelledBeforeRegistering: Set<UInt64> = []
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init() {}
 
@@ -62,12 +63,12 @@ final class OneShotSignal: Sendable {
         }
     }
 
-    /// Returns once the signal has fired, `duration` has passed, or the
-    /// calling task is cancelled, whichever comes first.
-    func wait(atMost duration: Duration) async {
+    /// Returns once any of `signals` has fired, `duration` has passed, or
+    /// the calling task is cancelled, whichever comes first.
+    static func wait(forAnyOf signals: [OneShotSignal], atMost duration: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await Task.sleep(for: duration) }
-            group.addTask { await self.wait() }
+            for signal in signals { group.addTask { await signal.wait() } }
             await group.next()
             group.cancelAll()
         }
