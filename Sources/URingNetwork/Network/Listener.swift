@@ -5,7 +5,6 @@ import Glibc
 import Musl
 #endif
 import CURing
-import Synchronization
 import URing
 import URingLoop
 
@@ -15,14 +14,12 @@ public final class Listener: Sendable {
     let network: Network
     /// The bound address (with the real port when bound to port 0).
     public let localAddress: SocketAddress
-    /// Set by `close()`, so accepts it ended say so instead of the kernel's
-    /// bare EINVAL.
-    private let closed = Atomic<Bool>(false)
-    /// Fired by `close()`: ends `serve`'s pauses between failed accepts.
+    /// Fired by `close()`: accepts it ended say so instead of the kernel's
+    /// bare EINVAL, and `serve`'s pauses between failed accepts end.
     let closing = OneShotSignal()
 
     /// Whether `close()` was called.
-    var isClosed: Bool { closed.load(ordering: .acquiring) }
+    var isClosed: Bool { closing.hasFired }
 
     init(fd: Int32, network: Network, localAddress: SocketAddress) {
         self.fd = fd
@@ -56,9 +53,9 @@ public final class Listener: Sendable {
 
     /// Stops listening: a pending `accept` fails, later ones too.
     public func close() {
-        closed.store(true, ordering: .releasing)
-        _ = shutdown(fd, Int32(SHUT_RDWR))
+        // Fired first, so an accept that the shutdown ends finds it fired.
         closing.fire()
+        _ = shutdown(fd, Int32(SHUT_RDWR))
     }
 
     private var closedError: IOError {

@@ -5,7 +5,6 @@ import Glibc
 import Musl
 #endif
 import CURing
-import Synchronization
 import URing
 import URingLoop
 
@@ -17,10 +16,8 @@ public final class Network: Sendable {
     let receiveLoop: Handle
     /// With a group: each connection lives on one loop of it, both ways.
     let group: LoopGroup?
-    /// Set when `shutdown` starts stopping the network's own loops.
-    private let shuttingDown = Atomic<Bool>(false)
-    /// Fired when `shutdown` starts: ends `serve`'s pauses between failed
-    /// accepts, which would otherwise outlast the loops.
+    /// Fired when `shutdown` starts stopping the network's own loops: `bind`
+    /// refuses from then on, and `serve`'s pauses between failed accepts end.
     let stopping = OneShotSignal()
 
     /// Starts the loop(s).
@@ -79,7 +76,6 @@ public final class Network: Sendable {
     /// flush first to finish their traffic.
     public func shutdown() async {
         guard group == nil else { return }
-        shuttingDown.store(true, ordering: .relaxed)
         stopping.fire()
         await receiveLoop.shutdown(cancellingInFlight: true)
         await sendLoop.shutdown(cancellingInFlight: true)
@@ -91,7 +87,7 @@ public final class Network: Sendable {
     ///   runs on) is shut down: the kernel would queue connections that
     ///   nothing can ever accept.
     public func bind(_ address: SocketAddress, backlog: Int32 = 1024) throws(IOError) -> Listener {
-        guard !shuttingDown.load(ordering: .relaxed) && !receiveLoop.isTerminated else {
+        guard !stopping.hasFired && !receiveLoop.isTerminated else {
             throw IOError("bind", .shutdown, context: "\(address)")
         }
         let fd = try SocketOptions.makeTCPSocket(for: address)

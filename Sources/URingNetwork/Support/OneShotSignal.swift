@@ -1,7 +1,7 @@
 // An event that fires once and that tasks can wait for, for a bounded time:
 // `Listener.close()` and `Network.shutdown()` fire one so that `serve`,
 // pausing after a failed accept, stops at once instead of at the end of its
-// pause.
+// pause; the two also read it as their closed / shutting-down flag.
 //
 // Invariants (all under the one lock, a pthread one so that TSan sees it):
 // - every waiter's continuation is resumed exactly once: by `fire`, by its
@@ -23,6 +23,9 @@ final class OneShotSignal: Sendable {
     private let state = Locked(State())
 
     init() {}
+
+    /// Whether `fire` has been called.
+    var hasFired: Bool { state.withLock { $0.fired } }
 
     /// Fires the signal: every waiter returns, and later waits return at once.
     func fire() {
