@@ -22,8 +22,12 @@ public struct NetworkConfiguration: Sendable, Hashable {
     /// How many bytes a `Sink` may hold written but unsent before `write`
     /// waits for room (one larger buffer still goes, alone).
     public var writeBufferLimit = 1 << 20
-    /// Run sends and receives on separate loops, so a slow peer's sends never
-    /// delay anyone's receives. With `false`, one loop serves both.
+    /// Run sends and receives on separate loops. A send the kernel can take
+    /// at once is copied, and on loopback delivered, by the thread that
+    /// submits it, so on one loop large sends hold up everyone's receives;
+    /// two loops put that work on two threads. (A slow peer holds up
+    /// nothing either way: its send waits in the kernel, not on the loop.)
+    /// With `false`, one loop serves both.
     public var separateLoops = true
     /// Settings of the loop(s). A receive loop holds a request for every
     /// connection waiting for data, so a network's loops default to the
