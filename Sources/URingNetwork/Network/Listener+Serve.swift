@@ -35,7 +35,7 @@ extension Listener {
     /// (`ECONNABORTED`, `EPROTO`, `EPERM`, `EMFILE`, `ENFILE`, `ENOBUFS`,
     /// `ENOMEM`) is skipped after a pause, 10 ms doubling to a second while
     /// failures continue, so the server keeps serving; `close()`, a cancel
-    /// or the network's `shutdown()` ends a pause at once.
+    /// or the network's `shutdown()` ends a pause (within 10 ms).
     ///
     /// - Throws: any other accept failure, after the handlers still running
     ///   have returned (cancel the calling task not to wait for them).
@@ -70,7 +70,7 @@ extension Listener {
                         failure = error
                         break
                     }
-                    await OneShotSignal.wait(forAnyOf: [closing, network.stopping], atMost: pause)
+                    await pauseAccepts(for: pause)
                     pause = min(pause * 2, longestPause)
                     continue
                 }
@@ -92,6 +92,26 @@ extension Listener {
 
     static let firstAcceptPause: Duration = .milliseconds(10)
     static let longestAcceptPause: Duration = .seconds(1)
+    /// How often a pause looks for a close or a shutdown.
+    static let acceptPauseSlice: Duration = .milliseconds(10)
+
+    /// Waits `pause`, or less once the listener is closed, the network
+    /// shuts down or the task is cancelled (each noticed within a slice).
+    ///
+    /// Slices of plain sleeps rather than a sleep raced against a close
+    /// signal in a task group: that design hung once under the test
+    /// suite's load (ThreadSanitizer, every suite in parallel), cause not
+    /// found, and a group cancelling a sleeping child is the shape of known
+    /// Swift runtime troubles. Slices have no race to get wrong, and a
+    /// pause only follows failed accepts, so their wake-ups cost nothing.
+    private func pauseAccepts(for pause: Duration) async {
+        let end = ContinuousClock.now + pause
+        while !isClosed && !network.isShuttingDown && !Task.isCancelled {
+            let left = end - ContinuousClock.now
+            guard left > .zero else { return }
+            try? await Task.sleep(for: min(left, Listener.acceptPauseSlice))
+        }
+    }
 
     /// Whether a failed accept concerns one connection or a passing
     /// shortage, so accepting again later can succeed.

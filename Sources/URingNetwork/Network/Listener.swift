@@ -5,6 +5,7 @@ import Glibc
 import Musl
 #endif
 import CURing
+import Synchronization
 import URing
 import URingLoop
 
@@ -14,12 +15,12 @@ public final class Listener: Sendable {
     let network: Network
     /// The bound address (with the real port when bound to port 0).
     public let localAddress: SocketAddress
-    /// Fired by `close()`: accepts it ended say so instead of the kernel's
-    /// bare EINVAL, and `serve`'s pauses between failed accepts end.
-    let closing = OneShotSignal()
+    /// Set by `close()`, so accepts it ended say so instead of the kernel's
+    /// bare EINVAL.
+    private let closed = Atomic<Bool>(false)
 
     /// Whether `close()` was called.
-    var isClosed: Bool { closing.hasFired }
+    var isClosed: Bool { closed.load(ordering: .acquiring) }
 
     init(fd: Int32, network: Network, localAddress: SocketAddress) {
         self.fd = fd
@@ -53,8 +54,7 @@ public final class Listener: Sendable {
 
     /// Stops listening: a pending `accept` fails, later ones too.
     public func close() {
-        // Fired first, so an accept that the shutdown ends finds it fired.
-        closing.fire()
+        closed.store(true, ordering: .releasing)
         _ = shutdown(fd, Int32(SHUT_RDWR))
     }
 

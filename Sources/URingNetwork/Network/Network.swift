@@ -5,6 +5,7 @@ import Glibc
 import Musl
 #endif
 import CURing
+import Synchronization
 import URing
 import URingLoop
 
@@ -16,9 +17,11 @@ public final class Network: Sendable {
     let receiveLoop: Handle
     /// With a group: each connection lives on one loop of it, both ways.
     let group: LoopGroup?
-    /// Fired when `shutdown` starts stopping the network's own loops: `bind`
-    /// refuses from then on, and `serve`'s pauses between failed accepts end.
-    let stopping = OneShotSignal()
+    /// Set when `shutdown` starts stopping the network's own loops.
+    private let shuttingDown = Atomic<Bool>(false)
+
+    /// Whether `shutdown` has started (`serve` ends its pauses on it).
+    var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
 
     /// Starts the loop(s).
     public convenience init(configuration: NetworkConfiguration = NetworkConfiguration()) throws(IOError) {
@@ -76,7 +79,7 @@ public final class Network: Sendable {
     /// flush first to finish their traffic.
     public func shutdown() async {
         guard group == nil else { return }
-        stopping.fire()
+        shuttingDown.store(true, ordering: .relaxed)
         await receiveLoop.shutdown(cancellingInFlight: true)
         await sendLoop.shutdown(cancellingInFlight: true)
     }
@@ -87,7 +90,7 @@ public final class Network: Sendable {
     ///   runs on) is shut down: the kernel would queue connections that
     ///   nothing can ever accept.
     public func bind(_ address: SocketAddress, backlog: Int32 = 1024) throws(IOError) -> Listener {
-        guard !stopping.hasFired && !receiveLoop.isTerminated else {
+        guard !isShuttingDown && !receiveLoop.isTerminated else {
             throw IOError("bind", .shutdown, context: "\(address)")
         }
         let fd = try SocketOptions.makeTCPSocket(for: address)
