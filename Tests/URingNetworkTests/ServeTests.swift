@@ -67,7 +67,9 @@ private final class AcceptCount: Sendable {
 /// A network (and a listener on it) whose nth accept fails with
 /// `injected[n]`, the way a busy server's do: the connection the kernel
 /// accepted is closed, so its client sees the end.
-private func failingAccepts(_ injected: [Int: Int32], seen accepts: AcceptCount) throws -> (Network, Listener) {
+private func failingAccepts(
+    _ injected: [Int: Int32], seen accepts: AcceptCount, onAGroup: Bool = false
+) throws -> (Network, Listener, LoopGroup?) {
     let faults = FaultPlan(completion: { operation, result in
         guard operation == "accept", let code = injected[accepts.next()] else { return result }
         if result >= 0 { close(result) }
@@ -75,8 +77,12 @@ private func failingAccepts(_ injected: [Int: Int32], seen accepts: AcceptCount)
     })
     var configuration = NetworkConfiguration()
     configuration.readWriteTimeout = hangGuard
-    let network = try Network(configuration: configuration, faults: faults)
-    return (network, try network.bind(try SocketAddress(host: "127.0.0.1", port: 0)))
+    let group = try onAGroup
+        ? LoopGroup(count: 1, configuration: NetworkConfiguration.defaultLoop, pinningLoopsToCPUs: false, faults: faults)
+        : nil
+    let network = try group.map { try Network(configuration: configuration, loops: $0) }
+        ?? Network(configuration: configuration, faults: faults)
+    return (network, try network.bind(try SocketAddress(host: "127.0.0.1", port: 0)), group)
 }
 
 /// Dials `listener` and sees the connection end: its accept was failed.
@@ -186,7 +192,7 @@ private func dialRefused(_ network: Network, _ listener: Listener) async throws 
     @Test func transientAcceptFailuresAreSkippedAndOthersEndServe() async throws {
         // The first accepts fail the way a busy server's do; after them,
         // one that no retry can mend.
-        let (network, listener) = try failingAccepts([0: ECONNABORTED, 1: EMFILE, 3: EBADF], seen: AcceptCount())
+        let (network, listener, _) = try failingAccepts([0: ECONNABORTED, 1: EMFILE, 3: EBADF], seen: AcceptCount())
         let server = Task { try await listener.serve(echo(recordingPlacementIn: SharedPlacements())) }
         for _ in 0..<2 { try await dialRefused(network, listener) }
         try await roundTrip(network, listener, seed: 1)
@@ -200,24 +206,33 @@ private func dialRefused(_ network: Network, _ listener: Listener) async throws 
         await network.shutdown()
     }
 
-    @Test(arguments: [false, true])
-    func closingTheListenerOrAShutdownEndsAPauseAfterAFailedAccept(byShutdown: Bool) async throws {
+    /// What ends a pause of `serve` after a failed accept.
+    enum PauseEnder: CaseIterable {
+        case closingTheListener, shuttingTheNetworkDown, shuttingItsGroupDown
+    }
+
+    @Test(arguments: PauseEnder.allCases)
+    func aCloseOrAShutdownEndsAPauseAfterAFailedAccept(_ ender: PauseEnder) async throws {
         // The first accept fails as a busy server's does (EMFILE), and serve
-        // pauses for an hour before accepting again: close(), or the
-        // network's shutdown, must end that pause, not leave serve in it.
+        // pauses for an hour before accepting again: a close or a shutdown
+        // must end that pause, not leave serve in it.
         let accepts = AcceptCount()
-        let (network, listener) = try failingAccepts([0: EMFILE], seen: accepts)
+        let (network, listener, group) = try failingAccepts([0: EMFILE], seen: accepts,
+                                                            onAGroup: ender == .shuttingItsGroupDown)
         let server = Task {
             try await listener.serve(handlersOnLoops: true, pausingAcceptsFrom: .seconds(3600), upTo: .seconds(3600),
                                      echo(recordingPlacementIn: SharedPlacements()))
         }
         try await dialRefused(network, listener)
         #expect(accepts.value == 1)
-        if byShutdown { await network.shutdown() } else { listener.close() }
-        try await bounded("serve after \(byShutdown ? "a shutdown" : "close()") mid-pause", seconds: 30) {
-            try await server.value
+        switch ender {
+        case .closingTheListener: listener.close()
+        case .shuttingTheNetworkDown: await network.shutdown()
+        case .shuttingItsGroupDown: await group?.shutdown()
         }
+        try await bounded("serve after \(ender) mid-pause", seconds: 30) { try await server.value }
         listener.close()
         await network.shutdown()
+        await group?.shutdown()
     }
 }

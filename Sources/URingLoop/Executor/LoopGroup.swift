@@ -24,8 +24,14 @@ public final class LoopGroup: Sendable {
     /// With `pinningLoopsToCPUs`, loop i runs only on the i-th of those CPUs
     /// (wrapping around): one loop per core, each staying where its ring and
     /// tasks are warm (see `LoopConfiguration.cpuAffinity`).
-    public init(count: Int? = nil, configuration: LoopConfiguration = LoopConfiguration(),
-                pinningLoopsToCPUs: Bool = false) throws(IOError) {
+    public convenience init(count: Int? = nil, configuration: LoopConfiguration = LoopConfiguration(),
+                            pinningLoopsToCPUs: Bool = false) throws(IOError) {
+        try self.init(count: count, configuration: configuration, pinningLoopsToCPUs: pinningLoopsToCPUs, faults: nil)
+    }
+
+    /// Starts the loops with `faults` injected into each (this package's tests).
+    package init(count: Int?, configuration: LoopConfiguration, pinningLoopsToCPUs: Bool,
+                 faults: FaultPlan?) throws(IOError) {
         // Validated first so that a bad affinity is reported as such, not
         // as the failure to read this thread's.
         _ = try configuration.validated()
@@ -47,7 +53,7 @@ public final class LoopGroup: Sendable {
             var each = configuration
             each.threadName = "\(configuration.threadName.prefix(11))-\(index)"
             if pinningLoopsToCPUs { each.cpuAffinity = [cpus[index % cpus.count]] }
-            handles.append(try IOLoop.start(each))
+            handles.append(try IOLoop.start(each, faults: faults))
         }
         self.handles = handles
     }

@@ -35,7 +35,7 @@ extension Listener {
     /// (`ECONNABORTED`, `EPROTO`, `EPERM`, `EMFILE`, `ENFILE`, `ENOBUFS`,
     /// `ENOMEM`) is skipped after a pause, 10 ms doubling to a second while
     /// failures continue, so the server keeps serving; `close()`, a cancel
-    /// or the network's `shutdown()` ends a pause (within 10 ms).
+    /// or a shutdown of the network (or its group) ends a pause within 10 ms.
     ///
     /// - Throws: any other accept failure, after the handlers still running
     ///   have returned (cancel the calling task not to wait for them).
@@ -95,8 +95,9 @@ extension Listener {
     /// How often a pause looks for a close or a shutdown.
     static let acceptPauseSlice: Duration = .milliseconds(10)
 
-    /// Waits `pause`, or less once the listener is closed, the network
-    /// shuts down or the task is cancelled (each noticed within a slice).
+    /// Waits `pause`, or less once the listener is closed, the network (or
+    /// the group it runs on) shuts down or the task is cancelled (each
+    /// noticed within a slice).
     ///
     /// Slices of plain sleeps rather than a sleep raced against a close
     /// signal in a task group: that design hung once under the test
@@ -106,7 +107,7 @@ extension Listener {
     /// pause only follows failed accepts, so their wake-ups cost nothing.
     private func pauseAccepts(for pause: Duration) async {
         let end = ContinuousClock.now + pause
-        while !isClosed && !network.isShuttingDown && !Task.isCancelled {
+        while !isClosed && !network.isShutDown && !Task.isCancelled {
             let left = end - ContinuousClock.now
             guard left > .zero else { return }
             try? await Task.sleep(for: min(left, Listener.acceptPauseSlice))

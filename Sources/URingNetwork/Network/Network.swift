@@ -20,8 +20,9 @@ public final class Network: Sendable {
     /// Set when `shutdown` starts stopping the network's own loops.
     private let shuttingDown = Atomic<Bool>(false)
 
-    /// Whether `shutdown` has started (`serve` ends its pauses on it).
-    var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
+    /// Whether the network can no longer serve: its `shutdown` has started,
+    /// or the loop its accepts run on (a group's too) has stopped.
+    var isShutDown: Bool { shuttingDown.load(ordering: .relaxed) || receiveLoop.isTerminated }
 
     /// Starts the loop(s).
     public convenience init(configuration: NetworkConfiguration = NetworkConfiguration()) throws(IOError) {
@@ -90,7 +91,7 @@ public final class Network: Sendable {
     ///   runs on) is shut down: the kernel would queue connections that
     ///   nothing can ever accept.
     public func bind(_ address: SocketAddress, backlog: Int32 = 1024) throws(IOError) -> Listener {
-        guard !isShuttingDown && !receiveLoop.isTerminated else {
+        guard !isShutDown else {
             throw IOError("bind", .shutdown, context: "\(address)")
         }
         let fd = try SocketOptions.makeTCPSocket(for: address)
