@@ -40,6 +40,14 @@ func writeRaw(_ path: String, _ bytes: [UInt8]) throws {
     try #require(write(fd, bytes, bytes.count) == bytes.count)
 }
 
+/// Drops the file's pages from the page cache, trying up to three times (a
+/// page busy at the moment stays), and fails the test if any remain.
+func evictFromCache(_ path: String, because reason: Comment) throws {
+    var resident = -1
+    for _ in 0..<3 where resident != 0 { resident = try residentPages(of: path, evictFirst: true) }
+    try #require(resident == 0, reason)
+}
+
 /// How many of the file's pages are in the page cache (mincore over a
 /// read-only mapping), after dropping them first when `evictFirst`
 /// (fdatasync, then POSIX_FADV_DONTNEED, which drops clean pages).

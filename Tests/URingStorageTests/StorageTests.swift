@@ -141,7 +141,7 @@ import URingLoop
             let data = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
             try await blob.write(data, at: 0)
             let path = root + "/p/01"
-            try #require(try residentPages(of: path, evictFirst: true) == 0, "the test needs the pages out of the cache first")
+            try evictFromCache(path, because: "the test needs the pages out of the cache first")
 
             #expect(try await blob.read(at: 0, count: data.count, options: .uncached) == data)
             if storage.core.dropFromCacheSupported.load(ordering: .relaxed) {
@@ -158,9 +158,7 @@ import URingLoop
             // read above could not drop at once stayed marked to drop behind,
             // and a later read of it dropped it after all; evicting first
             // leaves no such page.
-            var resident = -1
-            for _ in 0..<3 where resident != 0 { resident = try residentPages(of: path, evictFirst: true) }
-            try #require(resident == 0, "the test needs the pages out of the cache again")
+            try evictFromCache(path, because: "the test needs the pages out of the cache again")
             #expect(try await blob.read(at: 0, count: data.count) == data)
             let cached = try residentPages(of: path)
             #expect(cached >= data.count / 4096)
