@@ -99,10 +99,10 @@ extension Listener {
     /// the group it runs on) shuts down or the task is cancelled (each
     /// noticed within a slice).
     ///
-    /// Slices of plain sleeps, not a sleep raced against a close signal:
-    /// they leave nothing to race (commit c9b419b says why that mattered),
-    /// and a pause only follows failed accepts, so their wake-ups cost
-    /// nothing.
+    /// Slices of plain sleeps, not a sleep raced against a close signal in
+    /// a task group (which once hung under the test suite's load, cause
+    /// not found): slices leave nothing to race, and a pause only follows
+    /// failed accepts, so their wake-ups cost nothing.
     private func pauseAccepts(for pause: Duration) async {
         let end = ContinuousClock.now + pause
         while !isClosed && !network.isShutDown && !Task.isCancelled {
