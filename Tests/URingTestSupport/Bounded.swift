@@ -12,6 +12,11 @@ public struct BoundExceeded: Error, CustomStringConvertible {
     public let what: String
     public let seconds: Int
     public var description: String { "\(what) did not finish within \(seconds) s" }
+
+    public init(what: String, seconds: Int) {
+        self.what = what
+        self.seconds = seconds
+    }
 }
 
 /// Runs `body` and returns its result, or throws `BoundExceeded` once

@@ -87,12 +87,14 @@ public func readReport(_ path: String) -> String? {
 /// Runs `arguments[0]` with `arguments` and `environment`, its standard
 /// output and error going to the file `output` if given; returns its exit
 /// status.
-///
-/// The wait runs on a thread of its own: a child can run for seconds (ten
-/// under AddressSanitizer), and two tests blocking the concurrency pool's
-/// two threads in `waitpid` stalled every other test of the process that
-/// long, long enough for an echo client's 10 s receive timeout to fire.
 public func spawnAndWait(_ arguments: [String], environment: [String], output: String? = nil) async throws -> Int32 {
+    await exitStatus(of: try spawnChild(arguments, environment: environment, output: output))
+}
+
+/// Starts `arguments[0]` with `arguments` and `environment`, its standard
+/// output and error going to the file `output` if given, its standard
+/// input from `input` if given; returns its pid.
+public func spawnChild(_ arguments: [String], environment: [String], output: String? = nil, input: Int32? = nil) throws -> pid_t {
     func cStrings(_ strings: [String]) -> [UnsafeMutablePointer<CChar>?] {
         strings.map { strdup($0) } + [nil]
     }
@@ -105,6 +107,7 @@ public func spawnAndWait(_ arguments: [String], environment: [String], output: S
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
+    if let input { posix_spawn_file_actions_adddup2(&actions, input, 0) }
     if let output {
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
@@ -112,11 +115,21 @@ public func spawnAndWait(_ arguments: [String], environment: [String], output: S
     var pid = pid_t()
     let spawned = posix_spawn(&pid, arguments[0], &actions, nil, argv, envp)
     try #require(spawned == 0, "posix_spawn failed: \(spawned)")
-    let child = pid
+    return pid
+}
+
+/// Waits for the child `pid` to end; its exit status, or 128 + the signal
+/// that ended it.
+///
+/// The wait runs on a thread of its own: a child can run for seconds (ten
+/// under AddressSanitizer), and two tests blocking the concurrency pool's
+/// two threads in `waitpid` stalled every other test of the process that
+/// long, long enough for an echo client's 10 s receive timeout to fire.
+public func exitStatus(of pid: pid_t) async -> Int32 {
     let status = await withCheckedContinuation { continuation in
         OwnThread.run {
             var status: Int32 = 0
-            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             continuation.resume(returning: status)
         }
     }

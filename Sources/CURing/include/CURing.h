@@ -171,6 +171,13 @@ static inline int curing_open_cached(int directory, const char *path, int flags)
     return result < 0 ? -errno : (int)result;
 }
 
+/// pipe2(fds, O_CLOEXEC), which glibc declares only under _GNU_SOURCE:
+/// both ends close-on-exec from the start, so a child another thread
+/// spawns meanwhile inherits neither. 0, or -errno.
+static inline int curing_pipe_cloexec(int fds[2]) {
+    return syscall(SYS_pipe2, fds, O_CLOEXEC) < 0 ? -errno : 0;
+}
+
 /// Blocks SIGPIPE for the calling thread. The kernel answers a write to a
 /// pipe or socket whose reader is gone with EPIPE *and* a SIGPIPE sent to
 /// the writing thread, whose default action ends the process; blocked, the

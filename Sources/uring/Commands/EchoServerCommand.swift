@@ -4,7 +4,8 @@
 // (the `uring-local` engine's); `--global-executor` installs the loops as
 // the process's global executor and serves with ordinary tasks, which the
 // takeover moves onto their connection's loop (the `uring-global` engine's,
-// which runs this command in a child process).
+// which runs this command in a child process, with `--stop-when-input-ends`
+// so that the server cannot outlive the benchmark).
 import ArgumentParser
 import Dispatch
 import Glibc
@@ -36,6 +37,9 @@ struct EchoServerCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "The loops' nice value (-20...19); below the current one needs CAP_SYS_NICE.")
     var threadNice: Int32?
 
+    @Flag(help: "Also stop when standard input ends: a process that starts the server with a pipe as its input ends it by closing the pipe, or by exiting in any way, a crash included.")
+    var stopWhenInputEnds = false
+
     func validate() throws {
         if onLoops && globalExecutor { throw ValidationError("--on-loops and --global-executor are two different shapes; choose one") }
         if pinLoops && !onLoops && !globalExecutor { throw ValidationError("--pin-loops needs --on-loops or --global-executor") }
@@ -48,7 +52,7 @@ struct EchoServerCommand: AsyncParsableCommand {
         // Written straight to fd 1: scripts wait for this line, and print's
         // buffering would hold it back when stdout is a pipe or a file.
         writeOutput("listening port=\(server.port)\n")
-        await waitForTermination()
+        await waitForTermination(orEndOfInput: stopWhenInputEnds)
         try await server.stop()
         if let loops {
             await loops.shutdown()  // the loops' statistics are final once they have exited
@@ -79,35 +83,56 @@ struct EchoServerCommand: AsyncParsableCommand {
         }
     }
 
-    /// Returns on SIGINT or SIGTERM (handled, so the process exits cleanly).
-    private func waitForTermination() async {
+    /// Returns on SIGINT or SIGTERM (handled, so the process exits cleanly)
+    /// or, with `orEndOfInput`, when standard input reaches its end.
+    private func waitForTermination(orEndOfInput: Bool) async {
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
+        // A parent that has gone no longer reads our output: a write to
+        // the pipe must fail with EPIPE, not kill us before the clean stop.
+        if orEndOfInput { signal(SIGPIPE, SIG_IGN) }
         let queue = DispatchQueue(label: "uring.signals")
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let fired = SignalLatch(continuation)
+            let fired = TerminationLatch(continuation)
             for number in [SIGINT, SIGTERM] {
                 let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
                 source.setEventHandler { fired.fire() }
                 fired.keep(source)
                 source.resume()
             }
+            guard orEndOfInput else { return }
+            let input = DispatchSource.makeReadSource(fileDescriptor: 0, queue: queue)
+            input.setEventHandler {
+                // Readable: bytes (read and ignored), or the end. A failure
+                // other than an interruption ends the wait too. Either way
+                // the source is cancelled: the end stays readable, and the
+                // source would fire again and again.
+                var scratch = [UInt8](repeating: 0, count: 256)
+                let count = read(0, &scratch, scratch.count)
+                if count == 0 || (count < 0 && errno != EINTR && errno != EAGAIN) {
+                    input.cancel()
+                    fired.fire()
+                }
+            }
+            fired.keep(input)
+            input.resume()
         }
     }
 }
 
-/// Resumes once, whichever signal comes first; keeps the sources alive.
+/// Resumes once, whichever source fires first; keeps the sources alive.
 /// `@unchecked Sendable`: `continuation` is touched only by `fire`, which runs
-/// on the one serial signal queue; `sources` only during setup, by the caller.
-private final class SignalLatch: @unchecked Sendable {
+/// on the one serial queue of every source; `sources` only during setup, by
+/// the caller.
+private final class TerminationLatch: @unchecked Sendable {
     private var continuation: CheckedContinuation<Void, Never>?
-    private var sources: [any DispatchSourceSignal] = []
+    private var sources: [any DispatchSourceProtocol] = []
 
     init(_ continuation: CheckedContinuation<Void, Never>) {
         self.continuation = continuation
     }
 
-    func keep(_ source: any DispatchSourceSignal) { sources.append(source) }
+    func keep(_ source: any DispatchSourceProtocol) { sources.append(source) }
 
     func fire() {
         continuation?.resume()

@@ -3,7 +3,11 @@
 // process and would move every other engine's tasks onto our loops too, so
 // it gets a process of its own, as a server that chose it would; the
 // benchmark's client runs in this one against it, as it does against the
-// others.
+// others. The child's standard input is a pipe whose other end only this
+// process holds, and the child stops when it ends: if this process dies
+// without stopping it (a crash), the child goes too instead of running on
+// and holding whatever it inherited (a test runner's output pipe).
+import CURing
 import Glibc
 import URingLoop
 
@@ -12,14 +16,18 @@ final class ChildEchoServer: EchoServer {
     private let pid: pid_t
     /// The read end of the child's standard output.
     private let output: Int32
+    /// The write end of the child's standard input, never written: the
+    /// kernel closes it when this process ends, however it ends.
+    private let lifeline: Int32
     /// What the child printed after it was told to stop; nil until then.
     /// Set once: a second `stop` must not signal a pid already reaped.
     private let farewell = Locked<String?>(nil)
 
-    private init(port: UInt16, pid: pid_t, output: Int32) {
+    private init(port: UInt16, pid: pid_t, output: Int32, lifeline: Int32) {
         self.port = port
         self.pid = pid
         self.output = output
+        self.lifeline = lifeline
     }
 
     /// Starts the child with `options` after `echo-server` and waits for
@@ -27,31 +35,39 @@ final class ChildEchoServer: EchoServer {
     static func start(options: [String]) async throws -> ChildEchoServer {
         let tool = try toolPath()
         return try await runBlocking {
-            var pipe: [Int32] = [0, 0]
-            // Close-on-exec: the child gets the write end only as its fd 1.
-            guard Glibc.pipe(&pipe) == 0 else { throw BenchError("pipe failed: errno \(errno)") }
-            for fd in pipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-            let arguments = [tool, "echo-server", "--host", "127.0.0.1", "--port", "0"] + options
+            // Close-on-exec, atomically: the child gets these ends only as
+            // its fds 0 and 1, and no other child spawned meanwhile gets any.
+            var outputPipe: [Int32] = [0, 0]
+            var inputPipe: [Int32] = [0, 0]
+            let failed = curing_pipe_cloexec(&outputPipe)
+            guard failed == 0 else { throw BenchError("pipe failed: errno \(-failed)") }
+            let alsoFailed = curing_pipe_cloexec(&inputPipe)
+            guard alsoFailed == 0 else {
+                for fd in outputPipe { close(fd) }
+                throw BenchError("pipe failed: errno \(-alsoFailed)")
+            }
+            let arguments = [tool, "echo-server", "--host", "127.0.0.1", "--port", "0", "--stop-when-input-ends"] + options
             let pid: pid_t
             do {
-                pid = try spawn(arguments, standardOutput: pipe[1])
+                pid = try spawn(arguments, standardInput: inputPipe[0], standardOutput: outputPipe[1])
             } catch {
-                close(pipe[0])
-                close(pipe[1])
+                for fd in outputPipe + inputPipe { close(fd) }
                 throw error
             }
-            close(pipe[1])
+            close(outputPipe[1])
+            close(inputPipe[0])
             // Everything it prints up to the line the echo-server command
             // writes once it listens; EOF means it failed (its stderr says why).
-            let text = readOutput(pipe[0], untilLine: true)
+            let text = readOutput(outputPipe[0], untilLine: true)
             guard let line = text.split(separator: "\n").first, line.hasPrefix("listening port="),
                   let port = UInt16(line.dropFirst("listening port=".count)) else {
-                close(pipe[0])
+                close(outputPipe[0])
+                close(inputPipe[1])
                 kill(pid, SIGKILL)
                 let status = wait(for: pid)
                 throw BenchError("`uring echo-server` did not report its port (printed \(text.debugDescription), exit status \(status))")
             }
-            return ChildEchoServer(port: port, pid: pid, output: pipe[0])
+            return ChildEchoServer(port: port, pid: pid, output: outputPipe[0], lifeline: inputPipe[1])
         }
     }
 
@@ -89,6 +105,7 @@ final class ChildEchoServer: EchoServer {
             _ = ChildEchoServer.wait(for: pid)
         }
         close(output)
+        close(lifeline)
     }
 
     // MARK: - Process handling
@@ -122,10 +139,11 @@ final class ChildEchoServer: EchoServer {
         return text
     }
 
-    private static func spawn(_ arguments: [String], standardOutput: Int32) throws -> pid_t {
+    private static func spawn(_ arguments: [String], standardInput: Int32, standardOutput: Int32) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, standardInput, 0)
         posix_spawn_file_actions_adddup2(&actions, standardOutput, 1)
         let argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
