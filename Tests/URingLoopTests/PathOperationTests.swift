@@ -9,6 +9,39 @@ import URing
 @testable import URingLoop
 
 @Suite struct PathOperationTests {
+    /// A FIFO's open waits for its other end; on the caller's thread that
+    /// held a thread of the cooperative pool (two of them, the whole pool)
+    /// until a partner came, if ever. It opens as io_uring's own open does.
+    @Test func aFIFOOpensWithoutWaitingForItsOtherEnd() async throws {
+        let directory = try temporaryDirectory()
+        let fifo = directory + "/fifo"
+        defer {
+            unlink(fifo)
+            rmdir(directory)
+        }
+        try #require(mkfifo(fifo, 0o600) == 0)
+        let handle = try smallLoop()
+        // No writer: write-only is refused at once, naming the path...
+        await expectPathError(.errno(ENXIO), path: fifo) {
+            _ = try await within(30, "a write-only open of a FIFO without a reader") { try await handle.open(fifo, flags: O_WRONLY) }
+        }
+        // ...and read-only opens at once, as a blocking descriptor.
+        let reader = try await within(30, "a read-only open of a FIFO without a writer") { try await handle.open(fifo, flags: O_RDONLY) }
+        #expect(fcntl(reader, F_GETFL) & O_NONBLOCK == 0, "O_NONBLOCK left on a descriptor opened without it")
+        #expect(fcntl(reader, F_GETFD) & FD_CLOEXEC != 0)
+        // With a reader, write-only opens too, keeping what the caller asked for.
+        let writer = try await within(30, "a write-only open of a FIFO with a reader") {
+            try await handle.open(fifo, flags: O_WRONLY | O_APPEND | O_NONBLOCK)
+        }
+        #expect(fcntl(writer, F_GETFL) & (O_APPEND | O_NONBLOCK) == O_APPEND | O_NONBLOCK)
+        #expect(write(writer, "x", 1) == 1)
+        var byte: UInt8 = 0
+        #expect(read(reader, &byte, 1) == 1 && byte == UInt8(ascii: "x"))
+        close(writer)
+        close(reader)
+        await handle.shutdown()
+    }
+
     @Test func openCreateAndRemoveWithoutBlockingOnTheDisk() async throws {
         let directory = try temporaryDirectory()
         defer { rmdir(directory) }

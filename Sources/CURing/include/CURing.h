@@ -161,14 +161,29 @@ static inline void curing_set_thread_name(const char *name) {
 }
 
 /// `openat2` that only completes if the path resolves from the kernel's
-/// caches (RESOLVE_CACHED, Linux 5.12+): never waits for the disk. Returns
-/// the descriptor or -errno: -EAGAIN when the lookup would have had to
-/// wait (or the flags imply creating or truncating), -EINVAL or -ENOSYS on
-/// kernels without it. `flags` must not contain O_CREAT or O_TMPFILE.
+/// caches (RESOLVE_CACHED, Linux 5.12+) and the open itself need not wait:
+/// never blocks the calling thread. Returns the descriptor or -errno:
+/// -EAGAIN when the lookup would have had to wait (or the flags imply
+/// creating or truncating), -EINVAL or -ENOSYS on kernels without it.
+/// `flags` must not contain O_CREAT or O_TMPFILE.
+///
+/// The open runs with O_NONBLOCK, as io_uring's own inline attempt does: a
+/// FIFO then opens without waiting for its other end (read-only at once;
+/// write-only fails with ENXIO while it has no reader), and a device does
+/// not wait for its carrier. Unless `flags` asked for it, O_NONBLOCK is
+/// cleared again from the open file (F_SETFL, which keeps every other
+/// status flag `flags` set); if that fails the descriptor is closed and
+/// -EAGAIN returned, so the caller takes its other path.
 static inline int curing_open_cached(int directory, const char *path, int flags) {
-    struct open_how how = { .flags = (uint64_t)(unsigned)flags, .mode = 0, .resolve = RESOLVE_CACHED };
+    struct open_how how = { .flags = (uint64_t)(unsigned)(flags | O_NONBLOCK), .mode = 0, .resolve = RESOLVE_CACHED };
     long result = syscall(SYS_openat2, directory, path, &how, sizeof how);
-    return result < 0 ? -errno : (int)result;
+    if (result < 0) return -errno;
+    int fd = (int)result;
+    if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & (O_APPEND | __O_DIRECT | __O_NOATIME)) < 0) {
+        close(fd);
+        return -EAGAIN;
+    }
+    return fd;
 }
 
 /// pipe2(fds, O_CLOEXEC), which glibc declares only under _GNU_SOURCE:

@@ -140,6 +140,13 @@ extension Handle {
     /// could not do better: io_uring's own inline attempt is the same
     /// cached lookup, and it hands every creating open to a worker.)
     ///
+    /// Neither attempt waits for a FIFO's other end: as io_uring's inline
+    /// open does, both open with `O_NONBLOCK` (cleared again from the file
+    /// unless `flags` has it). A FIFO opens read-only at once, and
+    /// write-only fails with `ENXIO` while no reader has it open. Only a
+    /// FIFO whose path must first be read from the disk is opened on a
+    /// kernel worker, where it waits for its other end as `open(2)` would.
+    ///
     /// - Returns: the new descriptor, the caller's to close.
     /// - Throws: `IOError` with the kernel's errno (`ENOENT`, `EACCES`,
     ///   `ENOTDIR`...) and the path as context.
