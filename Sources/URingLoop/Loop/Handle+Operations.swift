@@ -143,9 +143,11 @@ extension Handle {
     /// Neither attempt waits for a FIFO's other end: as io_uring's inline
     /// open does, both open with `O_NONBLOCK` (cleared again from the file
     /// unless `flags` has it). A FIFO opens read-only at once, and
-    /// write-only fails with `ENXIO` while no reader has it open. Only a
-    /// FIFO whose path must first be read from the disk is opened on a
-    /// kernel worker, where it waits for its other end as `open(2)` would.
+    /// write-only fails with `ENXIO` while no reader has it open. An open
+    /// the ring hands to a kernel worker (one that creates or truncates, or
+    /// whose path must first be read from the disk) waits there for a
+    /// FIFO's other end, as `open(2)` would: no thread of ours waits, but
+    /// the caller does, and so does a shutdown without a `shutdownTimeout`.
     ///
     /// - Returns: the new descriptor, the caller's to close.
     /// - Throws: `IOError` with the kernel's errno (`ENOENT`, `EACCES`,
