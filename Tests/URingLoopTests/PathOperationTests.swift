@@ -39,7 +39,14 @@ import URing
         #expect(read(reader, &byte, 1) == 1 && byte == UInt8(ascii: "x"))
         close(writer)
         close(reader)
+        // An O_PATH open (which openat2 refuses O_NONBLOCK) still takes
+        // the warm path: no request reaches the ring.
+        let before = handle.statistics.requestsCompleted
+        let path = try await handle.open(fifo, flags: CURING_O_PATH)
+        #expect(fcntl(path, F_GETFL) & CURING_O_PATH != 0)
+        close(path)
         await handle.shutdown()
+        #expect(handle.statistics.requestsCompleted == before, "an O_PATH open went through the ring")
     }
 
     @Test func openCreateAndRemoveWithoutBlockingOnTheDisk() async throws {

@@ -173,13 +173,16 @@ static inline void curing_set_thread_name(const char *name) {
 /// not wait for its carrier. Unless `flags` asked for it, O_NONBLOCK is
 /// cleared again from the open file (F_SETFL, which keeps every other
 /// status flag `flags` set); if that fails the descriptor is closed and
-/// -EAGAIN returned, so the caller takes its other path.
+/// -EAGAIN returned, so the caller takes its other path. An O_PATH open
+/// opens no file, so it never waits, and openat2 refuses it any flag
+/// besides O_CLOEXEC, O_DIRECTORY and O_NOFOLLOW: it runs as given.
 static inline int curing_open_cached(int directory, const char *path, int flags) {
-    struct open_how how = { .flags = (uint64_t)(unsigned)(flags | O_NONBLOCK), .mode = 0, .resolve = RESOLVE_CACHED };
+    int added = (flags & (O_NONBLOCK | __O_PATH)) ? 0 : O_NONBLOCK;
+    struct open_how how = { .flags = (uint64_t)(unsigned)(flags | added), .mode = 0, .resolve = RESOLVE_CACHED };
     long result = syscall(SYS_openat2, directory, path, &how, sizeof how);
     if (result < 0) return -errno;
     int fd = (int)result;
-    if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & (O_APPEND | __O_DIRECT | __O_NOATIME)) < 0) {
+    if (added && fcntl(fd, F_SETFL, flags & (O_APPEND | __O_DIRECT | __O_NOATIME)) < 0) {
         close(fd);
         return -EAGAIN;
     }
