@@ -16,24 +16,6 @@ import URingNetwork
 import URingStorage
 import URingTestSupport
 
-/// Open descriptors of this process and what each refers to, from
-/// /proc/self/fd (without the directory stream used to list them).
-private func openDescriptors() -> [String] {
-    guard let directory = opendir("/proc/self/fd") else { return [] }
-    defer { closedir(directory) }
-    let own = dirfd(directory)
-    var targets: [String] = []
-    while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        guard name != "." && name != "..", Int32(name) != own else { continue }
-        var target = [CChar](repeating: 0, count: 512)
-        let length = readlink("/proc/self/fd/" + name, &target, target.count - 1)
-        targets.append("\(name)->" + (length > 0 ? String(decoding: target.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"))
-    }
-    return targets
-}
-
-
 /// Opens and closes loops (and files through one), connections and blobs.
 private func churn(loops: Int, connections: Int, blobs: Int, root: String) async throws {
     var small = LoopConfiguration()

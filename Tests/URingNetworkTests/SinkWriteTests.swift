@@ -80,18 +80,6 @@ private struct StalledWriter {
     }
 }
 
-/// Polls `condition` every millisecond (at most 60 s). Sleeping, not
-/// yielding: a task that yields in a loop keeps a pool thread busy, and
-/// under ThreadSanitizer, with every network test running at once, two such
-/// pollers starved the very writers they waited for.
-private func until(_ what: String, _ condition: () -> Bool) async throws {
-    let patience = ContinuousClock.now + .seconds(60)
-    while !condition() {
-        try #require(ContinuousClock.now < patience, "never happened: \(what)")
-        try await Task.sleep(for: .milliseconds(1))
-    }
-}
-
 @Suite struct SinkWriteTests {
     @Test func manyWritesArriveInOrderAndFlushWaitsForAllOfThem() async throws {
         try await withNetwork { network in

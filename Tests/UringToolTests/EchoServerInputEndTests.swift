@@ -28,7 +28,7 @@ import URingTestSupport
         var reaped = false
         defer { if !reaped { kill(server, SIGKILL); _ = waitpid(server, nil, 0) } }
 
-        try await until("the server listens", seconds: 60) { readReport(output)?.contains("listening port=") == true }
+        try await until("the server listens", seconds: 60, every: .milliseconds(10)) { readReport(output)?.contains("listening port=") == true }
         // An open pipe with nothing in it is no reason to stop; a byte is not either.
         #expect(write(input[1], "x", 1) == 1)
         try await Task.sleep(for: .milliseconds(200))
@@ -54,14 +54,14 @@ import URingTestSupport
         defer { if !reaped { kill(bench, SIGKILL); _ = waitpid(bench, nil, 0) } }
 
         var server: pid_t = 0
-        try await until("the benchmark starts its echo server", seconds: 60) {
+        try await until("the benchmark starts its echo server", seconds: 60, every: .milliseconds(10)) {
             server = children(of: bench).first { readReport("/proc/\($0)/cmdline")?.contains("echo-server") == true } ?? 0
             return server != 0
         }
         defer { if isRunning(server) { kill(server, SIGKILL) } }
         // Serving the benchmark's 32 connections: it listened, reported
         // its port (the benchmark has read it) and waits for its end.
-        try await until("the server accepts the benchmark's connections", seconds: 60) { socketCount(of: server) > 32 }
+        try await until("the server accepts the benchmark's connections", seconds: 60, every: .milliseconds(10)) { socketCount(of: server) > 32 }
 
         kill(bench, SIGKILL)
         let status = await exitStatus(of: bench)
@@ -69,54 +69,11 @@ import URingTestSupport
         #expect(status == 128 + SIGKILL)
         // Reparented, it is no longer ours to reap: gone, or a zombie
         // waiting for its new parent, both mean it exited.
-        try await until("the orphaned echo server exits", seconds: 30) { !isRunning(server) }
+        try await until("the orphaned echo server exits", seconds: 30, every: .milliseconds(10)) { !isRunning(server) }
     }
 }
 
-/// Polls `condition` every 10 ms until it holds; fails after `seconds`.
-private func until(_ what: String, seconds: Int, _ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while !condition() {
-        guard ContinuousClock.now < deadline else { throw BoundExceeded(what: what, seconds: seconds) }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-}
-
-/// The pids whose parent is `parent`, from `/proc/<pid>/stat`.
-private func children(of parent: pid_t) -> [pid_t] {
-    guard let directory = opendir("/proc") else { return [] }
-    defer { closedir(directory) }
-    var found: [pid_t] = []
-    while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        guard let pid = pid_t(name), let stat = statFields(of: pid), stat.count > 1, pid_t(stat[1]) == parent else { continue }
-        found.append(pid)
-    }
-    return found
-}
-
-/// Whether `pid` exists and is not a zombie.
-private func isRunning(_ pid: pid_t) -> Bool {
-    guard pid > 0, let stat = statFields(of: pid), let state = stat.first else { return false }
-    return state != "Z" && state != "X"
-}
-
-/// The fields of `/proc/<pid>/stat` after the command name: state, ppid...
-private func statFields(of pid: pid_t) -> [Substring]? {
-    guard let text = readReport("/proc/\(pid)/stat"), let end = text.lastIndex(of: ")") else { return nil }
-    return text[text.index(after: end)...].split(separator: " ")
-}
-
-/// The sockets `pid` has open, from `/proc/<pid>/fd`.
+/// The sockets `pid` has open.
 private func socketCount(of pid: pid_t) -> Int {
-    guard let directory = opendir("/proc/\(pid)/fd") else { return 0 }
-    defer { closedir(directory) }
-    var count = 0
-    var target = [CChar](repeating: 0, count: 64)
-    while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let length = readlink("/proc/\(pid)/fd/\(name)", &target, target.count - 1)
-        if length > 0 && String(decoding: target.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self).hasPrefix("socket:") { count += 1 }
-    }
-    return count
+    openDescriptors(ofProcess: pid).filter { $0.contains("->socket:") }.count
 }
