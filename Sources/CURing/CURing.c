@@ -1,6 +1,7 @@
 // The static inline shims live in include/CURing.h; this file holds what is
 // not inline: the thread-local "current loop" pointer, the Swift runtime's
-// hooks, and the calls that set a thread's CPUs and nice value.
+// hooks, the calls that set a thread's CPUs and nice value, and a spawn
+// action the headers hide.
 #include "CURing.h"
 #include <sys/resource.h>
 
@@ -85,4 +86,13 @@ int32_t curing_thread_affinity(int32_t *cpus, int32_t capacity) {
         if (mask[cpu / curing_word_bits] & (1UL << (cpu % curing_word_bits))) cpus[found++] = cpu;
     }
     return found;
+}
+
+// Weak: a C library older than glibc 2.34 leaves it NULL instead of failing
+// to link.
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *, int) __attribute__((weak));
+
+int curing_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest) {
+    if (posix_spawn_file_actions_addclosefrom_np == NULL) return ENOSYS;
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
 }

@@ -112,6 +112,10 @@ public func spawnChild(_ arguments: [String], environment: [String], output: Str
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
     }
+    // Only those: not the descriptors this test process holds without
+    // close-on-exec (the test runner's, other tests' sockets).
+    let closing = curing_spawn_close_from(&actions, 3)
+    try #require(closing == 0, "posix_spawn_file_actions_addclosefrom_np failed: \(closing)")
     var pid = pid_t()
     let spawned = posix_spawn(&pid, arguments[0], &actions, nil, argv, envp)
     try #require(spawned == 0, "posix_spawn failed: \(spawned)")

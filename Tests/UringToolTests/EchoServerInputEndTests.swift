@@ -48,7 +48,10 @@ import URingTestSupport
         let tool = try builtExecutable("uring")
         let output = "/tmp/uring-killed-bench-\(getpid())"
         defer { unlink(output) }
-        let bench = try spawnChild([tool, "bench", "echo", "--engine", "uring-global", "--seconds", "60", "--runs", "1"],
+        // Two connections, not the default 32: the benchmark runs beside
+        // every other suite until this test kills it, and must not starve
+        // them (nor this test's polls) while it does.
+        let bench = try spawnChild([tool, "bench", "echo", "--engine", "uring-global", "--concurrency", "2", "--seconds", "30", "--runs", "1"],
                                    environment: inheritedEnvironment(), output: output)
         var reaped = false
         defer { if !reaped { kill(bench, SIGKILL); _ = waitpid(bench, nil, 0) } }
@@ -59,9 +62,10 @@ import URingTestSupport
             return server != 0
         }
         defer { if isRunning(server) { kill(server, SIGKILL) } }
-        // Serving the benchmark's 32 connections: it listened, reported
-        // its port (the benchmark has read it) and waits for its end.
-        try await until("the server accepts the benchmark's connections", seconds: 60, every: .milliseconds(10)) { socketCount(of: server) > 32 }
+        // Serving the benchmark's two connections (beside its listener): it
+        // listened, reported its port (the benchmark has read it) and waits
+        // for its end.
+        try await until("the server accepts the benchmark's connections", seconds: 60, every: .milliseconds(10)) { socketCount(of: server) > 2 }
 
         kill(bench, SIGKILL)
         let status = await exitStatus(of: bench)

@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -154,6 +155,13 @@ int curing_set_thread_nice(int32_t nice);
 
 /// The calling thread's nice value.
 int32_t curing_thread_nice(void);
+
+/// Adds to `actions` the closing of every descriptor >= `lowest` in the
+/// child (glibc 2.34+'s posix_spawn_file_actions_addclosefrom_np, declared
+/// only under _GNU_SOURCE): a child then holds only what it was given, not
+/// whatever the parent had open without close-on-exec. 0, or an errno
+/// (ENOSYS where the C library lacks it).
+int curing_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest);
 
 /// Names the calling thread (first 15 bytes), as seen in top and gdb.
 static inline void curing_set_thread_name(const char *name) {

@@ -145,6 +145,11 @@ final class ChildEchoServer: EchoServer {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, standardInput, 0)
         posix_spawn_file_actions_adddup2(&actions, standardOutput, 1)
+        // Nothing else of ours: a socket or pipe this process holds without
+        // close-on-exec (its own, or one it inherited) would otherwise stay
+        // open in the server for as long as it runs. Best effort where the
+        // C library lacks the action.
+        _ = curing_spawn_close_from(&actions, 3)
         let argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid = pid_t()
