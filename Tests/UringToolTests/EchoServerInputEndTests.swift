@@ -15,7 +15,8 @@ import URingTestSupport
         defer { unlink(output) }
         var input: [Int32] = [0, 0]
         try #require(curing_pipe_cloexec(&input) == 0)
-        defer { close(input[1]) }
+        var inputOpen = true
+        defer { if inputOpen { close(input[1]) } }
         let server: pid_t
         do {
             server = try spawnChild([tool, "echo-server", "--port", "0", "--stop-when-input-ends"],
@@ -35,7 +36,7 @@ import URingTestSupport
         #expect(waitpid(server, nil, WNOHANG) == 0, "the server stopped with its input still open: \(readReport(output) ?? "")")
 
         close(input[1])
-        input[1] = -1
+        inputOpen = false
         let status = try await bounded("the server's exit once its input ended", seconds: 30) { await exitStatus(of: server) }
         reaped = true
         #expect(status == 0, "exit status \(status): \(readReport(output) ?? "")")
