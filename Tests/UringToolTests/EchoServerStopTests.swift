@@ -43,6 +43,39 @@ import URingTestSupport
         }
     }
 
+    /// The uring-global engine's child server: one that ignores SIGTERM (a
+    /// shell that traps it, then a `sleep` that inherits the ignore) cannot
+    /// hold `stop` until it ends by itself; it is killed after the bound,
+    /// and the stop reports that instead of a clean exit.
+    @Test func aChildServerThatIgnoresSIGTERMIsKilledAfterTheBound() async throws {
+        let server = try await ChildEchoServer.start(arguments: [
+            "/bin/sh", "-c", "trap '' TERM; echo listening port=9; exec sleep 120",
+        ])
+        #expect(server.port == 9)
+        let pid = server.pid
+        do {
+            try await bounded("stopping the child", seconds: 60) { try await server.stop(within: .milliseconds(200)) }
+            Issue.record("a child that ignored SIGTERM was reported as stopped cleanly")
+        } catch let error as BenchError {
+            #expect("\(error)".contains("was still running"), "\(error)")
+        }
+        #expect(!isRunning(pid), "the child \(pid) outlived its stop")
+    }
+
+    /// Nor can a child that never reports its port hold `start`: it is
+    /// killed after the bound (exit status 128 + SIGKILL).
+    @Test func aChildServerThatNeverListensIsKilledAfterTheBound() async throws {
+        do {
+            let server = try await bounded("starting the child", seconds: 60) {
+                try await ChildEchoServer.start(arguments: ["/bin/sh", "-c", "exec sleep 120"], within: .milliseconds(200))
+            }
+            try? await server.stop()
+            Issue.record("a child that printed nothing was started, on port \(server.port)")
+        } catch let error as BenchError {
+            #expect("\(error)".contains("did not report its port within 0.2 seconds (printed \"\", exit status 137)"), "\(error)")
+        }
+    }
+
     private func start(_ shape: Shape) async throws -> (any EchoServer, LoopGroup?) {
         switch shape {
         case .uring: return (try URingEchoServer(host: "127.0.0.1", port: 0), nil)

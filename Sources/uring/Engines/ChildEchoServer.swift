@@ -13,7 +13,7 @@ import URingLoop
 
 final class ChildEchoServer: EchoServer {
     let port: UInt16
-    private let pid: pid_t
+    let pid: pid_t
     /// The read end of the child's standard output.
     private let output: Int32
     /// The write end of the child's standard input, never written: the
@@ -34,6 +34,14 @@ final class ChildEchoServer: EchoServer {
     /// the port it listens on.
     static func start(options: [String]) async throws -> ChildEchoServer {
         let tool = try toolPath()
+        return try await start(arguments: [tool, "echo-server", "--host", "127.0.0.1", "--port", "0", "--stop-when-input-ends"] + options)
+    }
+
+    /// Starts `arguments` (the executable's path first) as the server: it
+    /// must print `listening port=P` as its first line once it listens,
+    /// within `bound` (a child that does not is killed, and that is an error).
+    static func start(arguments: [String], within bound: Duration = ChildEchoServer.startBound) async throws -> ChildEchoServer {
+        let deadline = ContinuousClock.now + bound
         return try await runBlocking {
             // Close-on-exec, atomically: the child gets these ends only as
             // its fds 0 and 1, and no other child spawned meanwhile gets any.
@@ -46,7 +54,6 @@ final class ChildEchoServer: EchoServer {
                 for fd in outputPipe { close(fd) }
                 throw BenchError("pipe failed: errno \(-alsoFailed)")
             }
-            let arguments = [tool, "echo-server", "--host", "127.0.0.1", "--port", "0", "--stop-when-input-ends"] + options
             let pid: pid_t
             do {
                 pid = try spawn(arguments, standardInput: inputPipe[0], standardOutput: outputPipe[1])
@@ -57,23 +64,32 @@ final class ChildEchoServer: EchoServer {
             close(outputPipe[1])
             close(inputPipe[0])
             // Everything it prints up to the line the echo-server command
-            // writes once it listens; EOF means it failed (its stderr says why).
-            let text = readOutput(outputPipe[0], untilLine: true)
+            // writes once it listens; EOF means it failed (its stderr says
+            // why), and the deadline that it hangs.
+            let text = readOutput(outputPipe[0], until: deadline, stoppingAtALine: true)
             guard let line = text.split(separator: "\n").first, line.hasPrefix("listening port="),
                   let port = UInt16(line.dropFirst("listening port=".count)) else {
                 close(outputPipe[0])
                 close(inputPipe[1])
                 kill(pid, SIGKILL)
                 let status = wait(for: pid)
-                throw BenchError("`uring echo-server` did not report its port (printed \(text.debugDescription), exit status \(status))")
+                let late = ContinuousClock.now >= deadline ? " within \(bound)" : ""
+                throw BenchError("`\(ChildEchoServer.name(arguments))` did not report its port\(late) (printed \(text.debugDescription), exit status \(status))")
             }
             return ChildEchoServer(port: port, pid: pid, output: outputPipe[0], lifeline: inputPipe[1])
         }
     }
 
     /// Ends the child with SIGTERM (the command's clean shutdown) and checks
-    /// that it exited cleanly.
+    /// that it exited cleanly. A child still running `bound` after the
+    /// signal (one that ignores it, or hangs in its shutdown) is killed,
+    /// and that is an error: a stop never waits without end.
     func stop() async throws {
+        try await stop(within: ChildEchoServer.stopBound)
+    }
+
+    /// `stop()` with the bound chosen (the tool's tests).
+    func stop(within bound: Duration) async throws {
         let (pid, output) = (self.pid, self.output)
         let first = farewell.withLock { farewell in
             defer { farewell = farewell ?? "" }
@@ -81,14 +97,27 @@ final class ChildEchoServer: EchoServer {
         }
         guard first else { return }
         kill(pid, SIGTERM)
-        let (status, text) = try await runBlocking { () -> (Int32, String) in
+        let deadline = ContinuousClock.now + bound
+        let (status, text) = try await runBlocking { () -> (Int32?, String) in
             // The rest of its output, up to EOF (its exit), then its status.
-            let text = ChildEchoServer.readOutput(output, untilLine: false)
-            return (ChildEchoServer.wait(for: pid), text)
+            let text = ChildEchoServer.readOutput(output, until: deadline)
+            return (ChildEchoServer.wait(for: pid, until: deadline), text)
         }
         farewell.withLock { $0 = text }
-        guard status == 0 else { throw BenchError("`uring echo-server` exited with status \(status) when stopped") }
+        guard let status else {
+            kill(pid, SIGKILL)
+            _ = ChildEchoServer.wait(for: pid)
+            throw BenchError("the echo server (pid \(pid)) was still running \(bound) after SIGTERM; killed it")
+        }
+        guard status != -1 else { throw BenchError("the echo server (pid \(pid)) ended, but its exit status was lost (reaped elsewhere)") }
+        guard status == 0 else { throw BenchError("the echo server exited with status \(status) when stopped") }
     }
+
+    /// How long `start` waits for the port and `stop` for the exit after
+    /// SIGTERM: `uring echo-server` takes milliseconds for either, seconds
+    /// on a loaded machine under a sanitizer.
+    static let startBound: Duration = .seconds(60)
+    static let stopBound: Duration = .seconds(30)
 
     /// Requests the child's loops submitted directly (from tasks on the
     /// loops), as it reported when it stopped; nil before that.
@@ -125,18 +154,36 @@ final class ChildEchoServer: EchoServer {
         return beside
     }
 
-    /// Reads the child's output until EOF or, with `untilLine`, until a
-    /// whole line has arrived.
-    private static func readOutput(_ fd: Int32, untilLine: Bool) -> String {
+    /// Reads the child's output until EOF or `deadline`, whichever is first,
+    /// or with `stoppingAtALine`, until a whole line has arrived.
+    private static func readOutput(_ fd: Int32, until deadline: ContinuousClock.Instant, stoppingAtALine: Bool = false) -> String {
         var text = ""
         var chunk = [UInt8](repeating: 0, count: 256)
-        while !(untilLine && text.contains("\n")) {
+        while !(stoppingAtALine && text.contains("\n")) {
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let polled = poll(&ready, 1, milliseconds(until: deadline))
+            if polled < 0 && errno == EINTR { continue }
+            guard polled > 0 else { break }
             let count = read(fd, &chunk, chunk.count)
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { break }
             text += String(decoding: chunk.prefix(count), as: UTF8.self)
         }
         return text
+    }
+
+    /// Whole milliseconds from now to `deadline`, at least 0, for `poll`.
+    private static func milliseconds(until deadline: ContinuousClock.Instant) -> Int32 {
+        let left = deadline - .now
+        guard left > .zero else { return 0 }
+        let (seconds, attoseconds) = left.components
+        return Int32(min(seconds * 1000 + attoseconds / 1_000_000_000_000_000, Int64(Int32.max)))
+    }
+
+    /// The command line's first two words, for messages.
+    private static func name(_ arguments: [String]) -> String {
+        let tool = arguments.first.map { String($0.split(separator: "/").last ?? Substring($0)) } ?? ""
+        return ([tool] + arguments.dropFirst().prefix(1)).joined(separator: " ")
     }
 
     private static func spawn(_ arguments: [String], standardInput: Int32, standardOutput: Int32) throws -> pid_t {
@@ -162,7 +209,28 @@ final class ChildEchoServer: EchoServer {
     private static func wait(for pid: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        // WIFEXITED / WEXITSTATUS, spelled out (they are C macros).
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return exitStatus(status)
+    }
+
+    /// `wait(for:)` until `deadline`; nil if `pid` is still running then,
+    /// -1 if it was reaped elsewhere.
+    /// (Output closed at EOF usually means the child has exited or is about
+    /// to, so this polls briefly rather than blocking in `waitpid`.)
+    private static func wait(for pid: pid_t, until deadline: ContinuousClock.Instant) -> Int32? {
+        var status: Int32 = 0
+        while true {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid { return exitStatus(status) }
+            // Reaped elsewhere (SIGCHLD ignored): gone, its status lost.
+            if reaped < 0 && errno == ECHILD { return -1 }
+            guard ContinuousClock.now < deadline else { return nil }
+            usleep(1_000)
+        }
+    }
+
+    /// WIFEXITED / WEXITSTATUS, spelled out (they are C macros): the exit
+    /// status, or 128 + the signal that ended the process.
+    private static func exitStatus(_ status: Int32) -> Int32 {
+        (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 }
