@@ -66,14 +66,14 @@ final class ChildEchoServer: EchoServer {
             // Everything it prints up to the line the echo-server command
             // writes once it listens; EOF means it failed (its stderr says
             // why), and the deadline that it hangs.
-            let text = readOutput(outputPipe[0], until: deadline, stoppingAtALine: true)
+            let (text, ended) = readOutput(outputPipe[0], until: deadline, stoppingAtALine: true)
             guard let line = text.split(separator: "\n").first, line.hasPrefix("listening port="),
                   let port = UInt16(line.dropFirst("listening port=".count)) else {
                 close(outputPipe[0])
                 close(inputPipe[1])
                 kill(pid, SIGKILL)
                 let status = wait(for: pid)
-                let late = ContinuousClock.now >= deadline ? " within \(bound)" : ""
+                let late = ended ? "" : " within \(bound)"
                 throw BenchError("`\(ChildEchoServer.name(arguments))` did not report its port\(late) (printed \(text.debugDescription), exit status \(status))")
             }
             return ChildEchoServer(port: port, pid: pid, output: outputPipe[0], lifeline: inputPipe[1])
@@ -100,7 +100,7 @@ final class ChildEchoServer: EchoServer {
         let deadline = ContinuousClock.now + bound
         let (status, text) = try await runBlocking { () -> (Int32?, String) in
             // The rest of its output, up to EOF (its exit), then its status.
-            let text = ChildEchoServer.readOutput(output, until: deadline)
+            let (text, _) = ChildEchoServer.readOutput(output, until: deadline)
             return (ChildEchoServer.wait(for: pid, until: deadline), text)
         }
         farewell.withLock { $0 = text }
@@ -155,29 +155,35 @@ final class ChildEchoServer: EchoServer {
     }
 
     /// Reads the child's output until EOF or `deadline`, whichever is first,
-    /// or with `stoppingAtALine`, until a whole line has arrived.
-    private static func readOutput(_ fd: Int32, until deadline: ContinuousClock.Instant, stoppingAtALine: Bool = false) -> String {
+    /// or with `stoppingAtALine`, until a whole line has arrived; `ended`
+    /// unless it stopped at the deadline.
+    private static func readOutput(
+        _ fd: Int32, until deadline: ContinuousClock.Instant, stoppingAtALine: Bool = false
+    ) -> (text: String, ended: Bool) {
         var text = ""
         var chunk = [UInt8](repeating: 0, count: 256)
         while !(stoppingAtALine && text.contains("\n")) {
             var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let polled = poll(&ready, 1, milliseconds(until: deadline))
             if polled < 0 && errno == EINTR { continue }
+            if polled == 0 { return (text, false) }
             guard polled > 0 else { break }
             let count = read(fd, &chunk, chunk.count)
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { break }
             text += String(decoding: chunk.prefix(count), as: UTF8.self)
         }
-        return text
+        return (text, true)
     }
 
-    /// Whole milliseconds from now to `deadline`, at least 0, for `poll`.
+    /// Milliseconds from now to `deadline`, rounded up (a poll that times
+    /// out is then past it), at least 0, for `poll`.
     private static func milliseconds(until deadline: ContinuousClock.Instant) -> Int32 {
         let left = deadline - .now
         guard left > .zero else { return 0 }
         let (seconds, attoseconds) = left.components
-        return Int32(min(seconds * 1000 + attoseconds / 1_000_000_000_000_000, Int64(Int32.max)))
+        let rounded = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return Int32(min(rounded, Int64(Int32.max)))
     }
 
     /// The command line's first two words, for messages.
