@@ -127,6 +127,47 @@ public final class Network: Sendable {
         return connection(fd: fd, peer: address)
     }
 
+    /// Connects to `host` by name: resolves it (`SocketAddress.resolve`,
+    /// on a thread of its own), then tries its addresses in the resolver's
+    /// order until one connects.
+    ///
+    /// With a `deadline`, it bounds the whole: the lookup and every attempt.
+    /// Without one, each attempt gets the connect timeout.
+    ///
+    /// - Throws: the lookup's `IOError` (`.notFound`, `.timedOut`...), or,
+    ///   when no address connected, the last attempt's error, naming the
+    ///   host and how many addresses were tried; `CancellationError` when
+    ///   the calling task is cancelled.
+    public func dial(host: String, port: UInt16, deadline: ContinuousClock.Instant? = nil) async throws -> (sink: Sink, stream: Stream) {
+        try await dial(host: host, port: port, deadline: deadline, lookup: SocketAddress.systemLookup)
+    }
+
+    /// `dial(host:port:deadline:)` with the lookup chosen (this package's
+    /// tests: names with several addresses, whatever this machine's
+    /// resolver says).
+    package func dial(
+        host: String, port: UInt16, deadline: ContinuousClock.Instant?,
+        lookup: @escaping @Sendable (String) -> Result<[SocketAddress], IOError>
+    ) async throws -> (sink: Sink, stream: Stream) {
+        let addresses = try await SocketAddress.resolve(host: host, port: port, deadline: deadline, lookup: lookup)
+        var lastFailure: (any Error)?
+        for address in addresses {
+            do {
+                return try await dial(address, deadline: deadline)
+            } catch {
+                // A cancel, a shutdown or the whole deadline ends the dial;
+                // a refused or unreachable address moves on to the next.
+                let reason = (error as? IOError)?.reason
+                if error is CancellationError || reason == .shutdown || (reason == .timedOut && deadline != nil) {
+                    throw error
+                }
+                lastFailure = error
+            }
+        }
+        let tried = addresses.count == 1 ? "its one address" : "all \(addresses.count) of its addresses"
+        throw IOError.labelling(lastFailure!, with: "\(host) port \(port), \(tried) tried")
+    }
+
     func connection(fd: Int32, peer: SocketAddress) -> (Sink, Stream) {
         let loop = group?.next()
         let socket = Socket(fd: fd, peer: peer, sendLoop: loop ?? sendLoop, receiveLoop: loop ?? receiveLoop,
