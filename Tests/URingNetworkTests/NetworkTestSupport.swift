@@ -77,6 +77,34 @@ func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
     (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 131) ^ seed) }
 }
 
+/// A loopback port nobody listens on, and nobody can start to while this
+/// lives: a socket bound to it that never listens. A dial there is refused
+/// (the kernel answers a handshake for no listener with a reset), where a
+/// port found by closing a listener could be taken by a test running
+/// beside, and the dial succeed.
+final class RefusingPort {
+    let address: SocketAddress
+    private let fd: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0)
+        try #require(fd >= 0)
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = UInt32(INADDR_LOOPBACK).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        if !bound { close(fd) }
+        try #require(bound)
+        self.fd = fd
+        address = try SocketAddress(host: "127.0.0.1", port: UInt16(bigEndian: local.sin_port))
+    }
+
+    deinit { close(fd) }
+}
+
 /// A loopback listener that never accepts, its accept queue already full:
 /// the kernel drops further handshakes, so a dial to it hears nothing.
 final class SilentListener {

@@ -131,7 +131,9 @@ public final class Network: Sendable {
     /// on a thread of its own), then tries its addresses in the resolver's
     /// order until one connects.
     ///
-    /// With a `deadline`, it bounds the whole: the lookup and every attempt.
+    /// With a `deadline`, it bounds the whole: the lookup and every attempt,
+    /// each attempt getting an equal share of the time left (at least two
+    /// seconds), so an address that never answers leaves time for the next.
     /// Without one, each attempt gets the connect timeout.
     ///
     /// - Throws: the lookup's `IOError` (`.notFound`, `.timedOut`...), or,
@@ -151,22 +153,36 @@ public final class Network: Sendable {
     ) async throws -> (sink: Sink, stream: Stream) {
         let addresses = try await SocketAddress.resolve(host: host, port: port, deadline: deadline, lookup: lookup)
         var lastFailure: (any Error)?
-        for address in addresses {
+        for (index, address) in addresses.enumerated() {
             do {
-                return try await dial(address, deadline: deadline)
+                let attempt = deadline.map { Network.attemptDeadline(within: $0, addressesLeft: addresses.count - index) }
+                return try await dial(address, deadline: attempt)
             } catch {
                 // A cancel, a shutdown or the whole deadline ends the dial;
-                // a refused or unreachable address moves on to the next.
-                let reason = (error as? IOError)?.reason
-                if error is CancellationError || reason == .shutdown || (reason == .timedOut && deadline != nil) {
-                    throw error
-                }
+                // an address that refused, was unreachable or did not answer
+                // in its share moves on to the next.
+                if error is CancellationError || (error as? IOError)?.reason == .shutdown { throw error }
+                if let deadline, ContinuousClock.now >= deadline { throw error }
                 lastFailure = error
             }
         }
         let tried = addresses.count == 1 ? "its one address" : "all \(addresses.count) of its addresses"
         throw IOError.labelling(lastFailure!, with: "\(host) port \(port), \(tried) tried")
     }
+
+    /// The deadline of one of the last `addressesLeft` attempts of a dial
+    /// by name that must end by `deadline`: an equal share of the time left,
+    /// but at least `shortestAttempt` (a handshake needs a round trip or
+    /// two), and never past `deadline`.
+    static func attemptDeadline(within deadline: ContinuousClock.Instant, addressesLeft: Int) -> ContinuousClock.Instant {
+        let now = ContinuousClock.now
+        let left = deadline - now
+        guard left > .zero, addressesLeft > 1 else { return deadline }
+        return now + min(left, max(left / addressesLeft, shortestAttempt))
+    }
+
+    /// The least time `dial(host:port:deadline:)` gives one address.
+    static let shortestAttempt: Duration = .seconds(2)
 
     func connection(fd: Int32, peer: SocketAddress) -> (Sink, Stream) {
         let loop = group?.next()
