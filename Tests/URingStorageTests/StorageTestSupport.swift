@@ -48,10 +48,16 @@ func evictFromCache(_ path: String, because reason: Comment) throws {
     try #require(resident == 0, reason)
 }
 
-/// How many of the file's pages are in the page cache (mincore over a
+/// How many of the file's pages are in the page cache, after dropping them
+/// first when `evictFirst` (see `residency`).
+func residentPages(of path: String, evictFirst: Bool = false) throws -> Int {
+    try residency(of: path, evictFirst: evictFirst).filter { $0 }.count
+}
+
+/// Which of the file's pages are in the page cache (mincore over a
 /// read-only mapping), after dropping them first when `evictFirst`
 /// (fdatasync, then POSIX_FADV_DONTNEED, which drops clean pages).
-func residentPages(of path: String, evictFirst: Bool = false) throws -> Int {
+func residency(of path: String, evictFirst: Bool = false) throws -> [Bool] {
     let fd = open(path, O_RDONLY)
     try #require(fd >= 0, "open \(path): errno \(errno)")
     defer { close(fd) }
@@ -62,12 +68,12 @@ func residentPages(of path: String, evictFirst: Bool = false) throws -> Int {
     var info = stat()
     try #require(fstat(fd, &info) == 0)
     let size = Int(info.st_size)
-    guard size > 0 else { return 0 }
+    guard size > 0 else { return [] }
     let page = Int(sysconf(Int32(_SC_PAGESIZE)))
     let mapping = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0)
     try #require(mapping != MAP_FAILED, "mmap: errno \(errno)")
     defer { munmap(mapping, size) }
     var pages = [UInt8](repeating: 0, count: (size + page - 1) / page)
     try #require(mincore(mapping, size, &pages) == 0, "mincore: errno \(errno)")
-    return pages.reduce(0) { $0 + Int($1 & 1) }
+    return pages.map { $0 & 1 == 1 }
 }
