@@ -77,6 +77,23 @@ func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
     (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 131) ^ seed) }
 }
 
+/// A TCP socket bound to a free port on 127.0.0.1, and that address (the
+/// fd is closed again if binding fails).
+func boundLoopbackSocket() throws -> (fd: Int32, local: sockaddr_in, address: SocketAddress) {
+    let fd = socket(AF_INET, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0)
+    try #require(fd >= 0)
+    var local = sockaddr_in()
+    local.sin_family = sa_family_t(AF_INET)
+    local.sin_addr.s_addr = UInt32(INADDR_LOOPBACK).bigEndian
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &local) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    if !bound { close(fd) }
+    try #require(bound)
+    return (fd, local, try SocketAddress(host: "127.0.0.1", port: UInt16(bigEndian: local.sin_port)))
+}
+
 /// A loopback port nobody listens on, and nobody can start to while this
 /// lives: a socket bound to it that never listens. A dial there is refused
 /// (the kernel answers a handshake for no listener with a reset), where a
@@ -87,19 +104,7 @@ final class RefusingPort {
     private let fd: Int32
 
     init() throws {
-        let fd = socket(AF_INET, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0)
-        try #require(fd >= 0)
-        var local = sockaddr_in()
-        local.sin_family = sa_family_t(AF_INET)
-        local.sin_addr.s_addr = UInt32(INADDR_LOOPBACK).bigEndian
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        if !bound { close(fd) }
-        try #require(bound)
-        self.fd = fd
-        address = try SocketAddress(host: "127.0.0.1", port: UInt16(bigEndian: local.sin_port))
+        (fd, _, address) = try boundLoopbackSocket()
     }
 
     deinit { close(fd) }
@@ -113,20 +118,10 @@ final class SilentListener {
     private var fillers: [Int32] = []
 
     init() throws {
-        let fd = socket(AF_INET, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0)
-        try #require(fd >= 0)
-        listener = fd
-        var local = sockaddr_in()
-        local.sin_family = sa_family_t(AF_INET)
-        local.sin_addr.s_addr = UInt32(INADDR_LOOPBACK).bigEndian
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && listen(fd, 0) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        try #require(listening)
-        address = try SocketAddress(host: "127.0.0.1", port: UInt16(bigEndian: local.sin_port))
+        var local: sockaddr_in
+        (listener, local, address) = try boundLoopbackSocket()
+        try #require(listen(listener, 0) == 0)
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
         // A backlog of 0 still queues one connection; a few non-blocking
         // connects fill the queue (those past it stay in SYN_SENT).
         for _ in 0..<4 {

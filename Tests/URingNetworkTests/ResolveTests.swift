@@ -73,6 +73,12 @@ import URingTestSupport
         }
         #expect(error?.reason == .notFound)
         #expect(error?.context == "nowhere.test")
+        // An answer with no address (getaddrinfo's only IPv4/IPv6-less
+        // kind) is not found either, not an empty list.
+        let empty = await #expect(throws: IOError.self) {
+            _ = try await SocketAddress.resolve(host: "empty.test", port: 1, deadline: nil) { _ in .success([]) }
+        }
+        #expect(empty?.reason == .notFound)
     }
 
     @Test func theDeadlineEndsTheWaitForASlowLookup() async throws {

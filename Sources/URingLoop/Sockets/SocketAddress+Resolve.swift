@@ -45,6 +45,8 @@ extension SocketAddress {
         }
         if let numeric = try? SocketAddress(host: host, port: port) { return [numeric] }
         let addresses = try await HostLookup.run(host: host, deadline: deadline, lookup: lookup)
+        // Callers (`Network.dial(host:)`) count on one address at least.
+        guard !addresses.isEmpty else { throw IOError("resolve", .notFound, context: "\(host): no IPv4 or IPv6 address") }
         return addresses.map { $0.withPort(port) }
     }
 
@@ -94,7 +96,6 @@ extension SocketAddress {
                 addresses.append(found)
             }
         }
-        guard !addresses.isEmpty else { return .failure(IOError("resolve", .notFound, context: "\(host): no IPv4 or IPv6 address")) }
         return .success(addresses)
     }
 
