@@ -128,18 +128,22 @@ public final class Network: Sendable {
     }
 
     /// Connects to `host` by name: resolves it (`SocketAddress.resolve`,
-    /// on a thread of its own), then tries its addresses in the resolver's
-    /// order until one connects.
+    /// on a thread of its own), then races connections to its addresses
+    /// ("Happy Eyeballs", RFC 8305): the families alternate, starting with
+    /// the resolver's first choice, and each next address is tried as soon
+    /// as the one before failed, or `connectionAttemptDelay` after it
+    /// started while it keeps trying. The first connection made is
+    /// returned; the others are cancelled or closed. So an address that
+    /// never answers (a dead IPv6 route) costs a quarter of a second, not
+    /// the connect timeout.
     ///
-    /// With a `deadline`, it bounds the whole: the lookup and every attempt,
-    /// each attempt getting an equal share of the time left (at least two
-    /// seconds), so an address that never answers leaves time for the next.
-    /// Without one, each attempt gets the connect timeout.
+    /// A `deadline` bounds the whole: the lookup and every attempt. Without
+    /// one, each attempt gets the connect timeout.
     ///
     /// - Throws: the lookup's `IOError` (`.notFound`, `.timedOut`...), or,
-    ///   when no address connected, the last attempt's error, naming the
-    ///   host and how many addresses were tried; `CancellationError` when
-    ///   the calling task is cancelled.
+    ///   when no address connected, the last failure, naming the host and
+    ///   how many of its addresses were tried; `CancellationError` when the
+    ///   calling task is cancelled.
     public func dial(host: String, port: UInt16, deadline: ContinuousClock.Instant? = nil) async throws -> (sink: Sink, stream: Stream) {
         try await dial(host: host, port: port, deadline: deadline, lookup: SocketAddress.systemLookup)
     }
@@ -152,37 +156,12 @@ public final class Network: Sendable {
         lookup: @escaping @Sendable (String) -> Result<[SocketAddress], IOError>
     ) async throws -> (sink: Sink, stream: Stream) {
         let addresses = try await SocketAddress.resolve(host: host, port: port, deadline: deadline, lookup: lookup)
-        var lastFailure: (any Error)?
-        for (index, address) in addresses.enumerated() {
-            do {
-                let attempt = deadline.map { Network.attemptDeadline(within: $0, addressesLeft: addresses.count - index) }
-                return try await dial(address, deadline: attempt)
-            } catch {
-                // A cancel, a shutdown or the whole deadline ends the dial;
-                // an address that refused, was unreachable or did not answer
-                // in its share moves on to the next.
-                if error is CancellationError || (error as? IOError)?.reason == .shutdown { throw error }
-                if let deadline, ContinuousClock.now >= deadline { throw error }
-                lastFailure = error
-            }
-        }
-        let tried = addresses.count == 1 ? "its one address" : "all \(addresses.count) of its addresses"
-        throw IOError.labelling(lastFailure!, with: "\(host) port \(port), \(tried) tried")
+        return try await ConnectionRace<(sink: Sink, stream: Stream)>.run(
+            SocketAddress.attemptOrder(addresses), delay: configuration.connectionAttemptDelay, deadline: deadline,
+            label: "\(host) port \(port)",
+            attempt: { address in try await self.dial(address, deadline: deadline) },
+            discard: { $0.sink.close() })
     }
-
-    /// The deadline of one of the last `addressesLeft` attempts of a dial
-    /// by name that must end by `deadline`: an equal share of the time left,
-    /// but at least `shortestAttempt` (a handshake needs a round trip or
-    /// two), and never past `deadline`.
-    static func attemptDeadline(within deadline: ContinuousClock.Instant, addressesLeft: Int) -> ContinuousClock.Instant {
-        let now = ContinuousClock.now
-        let left = deadline - now
-        guard left > .zero, addressesLeft > 1 else { return deadline }
-        return now + min(left, max(left / addressesLeft, shortestAttempt))
-    }
-
-    /// The least time `dial(host:port:deadline:)` gives one address.
-    static let shortestAttempt: Duration = .seconds(2)
 
     func connection(fd: Int32, peer: SocketAddress) -> (Sink, Stream) {
         let loop = group?.next()

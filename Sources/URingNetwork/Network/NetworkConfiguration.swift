@@ -17,6 +17,10 @@ public struct NetworkConfiguration: Sendable, Hashable {
     /// How long `dial` waits for a connection unless given a deadline; `nil`
     /// leaves it to the kernel (its SYN retries take about two minutes).
     public var connectTimeout: Duration? = .seconds(10)
+    /// How long `dial(host:port:)` lets one address try before it starts
+    /// the next beside it (RFC 8305's "Connection Attempt Delay"; at least
+    /// 10 ms, its floor).
+    public var connectionAttemptDelay: Duration = .milliseconds(250)
     /// Size of each stream's receive buffer (large reads bypass it).
     public var receiveBufferSize = 64 * 1024
     /// How many bytes a `Sink` may hold written but unsent before `write`
@@ -54,6 +58,10 @@ public struct NetworkConfiguration: Sendable, Hashable {
             if let timeout, timeout <= .zero {
                 throw IOError("network configuration", .invalidArgument("\(name) must be positive (nil: no timeout)"))
             }
+        }
+        guard connectionAttemptDelay >= .milliseconds(10) else {
+            throw IOError("network configuration", .invalidArgument(
+                "connectionAttemptDelay must be at least 10 ms (RFC 8305), got \(connectionAttemptDelay)"))
         }
         guard writeBufferLimit > 0 else {
             throw IOError("network configuration", .invalidArgument("writeBufferLimit must be positive"))
