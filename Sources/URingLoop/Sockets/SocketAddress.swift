@@ -1,5 +1,5 @@
-// An IPv4 or IPv6 socket address, as the kernel takes it (sockaddr_storage),
-// and the numeric text it is written as.
+// An IPv4, IPv6 or Unix domain socket address, as the kernel takes it
+// (sockaddr_storage), and the text it is written as.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -7,7 +7,8 @@ import Musl
 #endif
 import URing
 
-/// An IPv4/IPv6 address and port.
+/// An IPv4/IPv6 address and port, or the path of a Unix domain socket
+/// (`init(unixDomainSocketPath:)`).
 public struct SocketAddress: Sendable, CustomStringConvertible {
     /// The raw address.
     public var storage: sockaddr_storage
@@ -62,12 +63,13 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         }
     }
 
-    /// `AF_INET` or `AF_INET6`.
+    /// `AF_INET`, `AF_INET6` or `AF_UNIX`.
     public var family: Int32 { Int32(storage.ss_family) }
 
-    /// The port, in host byte order.
+    /// The port, in host byte order (0 for a Unix domain socket).
     public var port: UInt16 {
-        withUnsafeBytes(of: storage) { raw in
+        guard family != AF_UNIX else { return 0 }
+        return withUnsafeBytes(of: storage) { raw in
             family == AF_INET6
                 ? UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port)
                 : UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port)
@@ -75,8 +77,11 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     }
 
     /// The numeric host, with `%` and the interface's index for a scoped
-    /// (link-local) IPv6 address, as `init(host:port:)` takes it back.
+    /// (link-local) IPv6 address, as `init(host:port:)` takes it back; for
+    /// a Unix domain socket, its path (empty for an unnamed one: a peer
+    /// that dialed without binding).
     public var host: String {
+        if family == AF_UNIX { return unixDomainSocketPath ?? "" }
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         var scope: UInt32 = 0
         withUnsafeBytes(of: storage) { raw in
@@ -95,6 +100,10 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)"
+        switch family {
+        case AF_INET6: "[\(host)]:\(port)"
+        case AF_UNIX: host.isEmpty ? "unix:(unnamed)" : "unix:\(host)"
+        default: "\(host):\(port)"
+        }
     }
 }

@@ -1,4 +1,5 @@
-// A listening TCP socket whose accepts run on the ring.
+// A listening socket (TCP, or a Unix domain socket) whose accepts run on
+// the ring.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -22,13 +23,20 @@ public final class Listener: Sendable {
     /// Whether `close()` was called.
     var isClosed: Bool { closed.load(ordering: .acquiring) }
 
-    init(fd: Int32, network: Network, localAddress: SocketAddress) {
+    /// The socket file of a Unix domain listener, removed when it closes.
+    private let socketFile: SocketFile?
+
+    init(fd: Int32, network: Network, localAddress: SocketAddress, socketFile: SocketFile? = nil) {
         self.fd = fd
         self.network = network
         self.localAddress = localAddress
+        self.socketFile = socketFile
     }
 
-    deinit { Glibc.close(fd) }
+    deinit {
+        if !isClosed { socketFile?.remove() }
+        Glibc.close(fd)
+    }
 
     /// Waits for the next connection (no timeout unless `deadline`).
     ///
@@ -43,7 +51,7 @@ public final class Listener: Sendable {
             throw isClosed ? closedError : error
         }
         do {
-            try SocketOptions.configure(accepted.fd, network.configuration)
+            try SocketOptions.configure(accepted.fd, family: localAddress.family, network.configuration)
         } catch {
             Glibc.close(accepted.fd)
             throw error
@@ -52,10 +60,14 @@ public final class Listener: Sendable {
         return (accepted.peer, sink, stream)
     }
 
-    /// Stops listening: a pending `accept` fails, later ones too.
+    /// Stops listening: a pending `accept` fails, later ones too. A Unix
+    /// domain listener's socket file is removed (unless another server's
+    /// socket has replaced it), so the path is free for the next server
+    /// and a client dialing it is told `ENOENT`.
     public func close() {
-        closed.store(true, ordering: .releasing)
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         _ = shutdown(fd, Int32(SHUT_RDWR))
+        socketFile?.remove()
     }
 
     private var closedError: IOError {

@@ -1,4 +1,5 @@
-// TCP over io_uring: listeners, dialing, and connections as Sink + Stream.
+// TCP (and Unix domain sockets) over io_uring: listeners, dialing, and
+// connections as Sink + Stream.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -9,8 +10,8 @@ import Synchronization
 import URing
 import URingLoop
 
-/// TCP networking on its own loop(s): accept, connect, send and receive all
-/// go through io_uring.
+/// TCP (and Unix domain socket) networking on its own loop(s): accept,
+/// connect, send and receive all go through io_uring.
 public final class Network: Sendable {
     public let configuration: NetworkConfiguration
     let sendLoop: Handle
@@ -85,40 +86,53 @@ public final class Network: Sendable {
         await sendLoop.shutdown(cancellingInFlight: true)
     }
 
-    /// Listens on `address` (IPv4 or IPv6; port 0 picks a free port).
+    /// Listens on `address`: IPv4 or IPv6 (port 0 picks a free port), or
+    /// a Unix domain socket path, where the kernel creates a socket file
+    /// that the listener removes when closed.
     ///
     /// - Throws: `IOError` `.shutdown` once the network (or the group it
     ///   runs on) is shut down: the kernel would queue connections that
-    ///   nothing can ever accept.
+    ///   nothing can ever accept. `.errno(EADDRINUSE)` for a Unix domain
+    ///   path where a file already exists (a stale socket file of a server
+    ///   that stopped without closing: remove it first if nothing serves
+    ///   there).
     public func bind(_ address: SocketAddress, backlog: Int32 = 1024) throws(IOError) -> Listener {
         guard !isShutDown else {
             throw IOError("bind", .shutdown, context: "\(address)")
         }
-        let fd = try SocketOptions.makeTCPSocket(for: address)
+        let fd = try SocketOptions.makeStreamSocket(for: address)
+        var socketFile: SocketFile?
         do throws(IOError) {
-            try SocketOptions.set(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1, label: "SO_REUSEADDR")
+            if address.family != AF_UNIX {
+                try SocketOptions.set(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1, label: "SO_REUSEADDR")
+            }
             var storage = address.storage
             let bound = withUnsafePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, address.length) }
             }
             guard bound == 0 else { throw IOError("bind", errno: curing_errno(), context: "\(address)") }
+            socketFile = address.unixDomainSocketPath.flatMap(SocketFile.init(boundAt:))
             guard listen(fd, backlog) == 0 else { throw IOError("listen", errno: curing_errno(), context: "\(address)") }
-            return Listener(fd: fd, network: self, localAddress: try SocketOptions.localAddress(of: fd))
+            return Listener(fd: fd, network: self, localAddress: try SocketOptions.localAddress(of: fd), socketFile: socketFile)
         } catch {
             close(fd)
+            socketFile?.remove()
             throw error
         }
     }
 
-    /// Connects to `address` (within `deadline`, default: the connect timeout).
+    /// Connects to `address` (within `deadline`, default: the connect
+    /// timeout): IPv4, IPv6, or a Unix domain socket path.
     ///
     /// - Throws: `IOError` `.timedOut` when no answer came in time (a host
     ///   that drops the handshake, a listener whose backlog is full), or
-    ///   the kernel's errno (`ECONNREFUSED`, `ENETUNREACH`, ...).
+    ///   the kernel's errno (`ECONNREFUSED`, `ENETUNREACH`; for a Unix
+    ///   domain path, `ENOENT` when no socket file is there and
+    ///   `ECONNREFUSED` when no server listens on it).
     public func dial(_ address: SocketAddress, deadline: ContinuousClock.Instant? = nil) async throws -> (sink: Sink, stream: Stream) {
-        let fd = try SocketOptions.makeTCPSocket(for: address)
+        let fd = try SocketOptions.makeStreamSocket(for: address)
         do {
-            try SocketOptions.configure(fd, configuration)
+            try SocketOptions.configure(fd, family: address.family, configuration)
             try await receiveLoop.connect(fd, to: address, deadline: deadline ?? configuration.connectTimeout.map { .now + $0 })
         } catch {
             close(fd)

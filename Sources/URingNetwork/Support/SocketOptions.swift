@@ -9,8 +9,9 @@ import URing
 import URingLoop
 
 enum SocketOptions {
-    /// A new TCP socket of `address`'s family, close-on-exec.
-    static func makeTCPSocket(for address: SocketAddress) throws(IOError) -> Int32 {
+    /// A new stream socket of `address`'s family (TCP for IPv4 and IPv6),
+    /// close-on-exec.
+    static func makeStreamSocket(for address: SocketAddress) throws(IOError) -> Int32 {
         let fd = socket(address.family, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0)
         guard fd >= 0 else { throw IOError("socket", errno: curing_errno(), context: "\(address)") }
         return fd
@@ -23,9 +24,10 @@ enum SocketOptions {
         }
     }
 
-    /// Applies the configured per-connection options.
-    static func configure(_ fd: Int32, _ configuration: NetworkConfiguration) throws(IOError) {
-        if configuration.noDelay {
+    /// Applies the configured per-connection options to a socket of
+    /// `family` (`TCP_NODELAY` only where there is TCP).
+    static func configure(_ fd: Int32, family: Int32, _ configuration: NetworkConfiguration) throws(IOError) {
+        if configuration.noDelay && family != AF_UNIX {
             try set(fd, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1, label: "TCP_NODELAY")
         }
         if configuration.zeroLinger {
