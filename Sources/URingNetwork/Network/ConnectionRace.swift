@@ -13,8 +13,9 @@
 //   lock: with the first connection, with the failure that leaves nothing
 //   running and nothing to start, with a failure that ends the dial early
 //   (`endsTheRace`: a shutdown, the deadline), or with the caller's cancel.
-//   An outcome that comes before the continuation is installed waits in
-//   `outcome` for `install` to deliver. (A checked continuation: a dial
+//   An outcome that comes before the continuation is installed (a cancel)
+//   waits in `early` for `install` to deliver; no other outcome is kept,
+//   so the race holds no connection once it has handed it over. (A checked continuation: a dial
 //   costs a handshake or more, and a second resume would trap.)
 // - after `finish` nothing starts; every attempt still running is cancelled,
 //   and each connection returned afterwards goes to `discard` exactly once.
@@ -30,7 +31,9 @@ final class ConnectionRace<Connection: Sendable>: Sendable {
 
     private struct State {
         var continuation: CheckedContinuation<Connection, any Error>?
-        var outcome: Result<Connection, any Error>?
+        var finished = false
+        /// An outcome that came before `continuation` was installed.
+        var early: Result<Connection, any Error>?
         /// How many attempts have started: the next one's index.
         var started = 0
         var running: [Int: Task<Void, Never>] = [:]
@@ -102,8 +105,9 @@ final class ConnectionRace<Connection: Sendable>: Sendable {
     /// first (the caller's cancel), which is then delivered at once.
     private func install(_ continuation: CheckedContinuation<Connection, any Error>) -> Bool {
         let early: Result<Connection, any Error>? = state.withLock { state in
-            if state.outcome == nil { state.continuation = continuation }
-            return state.outcome
+            if !state.finished { state.continuation = continuation }
+            defer { state.early = nil }
+            return state.early
         }
         guard let early else { return true }
         continuation.resume(with: early)
@@ -121,7 +125,7 @@ final class ConnectionRace<Connection: Sendable>: Sendable {
     /// failure and a timer that both find attempt `i` due start it once);
     /// returns the previous timer, for the caller to cancel after unlocking.
     private func startNext(_ state: inout State) -> Task<Void, Never>? {
-        guard state.outcome == nil, state.started < addresses.count else { return nil }
+        guard !state.finished, state.started < addresses.count else { return nil }
         let index = state.started
         state.started += 1
         // In `running` before it can end: its end takes this lock.
@@ -156,7 +160,7 @@ final class ConnectionRace<Connection: Sendable>: Sendable {
         case .failure(let error):
             let next = state.withLock { state -> AfterFailure in
                 state.running[index] = nil
-                guard state.outcome == nil else { return .nothing }
+                guard !state.finished else { return .nothing }
                 if endsTheRace(error) { return .end(labelled(error, tried: state.started)) }
                 if state.started < addresses.count { return .cancel(startNext(&state)) }
                 if state.running.isEmpty { return .end(labelled(error, tried: state.started)) }
@@ -192,10 +196,11 @@ final class ConnectionRace<Connection: Sendable>: Sendable {
     @discardableResult
     private func finish(_ outcome: Result<Connection, any Error>) -> Bool {
         let ended = state.withLock { state -> (CheckedContinuation<Connection, any Error>?, [Task<Void, Never>])? in
-            guard state.outcome == nil else { return nil }
-            state.outcome = outcome
+            guard !state.finished else { return nil }
+            state.finished = true
             let continuation = state.continuation
             state.continuation = nil
+            if continuation == nil { state.early = outcome }
             var losers = Array(state.running.values)
             state.running.removeAll()
             if let timer = state.timer { losers.append(timer) }
