@@ -50,6 +50,9 @@ import Testing
             (["--idle-spin", "-1"], "--idle-spin must be in 0...10000 µs"),
             (["--port", "-1"], "The value '-1' is invalid for '--port <port>'"),
             (["--thread-nice", "-21"], "--thread-nice must be in -20...19, got -21"),
+            (["--unix", ""], "a Unix domain socket path must not be empty"),
+            (["--unix", String(repeating: "x", count: 108)], "a Unix domain socket path holds at most 107 bytes"),
+            (["--host", "example.com"], "'example.com' is not a numeric IPv4 address"),
         ]
         expectRefused(EchoServerCommand.self, cases)
     }

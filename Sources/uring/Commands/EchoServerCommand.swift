@@ -1,5 +1,5 @@
-// `uring echo-server`: a plain TCP echo server on URingNetwork, until
-// SIGINT or SIGTERM. By default connections are served by ordinary tasks
+// `uring echo-server`: a plain TCP (or, with `--unix`, Unix domain socket)
+// echo server on URingNetwork, until SIGINT or SIGTERM. By default connections are served by ordinary tasks
 // (the `uring` engine's shape); `--on-loops` serves each one on its loop
 // (the `uring-local` engine's); `--global-executor` installs the loops as
 // the process's global executor and serves with ordinary tasks, which the
@@ -14,13 +14,17 @@ import URingNetwork
 
 struct EchoServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "echo-server", abstract: "Echo every byte back to TCP clients (until SIGINT/SIGTERM).")
+        commandName: "echo-server", abstract: "Echo every byte back to TCP (or Unix domain socket) clients, until SIGINT/SIGTERM.")
 
     @Option(help: "Address to listen on (numeric IPv4 or IPv6).")
     var host = "127.0.0.1"
 
     @Option(parsing: .unconditional, help: "Port to listen on (0 picks a free one).")
     var port: UInt16 = 7007
+
+    @Option(help: ArgumentHelp("Listen on a Unix domain socket at this path instead of TCP (the server removes its socket file when it stops).",
+                               valueName: "path"))
+    var unix: String?
 
     @Flag(help: "Serve each connection on its loop: a group of one loop per CPU, each connection's task running on its loop's thread.")
     var onLoops = false
@@ -44,6 +48,17 @@ struct EchoServerCommand: AsyncParsableCommand {
         if onLoops && globalExecutor { throw ValidationError("--on-loops and --global-executor are two different shapes; choose one") }
         if pinLoops && !onLoops && !globalExecutor { throw ValidationError("--pin-loops needs --on-loops or --global-executor") }
         try BenchRunner.validateLoopOptions(idleSpin: idleSpin, threadNice: threadNice)
+        _ = try listeningAddress()
+    }
+
+    /// Where to listen: `--unix`, else `--host` and `--port`.
+    func listeningAddress() throws -> SocketAddress {
+        do {
+            if let unix { return try SocketAddress(unixDomainSocketPath: unix) }
+            return try SocketAddress(host: host, port: port)
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     func run() async throws {
@@ -51,7 +66,8 @@ struct EchoServerCommand: AsyncParsableCommand {
         let (server, loops) = try await start()
         // Written straight to fd 1: scripts wait for this line, and print's
         // buffering would hold it back when stdout is a pipe or a file.
-        writeOutput("listening port=\(server.port)\n")
+        let local = server.localAddress
+        writeOutput(local.family == AF_UNIX ? "listening path=\(local.host)\n" : "listening port=\(local.port)\n")
         await waitForTermination(orEndOfInput: stopWhenInputEnds)
         try await server.stop()
         if let loops {
@@ -71,12 +87,13 @@ struct EchoServerCommand: AsyncParsableCommand {
                                                  base: NetworkConfiguration.defaultLoop)
         var configuration = URingEchoServer.defaultConfiguration
         configuration.loop = loop
-        guard onLoops || globalExecutor else { return (try URingEchoServer(host: host, port: port, configuration: configuration), nil) }
+        let address = try listeningAddress()
+        guard onLoops || globalExecutor else { return (try URingEchoServer(address: address, configuration: configuration), nil) }
         let loops = try LoopGroup(configuration: loop, pinningLoopsToCPUs: pinLoops)
         do {
             // For the rest of the process: a takeover cannot be undone.
             if globalExecutor { try loops.unsafeInstallAsGlobalExecutor() }
-            return (try URingEchoServer(host: host, port: port, configuration: configuration, loops: loops, preferLoops: onLoops), loops)
+            return (try URingEchoServer(address: address, configuration: configuration, loops: loops, preferLoops: onLoops), loops)
         } catch {
             await loops.shutdown()
             throw error

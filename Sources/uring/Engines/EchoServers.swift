@@ -20,15 +20,23 @@ final class URingEchoServer: EchoServer {
     private let acceptor: Task<Void, Never>
 
     var port: UInt16 { listener.localAddress.port }
+    var localAddress: URingLoop.SocketAddress { listener.localAddress }
 
     /// With `loops`, every connection lives on one loop of the group and,
     /// with `preferLoops`, its task runs there too (executor preference): no
     /// cross-thread hops. Without `preferLoops` the tasks are plain ones (for
     /// a group installed as the global executor, which moves them itself).
-    init(host: String, port: UInt16, configuration: NetworkConfiguration = URingEchoServer.defaultConfiguration,
+    convenience init(host: String, port: UInt16, configuration: NetworkConfiguration = URingEchoServer.defaultConfiguration,
+                     loops: LoopGroup? = nil, preferLoops: Bool = true) throws {
+        try self.init(address: try URingLoop.SocketAddress(host: host, port: port), configuration: configuration,
+                      loops: loops, preferLoops: preferLoops)
+    }
+
+    /// Listens on `address`: IPv4, IPv6 or a Unix domain socket path.
+    init(address: URingLoop.SocketAddress, configuration: NetworkConfiguration = URingEchoServer.defaultConfiguration,
          loops: LoopGroup? = nil, preferLoops: Bool = true) throws {
         network = try loops.map { try Network(configuration: configuration, loops: $0) } ?? Network(configuration: configuration)
-        listener = try network.bind(try SocketAddress(host: host, port: port))
+        listener = try network.bind(address)
         let listener = self.listener
         acceptor = Task {
             // Ends when the listener is closed, the network shut down or this
