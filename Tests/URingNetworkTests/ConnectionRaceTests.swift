@@ -3,7 +3,6 @@
 // hangs when the test says, so overtaking, cancelling and discarding can be
 // watched exactly. (ResolveTests dials real sockets through it.)
 import Glibc
-import Synchronization
 import Testing
 import URing
 import URingLoop
@@ -231,14 +230,13 @@ private final class Script: Sendable {
             case .connectIgnoringCancel(let after):
                 try? await Task.sleep(for: after)
             case .connectWhenOpen(let gate, let ignoringCancel):
-                while !gate.isOpen {
-                    if !ignoringCancel {
-                        try await Task.sleep(for: .milliseconds(1))
-                    } else if Task.isCancelled {
-                        usleep(1_000)  // a cancelled task's sleep returns at once
-                    } else {
-                        try? await Task.sleep(for: .milliseconds(1))
-                    }
+                if ignoringCancel {
+                    // Suspended, not polling: a cancelled task's sleep returns at
+                    // once, and blocking instead would take one of the pool's
+                    // two threads from every other test until the gate opens.
+                    await gate.wait()
+                } else {
+                    while !gate.isOpen { try await Task.sleep(for: .milliseconds(1)) }
                 }
             case .fail(let after, let reason):
                 try await Task.sleep(for: after)
@@ -267,7 +265,32 @@ private final class Script: Sendable {
 
 /// Lets a scripted attempt connect once the test says so.
 private final class Gate: Sendable {
-    private let opened = Atomic<Bool>(false)
-    var isOpen: Bool { opened.load(ordering: .acquiring) }
-    func open() { opened.store(true, ordering: .releasing) }
+    private struct State {
+        var isOpen = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Locked(State())
+
+    var isOpen: Bool { state.withLock { $0.isOpen } }
+
+    func open() {
+        let waiters = state.withLock { state in
+            state.isOpen = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Suspends until `open`, cancelled or not.
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let open = state.withLock { state in
+                if !state.isOpen { state.waiters.append(continuation) }
+                return state.isOpen
+            }
+            if open { continuation.resume() }
+        }
+    }
 }
