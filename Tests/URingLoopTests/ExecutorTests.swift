@@ -13,7 +13,7 @@ import URing
         let ran = SharedCounter()
         let onLoop = SharedCounter()
         let executor = handle.executor
-        try await within(60, "jobs from many tasks") {
+        try await within(300, "jobs from many tasks") {
             await withTaskGroup(of: Void.self) { group in
                 for _ in 0..<64 {
                     group.addTask {
@@ -64,7 +64,7 @@ import URing
         let fd = try temporaryFile()
         defer { close(fd) }
         try await handle.write([UInt8](repeating: 0xAB, count: 65536), to: fd, at: 0)
-        try await within(60, "mixed direct and cross-thread requests") {
+        try await within(300, "mixed direct and cross-thread requests") {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<32 {
                     let local = index % 2 == 0
@@ -100,10 +100,10 @@ import URing
         }
         await Task.yield()
         await handle.shutdown()
-        try await within(60, "every task after shutdown") { for task in tasks { _ = await task.result } }
+        try await within(300, "every task after shutdown") { for task in tasks { _ = await task.result } }
         #expect(finished.count == 40)
         // After the loop is gone, work that prefers its executor still runs.
-        let ran = try await within(60, "a job after shutdown") {
+        let ran = try await within(300, "a job after shutdown") {
             await withTaskExecutorPreference(handle.executor) { 42 }
         }
         #expect(ran == 42)
@@ -112,7 +112,7 @@ import URing
     @Test func actorsCanLiveOnTheLoop() async throws {
         let handle = try smallLoop()
         let counter = LoopBoundCounter(executor: handle.executor)
-        try await within(60, "actor calls") {
+        try await within(300, "actor calls") {
             await withTaskGroup(of: Void.self) { group in
                 for _ in 0..<20 { group.addTask { for _ in 0..<50 { await counter.increment() } } }
             }
@@ -131,7 +131,7 @@ extension ExecutorTests {
         #expect(await counter.ranOnLoop)
         await handle.shutdown()
         // The loop is gone; the actor still runs, one job at a time, off it.
-        try await within(60, "actor calls after its loop exited") {
+        try await within(300, "actor calls after its loop exited") {
             await withTaskGroup(of: Void.self) { group in
                 for _ in 0..<8 { group.addTask { for _ in 0..<25 { await counter.increment() } } }
             }
@@ -151,7 +151,7 @@ extension ExecutorTests {
             let handle = try smallLoop()
             let counter = LoopBoundCounter(executor: handle.executor)
             let calls = 16 * 40
-            try await within(60, "actor calls across a shutdown") {
+            try await within(300, "actor calls across a shutdown") {
                 await withTaskGroup(of: Void.self) { group in
                     for index in 0..<16 {
                         group.addTask(executorPreference: index % 2 == 0 ? handle.executor : nil) {

@@ -28,7 +28,7 @@ private func faultyLoop(size: UInt32 = 8, _ plan: FaultPlan) throws -> Handle {
 /// After the faults, the loop must still have every slot: `size` concurrent
 /// NOPs all complete.
 private func expectAllSlotsFree(_ handle: Handle, size: Int = 8) async throws {
-    try await within(60, "a full table of NOPs after the faults") {
+    try await within(300, "a full table of NOPs after the faults") {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<size { group.addTask { try await handle.nop() } }
             try await group.waitForAll()
@@ -52,7 +52,7 @@ private func shutdownLeavesNothingPending(_ handle: Handle) async {
             return call % 2 == 0 ? errors[(call / 2) % 3] : nil
         }))
         let done = SharedCounter()
-        try await within(60, "NOPs through failing enters") {
+        try await within(300, "NOPs through failing enters") {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<8 {
                     group.addTask {

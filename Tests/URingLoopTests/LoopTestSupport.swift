@@ -16,8 +16,9 @@ struct TestTimeout: Error, CustomStringConvertible {
 /// Runs `body`, failing with `TestTimeout` if it takes longer than `seconds`.
 /// The bound guards against hangs, not slowness: it includes the time the
 /// body waits for one of the concurrency pool's two threads, which the whole
-/// suite shares and which under the sanitizers can be busy for over ten
-/// seconds, so tests give it a minute or more. On time the body is
+/// suite shares and which under the sanitizers can be busy for half a
+/// minute and more (CI runs under TSan saw one-minute bounds run out with
+/// nothing hung), so tests give it five minutes. On time the body is
 /// cancelled; one that ignores cancellation (a loop of `Task.yield()`
 /// polling a counter) is left running, but the test fails on time instead
 /// of hanging (see `bounded`). Cancelling the caller cancels the body.

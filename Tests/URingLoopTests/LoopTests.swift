@@ -29,7 +29,7 @@ import URing
         let perTask = underThreadSanitizer ? 300 : 10_000
         let handle = try smallLoop(size: 256)
         let finished = SharedCounter()
-        try await within(120, "\(tasks) x \(perTask) NOPs") {
+        try await within(300, "\(tasks) x \(perTask) NOPs") {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<tasks {
                     group.addTask {
@@ -54,7 +54,7 @@ import URing
         // One request at a time, pausing so the loop goes back to sleep: each
         // request must wake it (a lost wake hangs, caught by `within`).
         let handle = try smallLoop()
-        try await within(60, "sequential NOPs with idle gaps") {
+        try await within(300, "sequential NOPs with idle gaps") {
             for _ in 0..<50 {
                 try await handle.nop()
                 try await Task.sleep(for: .milliseconds(1))
@@ -75,7 +75,7 @@ import URing
         }
         #expect(handle.statistics.timeouts == 1)
         // The only waiter slot is free again: more work gets through.
-        try await within(60, "a request after the timeout") { try await handle.nop() }
+        try await within(300, "a request after the timeout") { try await handle.nop() }
         await expectIOError(.timedOut) {
             _ = try await handle.receive(from: right, count: 8, deadline: .now + .milliseconds(10))
         }
@@ -88,7 +88,7 @@ import URing
         defer { close(left); close(right) }
         let outcomes = SharedList<String>()
         // One buffer (a plain send) and several (sendmsg), in order.
-        try await within(60, "the completion handlers") {
+        try await within(300, "the completion handlers") {
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                 handle.send([IOBuffer(bytes: [1, 2])], to: left, deadline: nil) { result in
                     outcomes.append((try? result.get()) != nil ? "one" : "one failed")
@@ -105,7 +105,7 @@ import URing
         // a shut-down loop: called back with the error, exactly once each.
         handle.send([IOBuffer(bytes: [])], to: left, deadline: nil) { _ in outcomes.append("empty") }
         let full = IOBuffer(bytes: [UInt8](repeating: 7, count: 16 << 20))  // more than the socket holds
-        let timedOut = try await within(60, "the timed-out send's handler") {
+        let timedOut = try await within(300, "the timed-out send's handler") {
             await withCheckedContinuation { (done: CheckedContinuation<IOError.Reason?, Never>) in
                 handle.send([full], to: left, deadline: .now + .milliseconds(50)) { result in
                     if case .failure(let error as IOError) = result { done.resume(returning: error.reason) } else { done.resume(returning: nil) }
@@ -150,7 +150,7 @@ import URing
         close(ends[0])
         defer { close(ends[1]) }
         await expectIOError(.errno(EPIPE)) { try await handle.write([1, 2, 3], to: ends[1], at: nil) }
-        try await within(60, "a request after the EPIPE") { try await handle.nop() }
+        try await within(300, "a request after the EPIPE") { try await handle.nop() }
         await handle.shutdown()
     }
 
@@ -203,7 +203,7 @@ import URing
         let outcome = await receiver.result
         #expect(throws: CancellationError.self) { try outcome.get() }
         #expect(handle.statistics.cancellations == 1)
-        try await within(60, "a request after the cancellation") { try await handle.nop() }
+        try await within(300, "a request after the cancellation") { try await handle.nop() }
         // Data sent now is not eaten by the cancelled receive.
         #expect(send(left, "x", 1, 0) == 1)
         let bytes = try await handle.receive(from: right, count: 1, exact: true)
@@ -244,7 +244,7 @@ import URing
             let bytes = try await receiver.value
             #expect(bytes == Array("!".utf8))
         }
-        try await within(60, "parked NOPs") { for nop in nops { try await nop.value } }
+        try await within(300, "parked NOPs") { for nop in nops { try await nop.value } }
         #expect(done.count == 50)
         await handle.shutdown()
     }
@@ -260,7 +260,7 @@ import URing
         let (readEnd, writeEnd) = (fds[0], fds[1])
         let payload = (0..<(256 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let reader = Task { try await handle.read(from: readEnd, at: nil, count: payload.count) }
-        try await within(60, "short pipe transfer") { try await handle.write(payload, to: writeEnd, at: nil) }
+        try await within(300, "short pipe transfer") { try await handle.write(payload, to: writeEnd, at: nil) }
         let received = try await reader.value
         #expect(received == payload)
         await handle.shutdown()
@@ -356,7 +356,7 @@ import URing
         // loop's pass, which may come just after the last failed request
         // resumed its caller: wait for it to settle (a leaked waiter never
         // would; it read 1 once when read at once).
-        try await within(60, "the failed requests to leave nothing in flight") {
+        try await within(300, "the failed requests to leave nothing in flight") {
             while handle.statistics.pendingRequests != 0 { await Task.yield() }
         }
         await handle.shutdown()
@@ -428,7 +428,7 @@ import URing
             }
         }
         await handle.shutdown()
-        try await within(60, "callers after shutdown") { for caller in callers { _ = await caller.result } }
+        try await within(300, "callers after shutdown") { for caller in callers { _ = await caller.result } }
         let results = outcomes.all
         #expect(results.count == 200)
         #expect(results.allSatisfy { ["ok", "shutdown", "timedOut"].contains($0) }, "\(Set(results))")
@@ -456,12 +456,12 @@ import URing
         let (otherLeft, otherRight) = try socketPair()
         defer { for fd in [left, right, otherLeft, otherRight] { close(fd) } }
         let admitted = Task { try await handle.receive(from: right, count: 4) }
-        try await within(60, "the first receive's admission") {
+        try await within(300, "the first receive's admission") {
             while handle.statistics.pendingRequests == 0 { try await Task.sleep(for: .milliseconds(1)) }
         }
         let parked = Task { try await handle.receive(from: otherRight, count: 4) }
         try await Task.sleep(for: .milliseconds(5))
-        try await within(60, "a shutdown that cancels the silent receives") {
+        try await within(300, "a shutdown that cancels the silent receives") {
             await handle.shutdown(cancellingInFlight: true)
         }
         for outcome in [await admitted.result, await parked.result] {
@@ -479,7 +479,7 @@ import URing
         let (readEnd, writeEnd) = (ends[0], ends[1])
         defer { close(readEnd); close(writeEnd) }
         let reader = Task { try await handle.read(from: readEnd, at: nil, count: 1, cancellable: false) }
-        try await within(60, "the read's admission") {
+        try await within(300, "the read's admission") {
             while handle.statistics.pendingRequests == 0 { try await Task.sleep(for: .milliseconds(1)) }
         }
         let stopping = Task { await handle.shutdown(cancellingInFlight: true) }
@@ -487,7 +487,7 @@ import URing
         #expect(!handle.isTerminated)
         var byte: UInt8 = 42
         #expect(write(writeEnd, &byte, 1) == 1)
-        try await within(60, "the shutdown after the read completed") { await stopping.value }
+        try await within(300, "the shutdown after the read completed") { await stopping.value }
         #expect(try await reader.value == [42])
     }
 
@@ -496,7 +496,7 @@ import URing
         try await handle!.nop()
         let termination = handle!.core.termination
         handle = nil
-        try await within(60, "loop exit after the last handle") { await termination.wait() }
+        try await within(300, "loop exit after the last handle") { await termination.wait() }
         #expect(termination.isFinished)
     }
 
@@ -525,7 +525,7 @@ import URing
         configuration.size = Ring.maximumEntries
         configuration.requestCapacity = LoopConfiguration.maximumRequestCapacity
         let handle = try IOLoop.start(configuration)
-        try await within(60, "a NOP on the largest loop") { try await handle.nop() }
+        try await within(300, "a NOP on the largest loop") { try await handle.nop() }
         await handle.shutdown()
     }
 
@@ -541,7 +541,7 @@ import URing
         let handle = try IOLoop.start(configuration)
         let pairs = try (0..<40).map { _ in try socketPair() }
         defer { for (left, right) in pairs { close(left); close(right) } }
-        try await within(60, "40 idle receives, then the sends that answer them") {
+        try await within(300, "40 idle receives, then the sends that answer them") {
             try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
                 for (index, pair) in pairs.enumerated() {
                     group.addTask { (index, try await handle.receive(from: pair.1, count: 1)) }
@@ -573,7 +573,7 @@ import URing
         let handle = try smallLoop()
         let waker = handle.core.waker
         for round in 1...5 {
-            try await within(60, "the loop to arm before round \(round)") {
+            try await within(300, "the loop to arm before round \(round)") {
                 while !waker.isArmed { await Task.yield() }
             }
             let before = handle.statistics.eventfdWrites
@@ -607,7 +607,7 @@ import URing
         let handle = try IOLoop.start(configuration)
         let fd = try temporaryFile()
         defer { close(fd) }
-        try await within(60, "requests through an SQPOLL ring") {
+        try await within(300, "requests through an SQPOLL ring") {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<8 {
                     group.addTask {

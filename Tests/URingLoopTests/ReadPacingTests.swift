@@ -37,7 +37,7 @@ import URing
                     return bytes
                 }
             }
-            try await within(60, "round \(round)'s reads in flight") {
+            try await within(300, "round \(round)'s reads in flight") {
                 while handle.statistics.pendingRequests < UInt64(Self.readers) { await Task.yield() }
             }
             for (index, pipe) in pipes.enumerated() {

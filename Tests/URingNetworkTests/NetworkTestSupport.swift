@@ -11,9 +11,10 @@ import URingTestSupport
 /// The read/write timeout of a test network unless a test sets its own:
 /// only a guard against hangs, so generous: under the sanitizers the tests
 /// run side by side many times slower (the 200-connection echo takes about
-/// 15 s under ThreadSanitizer), and a test can wait seconds for one of the
-/// concurrency pool's two threads.
-let hangGuard: Duration = .seconds(60)
+/// 15 s under ThreadSanitizer), and a test can wait tens of seconds for one
+/// of the concurrency pool's two threads (CI runs under TSan saw guards of a
+/// minute run out with nothing hung).
+let hangGuard: Duration = .seconds(300)
 
 func withNetwork<T>(
     timeout: Duration? = hangGuard, configure: (inout NetworkConfiguration) -> Void = { _ in },

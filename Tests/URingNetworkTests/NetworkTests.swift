@@ -372,7 +372,7 @@ import URingTestSupport
             try #require(ContinuousClock.now < patience, "the receive and the accept never reached the loop")
             try await Task.sleep(for: .milliseconds(1))
         }
-        try await bounded("the network's shutdown", seconds: 60) { await network.shutdown() }
+        try await bounded("the network's shutdown", seconds: 300) { await network.shutdown() }
         await expectIOError(.shutdown) { _ = try await receiver.value }
         await expectIOError(.shutdown) { _ = try await accepter.value }
         await expectIOError(.shutdown) { try await client.sink.send([1]) }

@@ -85,7 +85,7 @@ import URingTestSupport
         let lookup = BlockedLookup()
         defer { lookup.release() }
         let error = await #expect(throws: IOError.self) {
-            _ = try await bounded("a lookup past its deadline", seconds: 60) {
+            _ = try await bounded("a lookup past its deadline", seconds: 300) {
                 try await SocketAddress.resolve(host: "slow.test", port: 1, deadline: .now + .milliseconds(100), lookup: lookup.run)
             }
         }
@@ -100,7 +100,7 @@ import URingTestSupport
         try await until("the lookup started") { lookup.started }
         waiter.cancel()
         await #expect(throws: CancellationError.self) {
-            _ = try await bounded("a cancelled lookup", seconds: 60) { try await waiter.value }
+            _ = try await bounded("a cancelled lookup", seconds: 300) { try await waiter.value }
         }
     }
 
@@ -112,7 +112,7 @@ import URingTestSupport
             return try await SocketAddress.resolve(host: "slow.test", port: 1, deadline: nil, lookup: lookup.run)
         }
         await #expect(throws: CancellationError.self) {
-            _ = try await bounded("a lookup cancelled before the call", seconds: 60) { try await waiter.value }
+            _ = try await bounded("a lookup cancelled before the call", seconds: 300) { try await waiter.value }
         }
         #expect(!lookup.started, "a lookup ran for a task cancelled before it")
     }
@@ -122,7 +122,7 @@ import URingTestSupport
     /// microseconds): every caller gets exactly one outcome, an answer or a
     /// timeout (a second resume would trap, a missing one hang the test).
     @Test func lookupsRacingTheirDeadlinesEachEndOnce() async throws {
-        let outcomes = try await bounded("racing lookups", seconds: 60) {
+        let outcomes = try await bounded("racing lookups", seconds: 300) {
             try await withThrowingTaskGroup(of: [String].self) { group in
                 for caller in 0..<4 {
                     group.addTask {
@@ -204,7 +204,7 @@ import URingTestSupport
     /// the next, which listens on the same port on 127.0.0.2, with no
     /// deadline and a connect timeout of an hour: tried one after the
     /// other, the silent one would hold the dial for the kernel's SYN
-    /// retries (about two minutes), past the test's bound (which leaves
+    /// retries (127 s), past the test's bound (which leaves
     /// room for a sanitizer's load: the dial itself takes a quarter second).
     @Test func anAddressThatNeverAnswersIsOvertakenByTheNext() async throws {
         let silent = try SilentListener()
@@ -212,7 +212,7 @@ import URingTestSupport
             let port = silent.address.port
             let listener = try network.bind(try SocketAddress(host: "127.0.0.2", port: port))
             async let accepted = listener.accept()
-            let client = try await bounded("a dial past a silent address", seconds: 100) {
+            let client = try await bounded("a dial past a silent address", seconds: 120) {
                 try await network.dial(host: "two.test", port: port, deadline: nil) { _ in
                     .success([try! SocketAddress(host: "127.0.0.1", port: 0), try! SocketAddress(host: "127.0.0.2", port: 0)])
                 }
@@ -229,7 +229,7 @@ import URingTestSupport
         defer { lookup.release() }
         try await withNetwork { network in
             let error = await #expect(throws: IOError.self) {
-                _ = try await bounded("a dial whose lookup hangs", seconds: 60) {
+                _ = try await bounded("a dial whose lookup hangs", seconds: 300) {
                     try await network.dial(host: "slow.test", port: 1, deadline: .now + .milliseconds(100), lookup: lookup.run)
                 }
             }

@@ -77,8 +77,11 @@ private func failingAccepts(
     })
     var configuration = NetworkConfiguration()
     configuration.readWriteTimeout = hangGuard
+    // A group's horizon must reach the network's timeouts.
+    var loop = NetworkConfiguration.defaultLoop
+    loop.maximumRequestTimeout = max(loop.maximumRequestTimeout, hangGuard)
     let group = try onAGroup
-        ? LoopGroup(count: 1, configuration: NetworkConfiguration.defaultLoop, pinningLoopsToCPUs: false, faults: faults)
+        ? LoopGroup(count: 1, configuration: loop, pinningLoopsToCPUs: false, faults: faults)
         : nil
     let network = try group.map { try Network(configuration: configuration, loops: $0) }
         ?? Network(configuration: configuration, faults: faults)
@@ -118,7 +121,7 @@ private func dialRefused(_ network: Network, _ listener: Listener) async throws 
             #expect(try await lastStream.receive(exactly: 1) == [8])
             #expect(!returned.isSet)
             lastSink.close()
-            try await bounded("serve's return", seconds: 60) { try await server.value }
+            try await bounded("serve's return", seconds: 300) { try await server.value }
             // A network's own loops: the handlers were plain tasks.
             #expect(placements.counts == (0, 21))
         }
@@ -146,7 +149,7 @@ private func dialRefused(_ network: Network, _ listener: Listener) async throws 
             #expect(try await goodStream.receive(exactly: 3) == [1, 2, 3])
             goodSink.close()
             listener.close()
-            try await bounded("serve's return", seconds: 60) { try await server.value }
+            try await bounded("serve's return", seconds: 300) { try await server.value }
         }
     }
 
@@ -156,7 +159,7 @@ private func dialRefused(_ network: Network, _ listener: Listener) async throws 
             let server = Task { try await listener.serve(echo(recordingPlacementIn: SharedPlacements())) }
             let clients = try await idleClients(5, of: network, listener)
             server.cancel()
-            try await bounded("serve's return", seconds: 60) { try await server.value }
+            try await bounded("serve's return", seconds: 300) { try await server.value }
             for client in clients { #expect(try await client.stream.receive(upTo: 8) == []) }
         }
     }
@@ -169,8 +172,8 @@ private func dialRefused(_ network: Network, _ listener: Listener) async throws 
         let server = Task { try await listener.serve(echo(recordingPlacementIn: SharedPlacements())) }
         let clients = try await idleClients(3, of: network, listener)
         // Three handlers wait in a receive and serve waits in an accept.
-        try await bounded("the network's shutdown", seconds: 60) { await network.shutdown() }
-        try await bounded("serve's return", seconds: 60) { try await server.value }
+        try await bounded("the network's shutdown", seconds: 300) { await network.shutdown() }
+        try await bounded("serve's return", seconds: 300) { try await server.value }
         withExtendedLifetime(clients) {}
     }
 
@@ -183,7 +186,7 @@ private func dialRefused(_ network: Network, _ listener: Listener) async throws 
             let server = Task { try await listener.serve(handlersOnLoops: onLoops, echo(recordingPlacementIn: placements)) }
             for seed in 0..<6 { try await roundTrip(network, listener, seed: seed) }
             listener.close()
-            try await bounded("serve's return", seconds: 60) { try await server.value }
+            try await bounded("serve's return", seconds: 300) { try await server.value }
             #expect(placements.counts == (onLoops ? (6, 0) : (0, 6)))
         }
         await group.shutdown()
