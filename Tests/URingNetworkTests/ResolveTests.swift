@@ -167,7 +167,7 @@ import URingTestSupport
         try await withNetwork { network in
             let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
             async let accepted = listener.accept()
-            let client = try await network.dial(host: "two.test", port: listener.localAddress.port, deadline: nil) { _ in
+            let client = try await network.dial(host: "two.test", port: listener.localAddress.port, deadline: nil) { _, _ in
                 .success([try! SocketAddress(host: "127.0.0.2", port: 0), try! SocketAddress(host: "127.0.0.1", port: 0)])
             }
             let server = try await accepted
@@ -188,7 +188,7 @@ import URingTestSupport
             #expect(error?.errno == ECONNREFUSED, "\(String(describing: error))")
             #expect(error?.context?.contains("localhost port \(port),") == true, "\(String(describing: error))")
             let several = await #expect(throws: IOError.self) {
-                _ = try await network.dial(host: "two.test", port: port, deadline: nil) { _ in
+                _ = try await network.dial(host: "two.test", port: port, deadline: nil) { _, _ in
                     .success([try! SocketAddress(host: "127.0.0.2", port: 0), try! SocketAddress(host: "127.0.0.3", port: 0)])
                 }
             }
@@ -213,13 +213,36 @@ import URingTestSupport
             let listener = try network.bind(try SocketAddress(host: "127.0.0.2", port: port))
             async let accepted = listener.accept()
             let client = try await bounded("a dial past a silent address", seconds: 120) {
-                try await network.dial(host: "two.test", port: port, deadline: nil) { _ in
+                try await network.dial(host: "two.test", port: port, deadline: nil) { _, _ in
                     .success([try! SocketAddress(host: "127.0.0.1", port: 0), try! SocketAddress(host: "127.0.0.2", port: 0)])
                 }
             }
             let server = try await accepted
             try await client.sink.send([1])
             #expect(try await server.stream.receive(exactly: 1) == [1])
+        }
+    }
+
+    /// A resolver that never answers for IPv6 (a DNS server that drops AAAA
+    /// queries) does not hold the dial: the IPv4 address is dialed once the
+    /// resolution delay has passed, with no deadline, while the IPv6 lookup
+    /// still blocks its thread.
+    @Test func aFamilyWhoseLookupNeverEndsDoesNotHoldTheDial() async throws {
+        let silentIPv6 = BlockedLookup()
+        defer { silentIPv6.release() }
+        try await withNetwork { network in
+            let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+            async let accepted = listener.accept()
+            let blocked = silentIPv6.run
+            let client = try await bounded("a dial whose IPv6 lookup hangs", seconds: 300) {
+                try await network.dial(host: "half.test", port: listener.localAddress.port, deadline: nil) { host, family in
+                    family == AF_INET6 ? blocked(host) : .success([try! SocketAddress(host: "127.0.0.1", port: 0)])
+                }
+            }
+            let server = try await accepted
+            #expect(silentIPv6.started)
+            try await client.sink.send([6, 4])
+            #expect(try await server.stream.receive(exactly: 2) == [6, 4])
         }
     }
 
@@ -230,7 +253,7 @@ import URingTestSupport
         try await withNetwork { network in
             let error = await #expect(throws: IOError.self) {
                 _ = try await bounded("a dial whose lookup hangs", seconds: 300) {
-                    try await network.dial(host: "slow.test", port: 1, deadline: .now + .milliseconds(100), lookup: lookup.run)
+                    try await network.dial(host: "slow.test", port: 1, deadline: .now + .milliseconds(100), lookup: lookup.perFamily)
                 }
             }
             #expect(error?.reason == .timedOut)
@@ -253,5 +276,11 @@ private final class BlockedLookup: Sendable {
             while !released.load(ordering: .acquiring) { usleep(1_000) }
             return .success([try! SocketAddress(host: "10.0.0.1", port: 0)])
         }
+    }
+
+    /// `run` as one family's lookup, for `Network.dial(host:)`.
+    var perFamily: @Sendable (String, Int32) -> Result<[SocketAddress], IOError> {
+        let run = run
+        return { host, _ in run(host) }
     }
 }

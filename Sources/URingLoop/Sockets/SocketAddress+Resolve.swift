@@ -39,15 +39,39 @@ extension SocketAddress {
         host: String, port: UInt16, deadline: ContinuousClock.Instant?,
         lookup: @escaping @Sendable (String) -> Result<[SocketAddress], IOError>
     ) async throws -> [SocketAddress] {
+        if let numeric = try numericHost(host, port: port) { return [numeric] }
+        let addresses = try await HostLookup.run(host: host, deadline: deadline, lookup: lookup)
+        // An answer with no address (getaddrinfo's only IPv4/IPv6-less
+        // kind) is a name not found: callers count on one address at least.
+        guard !addresses.isEmpty else { throw IOError("resolve", .notFound, context: "\(host): no IPv4 or IPv6 address") }
+        return addresses.map { $0.withPort(port) }
+    }
+
+    /// `host`'s addresses of one `family` (`AF_INET6` or `AF_INET`), each
+    /// with `port`; none when the lookup found none of that family. For a
+    /// dial that looks up both families side by side (RFC 8305), so one
+    /// slow to answer does not hold the other.
+    ///
+    /// - Throws: as `resolve(host:port:deadline:)`; an answer with no
+    ///   address of this family is an empty list here, not `.notFound`.
+    package static func resolve(
+        host: String, port: UInt16, family: Int32, deadline: ContinuousClock.Instant?,
+        lookup: @escaping @Sendable (String, Int32) -> Result<[SocketAddress], IOError>
+    ) async throws -> [SocketAddress] {
+        let addresses = try await HostLookup.run(host: host, deadline: deadline) { lookup($0, family) }
+        return addresses.filter { $0.family == family }.map { $0.withPort(port) }
+    }
+
+    /// `host` parsed as a numeric address with `port`, or nil for a name
+    /// to look up.
+    ///
+    /// - Throws: `.invalidArgument` for an empty host or one with a NUL byte.
+    package static func numericHost(_ host: String, port: UInt16) throws(IOError) -> SocketAddress? {
         guard !host.isEmpty, !host.utf8.contains(0) else {
             throw IOError("resolve", .invalidArgument("a host name must be non-empty and without NUL bytes"),
                           context: host.debugDescription)
         }
-        if let numeric = try? SocketAddress(host: host, port: port) { return [numeric] }
-        let addresses = try await HostLookup.run(host: host, deadline: deadline, lookup: lookup)
-        // Callers (`Network.dial(host:)`) count on one address at least.
-        guard !addresses.isEmpty else { throw IOError("resolve", .notFound, context: "\(host): no IPv4 or IPv6 address") }
-        return addresses.map { $0.withPort(port) }
+        return try? SocketAddress(host: host, port: port)
     }
 
     /// This address with another port.
@@ -73,8 +97,14 @@ extension SocketAddress {
 
     /// `getaddrinfo` for TCP, blocking the calling thread; ports are 0.
     package static func systemLookup(_ host: String) -> Result<[SocketAddress], IOError> {
+        systemLookup(host, family: AF_UNSPEC)
+    }
+
+    /// `getaddrinfo` for TCP addresses of one family (`AF_INET6`, `AF_INET`)
+    /// or of both (`AF_UNSPEC`), blocking the calling thread; ports are 0.
+    package static func systemLookup(_ host: String, family: Int32) -> Result<[SocketAddress], IOError> {
         var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
+        hints.ai_family = family
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         // IPv6 answers only where this host has IPv6 configured (and IPv4
         // ones only with IPv4): addresses it could not dial anyway.

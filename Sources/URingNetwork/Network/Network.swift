@@ -141,40 +141,55 @@ public final class Network: Sendable {
         return connection(fd: fd, peer: address)
     }
 
-    /// Connects to `host` by name: resolves it (`SocketAddress.resolve`,
-    /// on a thread of its own), then races connections to its addresses
-    /// ("Happy Eyeballs", RFC 8305): the families alternate, starting with
-    /// the resolver's first choice, and each next address is tried as soon
-    /// as the one before failed, or `connectionAttemptDelay` after it
-    /// started while it keeps trying. The first connection made is
-    /// returned; the others are cancelled or closed. So an address that
-    /// never answers (a dead IPv6 route) costs a quarter of a second, not
-    /// the connect timeout.
+    /// Connects to `host` by name ("Happy Eyeballs", RFC 8305): looks up its
+    /// IPv6 and IPv4 addresses side by side (`getaddrinfo`, each on a
+    /// thread of its own), and races connections to them as they come. The
+    /// first attempt starts as soon as IPv6 addresses are known, or 50 ms
+    /// after IPv4 ones came first; so a resolver that never answers for one
+    /// family does not hold the dial, and addresses that come late join the
+    /// race. The families alternate, IPv6 first, and each next address is
+    /// tried as soon as the one before failed, or `connectionAttemptDelay`
+    /// after it started while it keeps trying. The first connection made is
+    /// returned; the other attempts and lookups are cancelled, and a
+    /// connection made anyway is closed. So an address that never answers
+    /// (a dead IPv6 route) costs a quarter of a second, not the connect
+    /// timeout. A numeric host is parsed and dialed, with no lookup.
     ///
-    /// A `deadline` bounds the whole: the lookup and every attempt. Without
-    /// one, each attempt gets the connect timeout.
+    /// A `deadline` bounds the whole: the lookups and every attempt.
+    /// Without one, each attempt gets the connect timeout.
     ///
-    /// - Throws: the lookup's `IOError` (`.notFound`, `.timedOut`...), or,
-    ///   when no address connected, the last failure, naming the host and
-    ///   how many of its addresses were tried; `CancellationError` when the
-    ///   calling task is cancelled.
+    /// - Throws: when no address was found, the lookups' `IOError`
+    ///   (`.errno(EAGAIN)` for a resolver that did not answer, else
+    ///   `.notFound`), with operation `"resolve"`; `.timedOut` past the
+    ///   deadline; when no address connected, the last failure, naming the
+    ///   host and how many of its addresses were tried; `CancellationError`
+    ///   when the calling task is cancelled.
     public func dial(host: String, port: UInt16, deadline: ContinuousClock.Instant? = nil) async throws -> (sink: Sink, stream: Stream) {
-        try await dial(host: host, port: port, deadline: deadline, lookup: SocketAddress.systemLookup)
+        try await dial(host: host, port: port, deadline: deadline) { SocketAddress.systemLookup($0, family: $1) }
     }
 
-    /// `dial(host:port:deadline:)` with the lookup chosen (this package's
-    /// tests: names with several addresses, whatever this machine's
-    /// resolver says).
+    /// `dial(host:port:deadline:)` with the lookup of one family chosen
+    /// (this package's tests: names with several addresses, whatever this
+    /// machine's resolver says, and lookups that answer when told).
     package func dial(
         host: String, port: UInt16, deadline: ContinuousClock.Instant?,
-        lookup: @escaping @Sendable (String) -> Result<[SocketAddress], IOError>
+        lookup: @escaping @Sendable (_ host: String, _ family: Int32) -> Result<[SocketAddress], IOError>
     ) async throws -> (sink: Sink, stream: Stream) {
-        let addresses = try await SocketAddress.resolve(host: host, port: port, deadline: deadline, lookup: lookup)
-        return try await ConnectionRace<(sink: Sink, stream: Stream)>.run(
-            SocketAddress.attemptOrder(addresses), delay: configuration.connectionAttemptDelay, deadline: deadline,
-            label: "\(host) port \(port)",
-            attempt: { address in try await self.dial(address, deadline: deadline) },
-            discard: { $0.sink.close() })
+        typealias Race = ConnectionRace<(sink: Sink, stream: Stream)>
+        let label = "\(host) port \(port)"
+        let attempt: Race.Attempt = { address in try await self.dial(address, deadline: deadline) }
+        let discard: @Sendable ((sink: Sink, stream: Stream)) -> Void = { $0.sink.close() }
+        if let numeric = try SocketAddress.numericHost(host, port: port) {
+            return try await Race.run([numeric], delay: configuration.connectionAttemptDelay, deadline: deadline,
+                                      label: label, attempt: attempt, discard: discard)
+        }
+        let lookups = [AF_INET6, AF_INET].map { family in
+            Race.Lookup(family: family) {
+                try await SocketAddress.resolve(host: host, port: port, family: family, deadline: deadline, lookup: lookup)
+            }
+        }
+        return try await Race.run(resolving: lookups, delay: configuration.connectionAttemptDelay, deadline: deadline,
+                                  label: label, attempt: attempt, discard: discard)
     }
 
     func connection(fd: Int32, peer: SocketAddress) -> (Sink, Stream) {
