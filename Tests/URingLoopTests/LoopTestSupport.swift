@@ -46,7 +46,7 @@ func smallLoop(size: UInt32 = 8, shutdownTimeout: Duration? = nil, tick: Duratio
     configuration.requestCapacity = Int(size)
     configuration.shutdownTimeout = shutdownTimeout
     configuration.timeoutWheelTick = tick
-    configuration.maximumRequestTimeout = .seconds(30)
+    configuration.timeoutWheelHorizon = .seconds(30)
     return try IOLoop.start(configuration)
 }
 

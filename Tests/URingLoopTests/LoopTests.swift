@@ -154,6 +154,37 @@ import URing
         await handle.shutdown()
     }
 
+    /// Deadlines farther away than the timing wheel reaches (20 ms here)
+    /// neither fire at its horizon nor wait a horizon too long: each is put
+    /// back on the wheel until due. A receive whose data comes at 150 ms
+    /// gets it; one that never gets data times out at 300 ms.
+    @Test func deadlinesPastTheWheelsHorizonFireAtTheirTime() async throws {
+        var configuration = LoopConfiguration()
+        configuration.timeoutWheelTick = .milliseconds(1)
+        configuration.timeoutWheelHorizon = .milliseconds(20)
+        let handle = try IOLoop.start(configuration)
+        let (left, right) = try socketPair()
+        let (silentLeft, silentRight) = try socketPair()
+        defer { [left, right, silentLeft, silentRight].forEach { close($0) } }
+
+        async let received = handle.receive(from: right, count: 8, deadline: .now + .seconds(2))
+        try await Task.sleep(for: .milliseconds(150))
+        let bytes: [UInt8] = [7, 7]
+        #expect(send(left, bytes, 2, 0) == 2)
+        #expect(try await received == [7, 7])
+
+        let started = ContinuousClock.now
+        await expectIOError(.timedOut) {
+            _ = try await handle.receive(from: silentRight, count: 8, deadline: started + .milliseconds(300))
+        }
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .milliseconds(300), "fired early, after \(waited)")
+        await handle.shutdown()
+        let statistics = handle.statistics
+        #expect(statistics.deadlinesRearmed >= 10, "\(statistics)")
+        #expect(statistics.timeouts == 1)
+    }
+
     @Test func deadlineAlreadyPassedFailsAtOnce() async throws {
         let handle = try smallLoop()
         await expectIOError(.timedOut) { try await handle.nop(deadline: .now - .seconds(1)) }
@@ -505,7 +536,7 @@ import URing
         configuration.timeoutWheelTick = .zero
         #expect(throws: IOError.self) { try IOLoop.start(configuration) }
         configuration = LoopConfiguration()
-        configuration.maximumRequestTimeout = .zero
+        configuration.timeoutWheelHorizon = .zero
         #expect(throws: IOError.self) { try IOLoop.start(configuration) }
         configuration = LoopConfiguration()
         configuration.size = 40000

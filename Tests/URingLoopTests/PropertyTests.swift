@@ -122,8 +122,8 @@ import URing
                     wheel.advance(to: origin + .microseconds(now), into: &expired)
                     for entry in expired where live[entry.id]?.tick == entry.tick {
                         let deadline = live[entry.id]!.deadline
-                        // Never early: the deadline itself has passed (a clamped
-                        // one fires at the horizon, which is earlier by design).
+                        // Never early: the deadline itself has passed, or it
+                        // was clamped to the horizon (the loop re-arms it).
                         #expect(deadline <= now || entry.tick * 1000 <= UInt64(now), "expired early")
                         live[entry.id] = nil
                         wheel.remove(tick: entry.tick)

@@ -77,11 +77,8 @@ private func failingAccepts(
     })
     var configuration = NetworkConfiguration()
     configuration.readWriteTimeout = hangGuard
-    // A group's horizon must reach the network's timeouts.
-    var loop = NetworkConfiguration.defaultLoop
-    loop.maximumRequestTimeout = max(loop.maximumRequestTimeout, hangGuard)
     let group = try onAGroup
-        ? LoopGroup(count: 1, configuration: loop, pinningLoopsToCPUs: false, faults: faults)
+        ? LoopGroup(count: 1, configuration: NetworkConfiguration.defaultLoop, pinningLoopsToCPUs: false, faults: faults)
         : nil
     let network = try group.map { try Network(configuration: configuration, loops: $0) }
         ?? Network(configuration: configuration, faults: faults)

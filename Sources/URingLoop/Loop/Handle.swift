@@ -42,9 +42,7 @@ public struct Handle: Sendable {
         try await withTaskExecutorPreference(core.executor) { try await body() }
     }
 
-    /// The settings the loop runs with (validated: `size` rounded up). Its
-    /// `maximumRequestTimeout` is the farthest a deadline can reach: later
-    /// ones are clamped to it.
+    /// The settings the loop runs with (validated: `size` rounded up).
     public var configuration: LoopConfiguration { core.configuration }
 
     /// Whether the loop thread has exited.

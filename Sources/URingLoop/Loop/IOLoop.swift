@@ -144,7 +144,7 @@ public final class IOLoop {
         // Both queues grow on demand (at most to the request capacity).
         readyQueue = RingBuffer(capacity: Int(configuration.size))
         pendingCancels = RingBuffer(capacity: Int(configuration.size))
-        wheel = TimingWheel(tick: configuration.timeoutWheelTick, horizon: configuration.maximumRequestTimeout, origin: .now)
+        wheel = TimingWheel(tick: configuration.timeoutWheelTick, horizon: configuration.timeoutWheelHorizon, origin: .now)
         metrics = LoopMetrics(name: configuration.threadName)
         spinner = IdleSpinner(minimum: configuration.idleSpin)
         // Measuring needs DEFER_TASKRUN (otherwise any enter may post earlier
@@ -352,7 +352,17 @@ public final class IOLoop {
         wheel.advance(to: .now, into: &expired)
         wheelAligned = true
         for entry in expired where waiters.targetTick(of: entry.id) == entry.tick {
-            cancel(entry.id, reason: .timeout)
+            // A deadline farther than the wheel reaches was scheduled at its
+            // horizon: one not yet due goes back on the wheel, as far as it
+            // now reaches, so no deadline fires early however far it is.
+            if let deadline = waiters.deadline(of: entry.id), let tick = wheel.targetTick(for: deadline) {
+                wheel.remove(tick: entry.tick)
+                wheel.schedule(entry.id, at: tick)
+                waiters.rescheduled(entry.id, at: tick)
+                statistics.deadlinesRearmed += 1
+            } else {
+                cancel(entry.id, reason: .timeout)
+            }
         }
         expired.removeAll(keepingCapacity: true)
     }

@@ -25,9 +25,11 @@ public struct LoopConfiguration: Sendable, Hashable {
     /// awake, at the price of a kernel thread spinning. Replaces
     /// DEFER_TASKRUN (the kernel does not combine the two).
     public var submissionPollIdle: Duration?
-    /// The longest any request may wait: deadlines farther away are clamped
-    /// to this, and it sizes the timing wheel (the horizon).
-    public var maximumRequestTimeout: Duration = .seconds(60)
+    /// How far ahead the timing wheel reaches, which sizes it (a slot per
+    /// tick). A deadline farther away is held at the horizon and re-armed
+    /// there, as many times as it takes: it still fires at its time, never
+    /// early, for one more wheel entry per horizon it waits.
+    public var timeoutWheelHorizon: Duration = .seconds(60)
     /// After the last handle is gone (or `shutdown()`), how long in-flight
     /// work may take before it is abandoned; `nil` waits for all of it.
     public var shutdownTimeout: Duration?
@@ -99,11 +101,11 @@ public struct LoopConfiguration: Sendable, Hashable {
         guard timeoutWheelTick > .zero else {
             throw IOError("loop configuration", .invalidArgument("timeoutWheelTick must be greater than zero"))
         }
-        guard maximumRequestTimeout > .zero else {
-            throw IOError("loop configuration", .invalidArgument("maximumRequestTimeout (the timing wheel's horizon) must be greater than zero"))
+        guard timeoutWheelHorizon > .zero else {
+            throw IOError("loop configuration", .invalidArgument("timeoutWheelHorizon must be greater than zero"))
         }
-        guard maximumRequestTimeout.clampedNanoseconds / timeoutWheelTick.clampedNanoseconds <= 1 << 22 else {
-            throw IOError("loop configuration", .invalidArgument("maximumRequestTimeout / timeoutWheelTick exceeds 4M slots; use a coarser tick"))
+        guard timeoutWheelHorizon.clampedNanoseconds / timeoutWheelTick.clampedNanoseconds <= 1 << 22 else {
+            throw IOError("loop configuration", .invalidArgument("timeoutWheelHorizon / timeoutWheelTick exceeds 4M slots; use a coarser tick"))
         }
         if let idle = submissionPollIdle, idle < .milliseconds(1) || idle > .seconds(60) {
             throw IOError("loop configuration", .invalidArgument("submissionPollIdle must be within 1 ms...60 s"))

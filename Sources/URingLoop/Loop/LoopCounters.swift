@@ -14,6 +14,7 @@ final class LoopCounters: Sendable {
     private let wakeCompletions = Atomic<UInt64>(0)
     private let enterCalls = Atomic<UInt64>(0)
     private let timeouts = Atomic<UInt64>(0)
+    private let deadlinesRearmed = Atomic<UInt64>(0)
     private let cancellations = Atomic<UInt64>(0)
     private let abandoned = Atomic<UInt64>(0)
     private let eventfdWrites = Atomic<UInt64>(0)
@@ -29,6 +30,7 @@ final class LoopCounters: Sendable {
         wakeCompletions.store(statistics.wakeCompletions, ordering: .relaxed)
         enterCalls.store(statistics.enterCalls, ordering: .relaxed)
         timeouts.store(statistics.timeouts, ordering: .relaxed)
+        deadlinesRearmed.store(statistics.deadlinesRearmed, ordering: .relaxed)
         cancellations.store(statistics.cancellations, ordering: .relaxed)
         abandoned.store(statistics.abandoned, ordering: .relaxed)
         eventfdWrites.store(statistics.eventfdWrites, ordering: .relaxed)
@@ -46,6 +48,7 @@ final class LoopCounters: Sendable {
         statistics.wakeCompletions = wakeCompletions.load(ordering: .relaxed)
         statistics.enterCalls = enterCalls.load(ordering: .relaxed)
         statistics.timeouts = timeouts.load(ordering: .relaxed)
+        statistics.deadlinesRearmed = deadlinesRearmed.load(ordering: .relaxed)
         statistics.cancellations = cancellations.load(ordering: .relaxed)
         statistics.abandoned = abandoned.load(ordering: .relaxed)
         statistics.eventfdWrites = current

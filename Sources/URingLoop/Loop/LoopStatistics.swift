@@ -14,6 +14,9 @@ public struct LoopStatistics: Sendable, Hashable, CustomStringConvertible {
     public var enterCalls: UInt64 = 0
     /// Requests that ended because their deadline passed.
     public var timeouts: UInt64 = 0
+    /// Deadlines farther away than the timing wheel reaches, put back on it
+    /// at its horizon (see `LoopConfiguration.timeoutWheelHorizon`).
+    public var deadlinesRearmed: UInt64 = 0
     /// Requests ended by their task's cancellation.
     public var cancellations: UInt64 = 0
     /// Requests abandoned by a shutdown timeout.
@@ -38,7 +41,7 @@ public struct LoopStatistics: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         "pending=\(pendingRequests) completed=\(requestsCompleted) eventfd_writes=\(eventfdWrites) "
             + "wake_cqes=\(wakeCompletions) enter_calls=\(enterCalls) timeouts=\(timeouts) "
-            + "cancellations=\(cancellations) abandoned=\(abandoned) channel_messages=\(channelMessages) "
+            + "deadlines_rearmed=\(deadlinesRearmed) cancellations=\(cancellations) abandoned=\(abandoned) channel_messages=\(channelMessages) "
             + "jobs_run=\(jobsRun) direct_submissions=\(directSubmissions) spin_back_offs=\(spinBackOffs) "
             + "paced_submissions=\(pacedSubmissions)"
     }

@@ -4,8 +4,8 @@
 // Invariants:
 // - Time is counted in ticks since `origin`; `currentTick` only grows.
 // - A deadline maps to the first tick at or after it (never early) and is
-//   clamped to `currentTick + horizonTicks`: the configured maximum request
-//   timeout bounds every wait.
+//   clamped to `currentTick + horizonTicks`, the wheel's reach; the loop
+//   re-arms a clamped deadline that is not yet due when its entry expires.
 // - `slots.count` > `horizonTicks`, so when the wheel visits slot
 //   `t % slots.count` at tick `t`, every live entry there is due exactly at
 //   `t`. Entries of requests that finished early stay in their bucket

@@ -75,6 +75,16 @@ struct WaiterTable {
 
     func targetTick(of id: WaiterID) -> UInt64? { contains(id) ? slots[id.index].targetTick : nil }
 
+    /// The deadline `id`'s request was admitted with.
+    func deadline(of id: WaiterID) -> ContinuousClock.Instant? { contains(id) ? slots[id.index].request?.deadline : nil }
+
+    /// Records that `id`'s deadline moved to `tick` on the wheel (the loop
+    /// re-armed one farther away than the wheel reaches).
+    mutating func rescheduled(_ id: WaiterID, at tick: UInt64) {
+        precondition(contains(id) && slots[id.index].targetTick != nil, "rescheduling \(id), which has no deadline")
+        slots[id.index].targetTick = tick
+    }
+
     /// The request an operation CQE belongs to (nil for cancels and strays).
     func request(for userData: UInt64) -> Request? {
         let (id, isCancel) = WaiterID.decode(userData)

@@ -35,11 +35,6 @@ public final class Network: Sendable {
         self.configuration = try configuration.validated()
         group = nil
         var loop = configuration.loop
-        // A deadline past the loop's horizon would be clamped to it: raise
-        // the horizon so the timeouts are honoured as set.
-        if let timeout = configuration.longestTimeout {
-            loop.maximumRequestTimeout = max(loop.maximumRequestTimeout, timeout)
-        }
         loop.threadName = "uring-net-recv"
         receiveLoop = try IOLoop.start(loop, faults: faults)
         if configuration.separateLoops {
@@ -58,17 +53,10 @@ public final class Network: Sendable {
     /// every one of its connections waiting for data (a group for a server
     /// can start from `NetworkConfiguration.defaultLoop`).
     ///
-    /// - Throws: `IOError` `.invalidArgument` when the read/write or connect
-    ///   timeout is longer than the group's `maximumRequestTimeout`, which
-    ///   would cut those deadlines short.
+    /// - Throws: `IOError` `.invalidArgument` for a configuration a network
+    ///   cannot run with.
     public init(configuration: NetworkConfiguration = NetworkConfiguration(), loops: LoopGroup) throws(IOError) {
         self.configuration = try configuration.validated()
-        if let timeout = configuration.longestTimeout,
-           let short = loops.handles.first(where: { $0.configuration.maximumRequestTimeout < timeout }) {
-            throw IOError("network configuration", .invalidArgument(
-                "a timeout of \(timeout) exceeds the group's maximumRequestTimeout "
-                    + "\(short.configuration.maximumRequestTimeout), which would clamp it"))
-        }
         group = loops
         receiveLoop = loops.handles[0]
         sendLoop = loops.handles[0]

@@ -10,9 +10,6 @@ public struct NetworkConfiguration: Sendable, Hashable {
     /// of lingering in TIME_WAIT, reclaiming sockets from misbehaving peers at once.
     public var zeroLinger = true
     /// Applied to every top-level send and receive; `nil` waits forever.
-    /// A network raises its own loops' `maximumRequestTimeout` to this and
-    /// `connectTimeout` (a deadline past it would be clamped); on a group
-    /// neither may exceed the group's.
     public var readWriteTimeout: Duration? = .seconds(30)
     /// How long `dial` waits for a connection unless given a deadline; `nil`
     /// leaves it to the kernel (its SYN retries take about two minutes).
@@ -67,10 +64,5 @@ public struct NetworkConfiguration: Sendable, Hashable {
             throw IOError("network configuration", .invalidArgument("writeBufferLimit must be positive"))
         }
         return self
-    }
-
-    /// The longest deadline the network sets by itself.
-    var longestTimeout: Duration? {
-        [readWriteTimeout, connectTimeout].compactMap { $0 }.max()
     }
 }
