@@ -1,5 +1,6 @@
-// A network on a caller's loop group, and the read/write timeout against
-// the loops' deadline horizon.
+// A network on a caller's loop group, the read/write timeout against the
+// loops' timing wheel, and deadlines given to one call.
+import Glibc
 import Testing
 import URing
 import URingLoop
@@ -83,6 +84,53 @@ import URingTestSupport
             #expect(ContinuousClock.now - started >= .milliseconds(990))
             #expect(network.receiveLoop.statistics.deadlinesRearmed >= 4)
             withExtendedLifetime(client) {}
+        }
+    }
+
+    /// A receive's own deadline replaces the read/write timeout, later
+    /// (data sent 250 ms in, past the 100 ms timeout, is received) or
+    /// earlier (50 ms where the timeout is five minutes), for each kind of
+    /// receive; a timed-out one loses nothing.
+    @Test func aReceivesOwnDeadlineReplacesTheTimeout() async throws {
+        try await withNetwork(timeout: .milliseconds(100)) { network in
+            let (_, client, server) = try await connectedPair(network)
+            async let late = server.stream.receive(exactly: 3, deadline: .now + hangGuard)
+            try await Task.sleep(for: .milliseconds(250))
+            try await client.sink.send([1, 2, 3])
+            #expect(try await late == [1, 2, 3])
+        }
+        try await withNetwork { network in
+            let (_, client, server) = try await connectedPair(network)
+            let buffer = IOBuffer(capacity: 8)
+            for receive in 0..<3 {
+                let started = ContinuousClock.now
+                await expectIOError(.timedOut) {
+                    let deadline = started + .milliseconds(50)
+                    switch receive {
+                    case 0: _ = try await server.stream.receive(exactly: 2, deadline: deadline)
+                    case 1: _ = try await server.stream.receive(upTo: 2, deadline: deadline)
+                    default: _ = try await server.stream.receive(into: buffer, deadline: deadline)
+                    }
+                }
+                #expect(ContinuousClock.now - started >= .milliseconds(50))
+            }
+            try await client.sink.send([4, 5])
+            #expect(try await server.stream.receive(exactly: 2, deadline: .now + .seconds(300)) == [4, 5])
+        }
+    }
+
+    /// A send's own deadline ends a send a peer that never reads holds up
+    /// (32 MiB: past any socket buffers), and the sink refuses more.
+    @Test func aSendsOwnDeadlineEndsASendThePeerHoldsUp() async throws {
+        try await withNetwork { network in
+            let (_, client, server) = try await connectedPair(network)
+            let started = ContinuousClock.now
+            await expectIOError(.timedOut) {
+                try await client.sink.send(IOBuffer(bytes: [UInt8](repeating: 1, count: 32 << 20)), deadline: started + .milliseconds(100))
+            }
+            #expect(ContinuousClock.now - started >= .milliseconds(100))
+            await #expect(throws: IOError.self) { try await client.sink.send([1], deadline: .now + .seconds(300)) }
+            withExtendedLifetime(server) {}
         }
     }
 }

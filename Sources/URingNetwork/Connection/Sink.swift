@@ -38,38 +38,44 @@ public final class Sink: Sendable {
     /// Bytes written with `write` that the kernel has not taken yet.
     public var unsentByteCount: Int { state.withLock { $0.unsentBytes } }
 
-    /// Sends every byte of `bytes` (within the read/write timeout).
+    /// Sends every byte of `bytes`, as `send(_: IOBuffer)` does.
     @inlinable @inline(__always)
-    public func send(_ bytes: [UInt8]) async throws {
-        try await send(IOBuffer(bytes: bytes))
+    public func send(_ bytes: [UInt8], deadline: ContinuousClock.Instant? = nil) async throws {
+        try await send(IOBuffer(bytes: bytes), deadline: deadline)
     }
 
-    /// Sends every byte of `buffer`.
+    /// Sends every byte of `buffer`, by `deadline` (nil: within the
+    /// read/write timeout; a deadline of its own may be later or earlier).
+    /// Writes still unsent go first, each batch within the read/write
+    /// timeout.
     ///
     /// - Throws: `IOError` (`.timedOut`, `.errno(EPIPE)`...). After any
     ///   failure the sink is unusable: later sends throw at once.
     @inlinable @inline(__always)  // no async frame of its own (see `Handle.send`)
-    public func send(_ buffer: IOBuffer) async throws {
-        try await exclusively { try await $0.send(buffer, to: $1, deadline: $2) }
+    public func send(_ buffer: IOBuffer, deadline: ContinuousClock.Instant? = nil) async throws {
+        try await exclusively(deadline: deadline) { try await $0.send(buffer, to: $1, deadline: $2) }
     }
 
     /// Sends every byte of `buffers`, back to back (vectored).
     ///
     /// - Throws: as `send(_: IOBuffer)`.
     @inlinable @inline(__always)
-    public func send(_ buffers: [IOBuffer]) async throws {
-        try await exclusively { try await $0.send(buffers, to: $1, deadline: $2) }
+    public func send(_ buffers: [IOBuffer], deadline: ContinuousClock.Instant? = nil) async throws {
+        try await exclusively(deadline: deadline) { try await $0.send(buffers, to: $1, deadline: $2) }
     }
 
-    /// Runs one send (on the sending loop, to this socket, by this
-    /// deadline) while holding the sink, after any unsent writes. Inlined
-    /// with its closure, so it adds no async frame either.
+    /// Runs one send (on the sending loop, to this socket, by `deadline` or
+    /// else the read/write timeout) while holding the sink, after any
+    /// unsent writes. Inlined with its closure, so it adds no async frame
+    /// either.
     @inlinable @inline(__always)
-    func exclusively(_ send: (Handle, Int32, ContinuousClock.Instant?) async throws -> Void) async throws {
-        var target = try acquire()
+    func exclusively(
+        deadline: ContinuousClock.Instant?, _ send: (Handle, Int32, ContinuousClock.Instant?) async throws -> Void
+    ) async throws {
+        var target = try acquire(deadline: deadline)
         while target == nil {
             try await flush()
-            target = try acquire()
+            target = try acquire(deadline: deadline)
         }
         let (loop, fd, deadline) = target!
         do {
@@ -86,11 +92,11 @@ public final class Sink: Sendable {
     /// an earlier one failed. Returns where and until when to send, or nil
     /// while writes are unsent (flush, then ask again).
     @usableFromInline
-    func acquire() throws -> (Handle, Int32, ContinuousClock.Instant?)? {
+    func acquire(deadline: ContinuousClock.Instant?) throws -> (Handle, Int32, ContinuousClock.Instant?)? {
         try socket.refuseIfClosed("send")
         let peer = socket.peer
         switch try state.withLock({ try $0.admit(.sending, peer: peer) }) {
-        case .acquired: return (socket.sendLoop, socket.fd, socket.deadline)
+        case .acquired: return (socket.sendLoop, socket.fd, deadline ?? socket.deadline)
         case .flushFirst: return nil
         }
     }

@@ -34,7 +34,8 @@ public final class Stream: @unchecked Sendable {
     /// Unread bytes already received.
     private var buffered: Int { buffer.count - start }
 
-    /// Returns exactly `count` bytes (within the read/write timeout).
+    /// Returns exactly `count` bytes, by `deadline` (nil: within the
+    /// read/write timeout; a deadline of its own may be later or earlier).
     ///
     /// A failed receive of up to the buffer's size loses nothing: bytes that
     /// arrived stay buffered for the next call. A larger one bypasses the
@@ -44,8 +45,8 @@ public final class Stream: @unchecked Sendable {
     /// - Throws: `IOError` `.endOfFile` if the peer closes first (a truncated
     ///   message), `.timedOut`, or the kernel's errno.
     @inlinable @inline(__always)  // no async frame of its own (see `Handle.receive`)
-    public func receive(exactly count: Int) async throws -> [UInt8] {
-        var plan = try beginReceive(exactly: count)
+    public func receive(exactly count: Int, deadline: ContinuousClock.Instant? = nil) async throws -> [UInt8] {
+        var plan = try beginReceive(exactly: count, deadline: deadline)
         while true {
             switch plan {
             case .ready(let bytes):
@@ -65,10 +66,11 @@ public final class Stream: @unchecked Sendable {
     }
 
     /// Returns between 1 and `maxLength` bytes as soon as any are available,
-    /// or an empty array once the peer has closed its side.
+    /// or an empty array once the peer has closed its side; by `deadline`
+    /// (nil: within the read/write timeout).
     @inlinable @inline(__always)  // no async frame of its own (see `Handle.receive`)
-    public func receive(upTo maxLength: Int) async throws -> [UInt8] {
-        switch try beginReceive(upTo: maxLength) {
+    public func receive(upTo maxLength: Int, deadline: ContinuousClock.Instant? = nil) async throws -> [UInt8] {
+        switch try beginReceive(upTo: maxLength, deadline: deadline) {
         case .ready(let bytes):
             return bytes
         case .receive(let loop, let fd, let buffer, let deadline):
@@ -85,7 +87,8 @@ public final class Stream: @unchecked Sendable {
 
     /// Receives between 1 and `buffer.capacity` bytes into `buffer` as soon
     /// as any are available, replacing its contents (`buffer.count` is the
-    /// number received), or returns 0 once the peer has closed its side.
+    /// number received), or returns 0 once the peer has closed its side; by
+    /// `deadline` (nil: within the read/write timeout).
     ///
     /// Bytes the stream already holds (left over from `receive(exactly:)`)
     /// are copied out first, with no receive. Otherwise the kernel writes
@@ -96,8 +99,8 @@ public final class Stream: @unchecked Sendable {
     /// - Throws: `IOError` `.invalidArgument` for a buffer of capacity 0,
     ///   `.timedOut`, or the kernel's errno. A failed receive consumed nothing.
     @inlinable @inline(__always)  // no async frame of its own (see `Handle.receive`)
-    public func receive(into buffer: IOBuffer) async throws -> Int {
-        guard let (loop, fd, deadline) = try beginReceive(into: buffer) else { return buffer.count }
+    public func receive(into buffer: IOBuffer, deadline: ContinuousClock.Instant? = nil) async throws -> Int {
+        guard let (loop, fd, deadline) = try beginReceive(into: buffer, deadline: deadline) else { return buffer.count }
         do {
             _ = try await loop.receive(from: fd, into: buffer, deadline: deadline)
         } catch {
@@ -127,10 +130,10 @@ public final class Stream: @unchecked Sendable {
 
     /// Takes the stream for one `receive(exactly:)` (or refuses).
     @usableFromInline
-    func beginReceive(exactly count: Int) throws(IOError) -> ReceivePlan {
+    func beginReceive(exactly count: Int, deadline: ContinuousClock.Instant?) throws(IOError) -> ReceivePlan {
         guard count >= 0 else { throw IOError("recv", .invalidArgument("negative byte count \(count)")) }
         try acquire()
-        let deadline = socket.deadline
+        let deadline = deadline ?? socket.deadline
         if count > buffer.capacity { return .large(deadline) }
         return nextStep(exactly: count, deadline: deadline)
     }
@@ -192,7 +195,7 @@ public final class Stream: @unchecked Sendable {
     /// Takes the stream for one `receive(upTo:)` (or refuses), and answers
     /// from the buffer when it holds anything.
     @usableFromInline
-    func beginReceive(upTo maxLength: Int) throws(IOError) -> ReceivePlan {
+    func beginReceive(upTo maxLength: Int, deadline: ContinuousClock.Instant?) throws(IOError) -> ReceivePlan {
         guard maxLength > 0 else { throw IOError("recv", .invalidArgument("maxLength must be positive, got \(maxLength)")) }
         try acquire()
         if buffered > 0 {
@@ -202,7 +205,7 @@ public final class Stream: @unchecked Sendable {
         // Nothing unread: the whole buffer is free for this receive.
         start = 0
         buffer.count = 0
-        return .receive(socket.receiveLoop, socket.fd, buffer, socket.deadline)
+        return .receive(socket.receiveLoop, socket.fd, buffer, deadline ?? socket.deadline)
     }
 
     /// Ends a `receive(upTo:)` whose receive completed: nothing received
@@ -217,7 +220,7 @@ public final class Stream: @unchecked Sendable {
     /// bytes answer at once (nil: the stream is free again); otherwise
     /// where and until when to receive into the caller's buffer.
     @usableFromInline
-    func beginReceive(into target: IOBuffer) throws(IOError) -> (Handle, Int32, ContinuousClock.Instant?)? {
+    func beginReceive(into target: IOBuffer, deadline: ContinuousClock.Instant?) throws(IOError) -> (Handle, Int32, ContinuousClock.Instant?)? {
         guard target.capacity > 0 else { throw IOError("recv", .invalidArgument("the buffer has no capacity")) }
         try acquire()
         target.count = 0
@@ -231,7 +234,7 @@ public final class Stream: @unchecked Sendable {
             consume(count)
             return nil
         }
-        return (socket.receiveLoop, socket.fd, socket.deadline)
+        return (socket.receiveLoop, socket.fd, deadline ?? socket.deadline)
     }
 
     /// Ends a `receive(into:)` whose receive completed: how many bytes
