@@ -9,6 +9,10 @@ public struct NetworkConfiguration: Sendable, Hashable {
     /// `SO_LINGER` with a zero timeout: closing resets the connection instead
     /// of lingering in TIME_WAIT, reclaiming sockets from misbehaving peers at once.
     public var zeroLinger = true
+    /// TCP keepalive probes on every connection, so one whose peer vanished
+    /// without a word ends even while nothing is sent (`nil`: none, the
+    /// kernel's default). Not for Unix domain sockets, which need none.
+    public var keepAlive: KeepAlive?
     /// Applied to every top-level send and receive; `nil` waits forever.
     public var readWriteTimeout: Duration? = .seconds(30)
     /// How long `dial` waits for a connection unless given a deadline; `nil`
@@ -60,6 +64,7 @@ public struct NetworkConfiguration: Sendable, Hashable {
             throw IOError("network configuration", .invalidArgument(
                 "connectionAttemptDelay must be at least 10 ms (RFC 8305), got \(connectionAttemptDelay)"))
         }
+        _ = try keepAlive?.socketValues()
         guard writeBufferLimit > 0 else {
             throw IOError("network configuration", .invalidArgument("writeBufferLimit must be positive"))
         }

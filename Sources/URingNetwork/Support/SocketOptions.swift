@@ -25,10 +25,18 @@ enum SocketOptions {
     }
 
     /// Applies the configured per-connection options to a socket of
-    /// `family` (`TCP_NODELAY` only where there is TCP).
+    /// `family` (`TCP_NODELAY` and keepalive only where there is TCP).
     static func configure(_ fd: Int32, family: Int32, _ configuration: NetworkConfiguration) throws(IOError) {
         if configuration.noDelay && family != AF_UNIX {
             try set(fd, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1, label: "TCP_NODELAY")
+        }
+        if let keepAlive = configuration.keepAlive, family != AF_UNIX {
+            // Validated with the configuration: the values are in range.
+            let (idle, interval, probes) = try keepAlive.socketValues()
+            try set(fd, level: SOL_SOCKET, name: SO_KEEPALIVE, value: 1, label: "SO_KEEPALIVE")
+            try set(fd, level: Int32(IPPROTO_TCP), name: TCP_KEEPIDLE, value: idle, label: "TCP_KEEPIDLE")
+            try set(fd, level: Int32(IPPROTO_TCP), name: TCP_KEEPINTVL, value: interval, label: "TCP_KEEPINTVL")
+            try set(fd, level: Int32(IPPROTO_TCP), name: TCP_KEEPCNT, value: probes, label: "TCP_KEEPCNT")
         }
         if configuration.zeroLinger {
             var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
