@@ -12,6 +12,11 @@ import URingTestSupport
             let (listener, client, server) = try await connectedPair(network)
             #expect(listener.localAddress.port != 0)
             #expect(server.peer.host == "127.0.0.1")
+            // Each end's own address is the other's peer.
+            #expect(try server.stream.localAddress.sameBytes(as: listener.localAddress))
+            #expect(try server.sink.localAddress.sameBytes(as: client.sink.peer))
+            #expect(try client.stream.localAddress.sameBytes(as: server.peer))
+            #expect(try client.sink.localAddress.port != 0)
             try await client.sink.send(Array("ping".utf8))
             #expect(try await server.stream.receive(exactly: 4) == Array("ping".utf8))
             try await server.sink.send(Array("pong".utf8))

@@ -49,6 +49,8 @@ import URingTestSupport
             // The client never bound: the server sees an unnamed peer.
             #expect(server.peer.family == AF_UNIX)
             #expect(server.peer.description == "unix:(unnamed)")
+            #expect(try client.sink.localAddress.description == "unix:(unnamed)")
+            #expect(try server.stream.localAddress.unixDomainSocketPath == path)
             #expect(client.sink.peer.unixDomainSocketPath == path)
 
             // Past the socket buffers (about 200 KiB) and the stream's own

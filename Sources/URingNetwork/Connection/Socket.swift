@@ -56,6 +56,11 @@ final class Socket: Sendable {
         }
     }
 
+    /// This end's address, as the kernel reports it (`getsockname`).
+    var localAddress: SocketAddress {
+        get throws(IOError) { try SocketOptions.localAddress(of: fd) }
+    }
+
     /// A deadline for one top-level operation.
     var deadline: ContinuousClock.Instant? {
         configuration.readWriteTimeout.map { .now + $0 }

@@ -27,6 +27,16 @@ public final class Stream: @unchecked Sendable {
     /// The peer's address.
     public var peer: SocketAddress { socket.peer }
 
+    /// This end's address: the interface and port the connection leaves
+    /// from (a dialed one's port is the kernel's pick), or its socket file
+    /// (`unix:(unnamed)` for a client that bound none).
+    ///
+    /// - Throws: `IOError` from `getsockname`, which does not fail for a
+    ///   connection this network made.
+    public var localAddress: SocketAddress {
+        get throws(IOError) { try socket.localAddress }
+    }
+
     /// The executor of the loop this connection receives on: a task
     /// preferring it receives without crossing threads.
     public var executor: LoopExecutor { socket.receiveLoop.executor }
