@@ -205,7 +205,7 @@ import URingTestSupport
     @Test func cancellingTheCallerDuringTheLookupsCancelsThem() async throws {
         let script = Script(["a": .connect(after: .zero)], lookups: [AF_INET6: .hang, AF_INET: .hang])
         let caller = Task { try await script.run(delay: .milliseconds(10)) }
-        try await Task.sleep(for: .milliseconds(5))
+        try await script.waitUntil("both lookups started") { $0.lookupsStarted.count == 2 }
         caller.cancel()
         await #expect(throws: CancellationError.self) {
             _ = try await bounded("the cancelled race", seconds: Script.hangGuard) { try await caller.value }
@@ -316,7 +316,8 @@ private final class Script: Sendable {
         var connected: [String] = []
         var failed: [String] = []
         var discarded: [String] = []
-        /// Families whose lookups answered, were cancelled.
+        /// Families whose lookups started, answered, were cancelled.
+        var lookupsStarted: [Int32] = []
         var answered: [Int32] = []
         var lookupsCancelled: [Int32] = []
     }
@@ -385,6 +386,7 @@ private final class Script: Sendable {
     }
 
     private func lookUp(_ family: Int32) async throws -> [SocketAddress] {
+        record.withLock { $0.lookupsStarted.append(family) }
         let answer: [String]
         do {
             switch lookups[family]! {
