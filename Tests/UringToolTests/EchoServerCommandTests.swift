@@ -3,6 +3,8 @@
 // --global-executor really serve on the loops.
 import ArgumentParser
 import Testing
+import URing
+import URingNetwork
 @testable import uring
 
 @Suite struct EchoServerCommandTests {
@@ -42,6 +44,30 @@ import Testing
         await loops.shutdown()
     }
 
+    /// A name for --host is looked up, and the server listens on its first
+    /// address: `localhost`, which /etc/hosts answers on any machine.
+    @Test func aHostNameIsLookedUp() async throws {
+        let (server, _) = try await EchoServerCommand.parse(["--host", "localhost", "--port", "0"]).start()
+        do {
+            let address = server.localAddress
+            #expect(["127.0.0.1", "::1"].contains(address.host), "\(address)")
+            let network = try Network()
+            let (sink, stream) = try await network.dial(address)
+            try await sink.send([1, 2, 3])
+            #expect(try await stream.receive(exactly: 3) == [1, 2, 3])
+            sink.close()
+            await network.shutdown()
+        } catch {
+            try await server.stop()
+            throw error
+        }
+        try await server.stop()
+        // A name with no address: the server does not start, and says why.
+        await #expect(throws: IOError.self) {
+            _ = try await EchoServerCommand.parse(["--host", "nowhere.invalid", "--port", "0"]).start()
+        }
+    }
+
     @Test func badCombinationsAreRefused() {
         let cases: [([String], String)] = [
             (["--pin-loops"], "--pin-loops needs --on-loops or --global-executor"),
@@ -52,7 +78,7 @@ import Testing
             (["--thread-nice", "-21"], "--thread-nice must be in -20...19, got -21"),
             (["--unix", ""], "a Unix domain socket path must not be empty"),
             (["--unix", String(repeating: "x", count: 108)], "a Unix domain socket path holds at most 107 bytes"),
-            (["--host", "example.com"], "'example.com' is not a numeric IPv4 address"),
+            (["--host", ""], "a host name must be non-empty and without NUL bytes"),
         ]
         expectRefused(EchoServerCommand.self, cases)
     }

@@ -16,7 +16,7 @@ struct EchoServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "echo-server", abstract: "Echo every byte back to TCP (or Unix domain socket) clients, until SIGINT/SIGTERM.")
 
-    @Option(help: "Address to listen on (numeric IPv4 or IPv6).")
+    @Option(help: "Address to listen on: numeric IPv4 or IPv6, or a name (its first address, in the resolver's order).")
     var host = "127.0.0.1"
 
     @Option(parsing: .unconditional, help: "Port to listen on (0 picks a free one).")
@@ -48,17 +48,25 @@ struct EchoServerCommand: AsyncParsableCommand {
         if onLoops && globalExecutor { throw ValidationError("--on-loops and --global-executor are two different shapes; choose one") }
         if pinLoops && !onLoops && !globalExecutor { throw ValidationError("--pin-loops needs --on-loops or --global-executor") }
         try BenchRunner.validateLoopOptions(idleSpin: idleSpin, threadNice: threadNice)
-        _ = try listeningAddress()
+        _ = try givenAddress()
     }
 
-    /// Where to listen: `--unix`, else `--host` and `--port`.
-    func listeningAddress() throws -> SocketAddress {
+    /// Where to listen as given: `--unix`, else a numeric `--host` with
+    /// `--port`; nil for a host name, looked up when the server starts.
+    func givenAddress() throws -> SocketAddress? {
         do {
             if let unix { return try SocketAddress(unixDomainSocketPath: unix) }
-            return try SocketAddress(host: host, port: port)
+            return try SocketAddress.numericHost(host, port: port)
         } catch {
             throw ValidationError("\(error)")
         }
+    }
+
+    /// Where to listen: the given address, or the host name's first one.
+    func listeningAddress() async throws -> SocketAddress {
+        if let address = try givenAddress() { return address }
+        // At least one address, or it throws (a name with none is `.notFound`).
+        return try await SocketAddress.resolve(host: host, port: port)[0]
     }
 
     func run() async throws {
@@ -87,7 +95,7 @@ struct EchoServerCommand: AsyncParsableCommand {
                                                  base: NetworkConfiguration.defaultLoop)
         var configuration = URingEchoServer.defaultConfiguration
         configuration.loop = loop
-        let address = try listeningAddress()
+        let address = try await listeningAddress()
         guard onLoops || globalExecutor else { return (try URingEchoServer(address: address, configuration: configuration), nil) }
         let loops = try LoopGroup(configuration: loop, pinningLoopsToCPUs: pinLoops)
         do {
