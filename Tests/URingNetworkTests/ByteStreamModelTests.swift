@@ -17,19 +17,6 @@ import URingLoop
 import URingTestSupport
 
 @Suite struct ByteStreamModelTests {
-    /// A small seeded generator (SplitMix64), so a failing run can be
-    /// replayed from its seed.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let seeds: [UInt64] = [1, 2, 3, 0xDEAD_BEEF, UInt64.random(in: 4...UInt64.max)]
 
     @Test(arguments: seeds, [512, 4096])
@@ -39,7 +26,7 @@ import URingTestSupport
             $0.writeBufferLimit = 8 * 1024
         }) { network in
             let (_, client, server) = try await connectedPair(network)
-            var generator = SeededGenerator(state: seed)
+            var generator = SeededGenerator(seed: seed)
             let sequence = (0..<300_000).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let sending = Task { [sequence] in
                 try await Self.send(sequence, on: client.sink, seed: seed)
@@ -53,7 +40,7 @@ import URingTestSupport
     /// write, flushing now and then; then finishes the sink, so the peer
     /// reads end of stream after the last byte.
     static func send(_ sequence: [UInt8], on sink: Sink, seed: UInt64) async throws {
-        var generator = SeededGenerator(state: seed ^ 0x5E4D)
+        var generator = SeededGenerator(seed: seed ^ 0x5E4D)
         var sent = 0
         while sent < sequence.count {
             let size = min(sequence.count - sent, chunkSize(using: &generator))
@@ -99,14 +86,14 @@ import URingTestSupport
     /// Takes `sequence` apart with random receives and peeks, checking each
     /// answer against it, then checks that the stream has ended.
     static func receive(_ sequence: [UInt8], from stream: Stream, bufferSize: Int, seed: UInt64) async throws {
-        var generator = SeededGenerator(state: seed ^ 0xA11CE)
+        var generator = SeededGenerator(seed: seed ^ 0xA11CE)
         var position = 0
         var step = 0
         /// Whether `bytes` are the sequence's next ones; the message names
         /// the first that differs (the arrays themselves are too long to
         /// read in a report).
         func check(_ bytes: some Collection<UInt8>, _ call: String) throws {
-            let mismatch = zip(bytes, sequence[position...]).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+            let mismatch = firstDifference(bytes, sequence[position..<(position + bytes.count)])
             try #require(mismatch == nil, "seed \(seed), step \(step): \(call) at \(position) differs from the sequence at +\(mismatch ?? 0)")
         }
         while position < sequence.count {

@@ -170,3 +170,11 @@ public func kernelAnswersFromCache(_ path: String) -> Bool {
     if fd >= 0 { close(fd) }
     return fd >= 0
 }
+
+/// Where two byte sequences first differ (in either's length when one is
+/// a prefix of the other), or nil if they are equal: for messages about
+/// transfers too long to print whole.
+public func firstDifference(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Int? {
+    if let index = zip(a, b).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset { return index }
+    return a.count == b.count ? nil : min(a.count, b.count)
+}
