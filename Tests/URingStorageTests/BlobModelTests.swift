@@ -1,6 +1,6 @@
 // A blob against a model: random writes (every durability, vectored, past
-// the end to leave a hole), reads (cached and uncached, into new memory and
-// into a caller's buffer, some past the end), resizes both ways and length
+// the end to leave a hole), reads (cached and uncached, into new memory, into
+// a caller's buffer and in batches, some past the end), resizes both ways and length
 // queries, each checked against an array that holds what the blob should.
 // At the end the blob is read back by a new Storage on the same directory.
 //
@@ -77,6 +77,22 @@ import URingTestSupport
                     }
                     let mismatch = firstDifference(bytes, model[offset..<(offset + size)])
                     try #require(mismatch == nil, "\(context): read of \(size) at \(offset) differs at +\(mismatch ?? 0)")
+                case 7 where Bool.random(using: &generator):
+                    // A batch of reads inside the blob, all at once.
+                    guard model.count > 0 else { continue }
+                    let reads = (0..<Int.random(in: 1...12, using: &generator)).map { _ -> (offset: UInt64, buffer: IOBuffer) in
+                        let offset = Int.random(in: 0..<(model.count / unit), using: &generator) * unit
+                        let size = Int.random(in: 1...min(8, (model.count - offset) / unit), using: &generator) * unit
+                        return (UInt64(offset), IOBuffer(capacity: size, alignment: alignment))
+                    }
+                    let options: ReadOptions = Bool.random(using: &generator) ? .cached : .uncached
+                    let filled = try await blob.read(batch: reads, options: options)
+                    for (element, (read, buffer)) in zip(reads, filled).enumerated() {
+                        let offset = Int(read.offset)
+                        let mismatch = firstDifference(buffer.bytes, model[offset..<(offset + read.buffer.capacity)])
+                        try #require(buffer === read.buffer && mismatch == nil,
+                                     "\(context): batch element \(element) at \(offset) differs at +\(mismatch ?? 0)")
+                    }
                 case 7:
                     // A read that runs past the end.
                     let offset = Int.random(in: 0...(model.count / unit), using: &generator) * unit

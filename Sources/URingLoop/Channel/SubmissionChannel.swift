@@ -76,6 +76,26 @@ final class SubmissionChannel: Sendable {
         }
     }
 
+    /// Offers several requests at once, under one lock: each is queued
+    /// while there is room, the rest parked behind them, in order. Returns
+    /// how many were queued (the producer must publish that many), or nil
+    /// if the channel is closed and took none.
+    func enqueue(contentsOf batch: [Request]) -> Int? {
+        state.withLock { state in
+            if state.isClosed { return nil }
+            var queued = 0
+            for request in batch {
+                if state.requests.count < capacity && state.parked.isEmpty {
+                    state.requests.append(request)
+                    queued += 1
+                } else {
+                    state.parked.append(request)
+                }
+            }
+            return queued
+        }
+    }
+
     /// Queues a cancellation; `false` once closed (the loop then finds the
     /// request's cancel flag when it drains it).
     func enqueueCancellation(_ request: Request) -> Bool {

@@ -107,6 +107,27 @@ final class HandleCore: Sendable {
         handOff(request)
     }
 
+    /// Hands several requests over together, each with its completion
+    /// handler set: on the loop thread staged directly, otherwise through
+    /// the channel under one lock, with one publish for all (at most one
+    /// eventfd write). If the loop has shut down, each fails at once here.
+    func submit(batch: [Request]) {
+        if executor.isCurrent {
+            if executor.local.isClosing {
+                for request in batch { request.fail(IOError(request.operation, .shutdown)) }
+            } else {
+                for request in batch { executor.local.directRequests.append(request) }
+            }
+            return
+        }
+        guard let queued = channel.enqueue(contentsOf: batch) else {
+            for request in batch { request.fail(IOError(request.operation, .shutdown)) }
+            return
+        }
+        // Parked ones are published by the loop when it promotes them.
+        if queued > 0 { waker.publish(count: UInt64(queued)) }
+    }
+
     private func handOff(_ request: Request) {
         if executor.isCurrent {
             // Already on the loop thread: stage it at the next pass, with no

@@ -1,0 +1,63 @@
+// Batches of blob reads: a failing element is named and does not keep the
+// others from their data; misaligned elements of a direct blob are refused
+// before any read.
+import Testing
+import URing
+import URingLoop
+@testable import URingStorage
+import URingTestSupport
+
+@Suite struct BlobBatchTests {
+    @Test func anElementPastTheEndIsNamedAndTheOthersAreFilled() async throws {
+        try await withStorage { storage, _ in
+            let (blob, _, _) = try await storage.open(partition: "batch", name: [1])
+            let bytes = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+            try await blob.write(bytes, at: 0)
+            let reads: [(offset: UInt64, buffer: IOBuffer)] = [
+                (0, IOBuffer(capacity: 100)), (9_990, IOBuffer(capacity: 20)), (5_000, IOBuffer(capacity: 5_000)),
+            ]
+            do {
+                _ = try await blob.read(batch: reads)
+                Issue.record("a read past the end succeeded")
+            } catch let error as IOError {
+                #expect(error.reason == .endOfFile)
+                #expect(error.context?.contains("batch/01") == true && error.context?.contains("read 1 of the batch of 3") == true,
+                        "\(error)")
+            }
+            // The reads run together: the others ended with their data.
+            #expect(reads[0].buffer.bytes == Array(bytes[0..<100]))
+            #expect(reads[2].buffer.bytes == Array(bytes[5_000..<10_000]))
+            #expect(try await blob.read(batch: []).isEmpty)
+        }
+    }
+
+    @Test func misalignedElementsOfADirectBlobAreRefusedBeforeAnyRead() async throws {
+        try await withStorage { storage, _ in
+            let (blob, _, _) = try await storage.open(partition: "direct", name: [2], direct: true)
+            let block = IOBuffer(capacity: 4096, alignment: 4096)
+            block.assign([UInt8](repeating: 9, count: 4096))
+            try await blob.write([block], at: 0)
+            let first = IOBuffer(capacity: 4096, alignment: 4096)
+            // Memory aligned to 16 may still fall on a page by chance: keep
+            // allocating until it does not.
+            var unaligned = [IOBuffer(capacity: 4096, alignment: 16)]
+            while unaligned.last!.withUnsafeBytes({ UInt(bitPattern: $0.baseAddress) % 4096 == 0 }) {
+                unaligned.append(IOBuffer(capacity: 4096, alignment: 16))
+            }
+            for bad in [(offset: UInt64(512), buffer: IOBuffer(capacity: 4096, alignment: 4096)),
+                        (offset: UInt64(0), buffer: unaligned.last!),
+                        (offset: UInt64(0), buffer: IOBuffer(capacity: 1000, alignment: 4096))] {
+                do {
+                    _ = try await blob.read(batch: [(0, first), bad])
+                    Issue.record("a misaligned element was accepted")
+                } catch let error as IOError {
+                    guard case .invalidArgument = error.reason else { throw error }
+                    #expect(error.context?.contains("read 1 of the batch of 2") == true, "\(error)")
+                }
+            }
+            #expect(first.count == 0)
+            let filled = try await blob.read(batch: [(0, first)])
+            #expect(filled[0].bytes == [UInt8](repeating: 9, count: 4096))
+        }
+    }
+}
