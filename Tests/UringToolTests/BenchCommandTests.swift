@@ -28,6 +28,9 @@ import Testing
             (["--thread-nice", "-21"], "--thread-nice must be in -20...19, got -21"),
             (["nop", "--engine", "nio"], "engine nio runs none of the selected workloads (nop)"),
             (["--engine", "epoll"], "The value 'epoll' is invalid for '--engine <engine>'"),
+            (["storage-read", "--batch", "0"], "--batch must divide the concurrency (32), got 0"),
+            (["storage-read", "--batch", "5"], "--batch must divide the concurrency (32), got 5"),
+            (["storage-read", "--batch", "8", "--concurrency", "4"], "--batch must divide the concurrency (4), got 8"),
         ]
         expectRefused(BenchCommand.self, cases)
     }
@@ -87,6 +90,29 @@ import Testing
                 let result = try await BenchRunner.run(settings, engine: engine, fixture: fixture)
                 #expect(result.operationsPerSecond > 0, "\(result.line)")
             }
+        } catch {
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
+    }
+
+    /// --batch: our engines read B blocks per call from C/B tasks, each
+    /// block counted; the line says the batch, the peers' lines do not.
+    @Test func storageReadInBatchesCountsEveryBlock() async throws {
+        #expect(try BenchCommand.parse(["storage-read", "--batch", "8"]).batch == 8)
+        let fixture = try #require(try await Fixtures.make(for: .storageRead, directory: "/tmp", fileSize: 4 << 20))
+        do {
+            for engine in [Engine.uring, .uringLocal, .nio] {
+                let settings = BenchSettings(workload: .storageRead, concurrency: 8, duration: .milliseconds(100), idleSpin: nil, batch: 4)
+                let result = try await BenchRunner.run(settings, engine: engine, fixture: fixture)
+                #expect(result.operationsPerSecond > 0, "\(result.line)")
+                #expect(result.line.hasSuffix(" batch=4") == (engine != .nio), "\(result.line)")
+            }
+            // Two tasks of four blocks each: every call adds four operations.
+            let settings = BenchSettings(workload: .storageRead, concurrency: 8, duration: .milliseconds(1), idleSpin: nil, batch: 4)
+            let measurement = try await StorageEngines.readInBatches(fixture.readBlob, settings, fileSize: fixture.fileSize)
+            #expect(measurement.sampler.operations >= 8 && measurement.sampler.operations % 4 == 0, "\(measurement.sampler.operations)")
         } catch {
             await fixture.tearDown()
             throw error

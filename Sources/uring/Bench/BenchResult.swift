@@ -12,6 +12,8 @@ struct BenchResult: Sendable, Encodable {
     /// Wake-poll CQEs the loop reaped per request: how often a producer's
     /// eventfd write reached the loop through its ring.
     var wakeCompletionsPerOperation: Double?
+    /// Reads per batch (`storage-read --batch`), for our engines when > 1.
+    var batch: Int?
 
     init(workload: Workload, engine: Engine, concurrency: Int, measurement: Measurement) {
         self.workload = workload.rawValue
@@ -29,6 +31,7 @@ struct BenchResult: Sendable, Encodable {
         if let eventfdPerOperation { text += " eventfd_per_op=\(format(eventfdPerOperation, 4))" }
         if let enterPerOperation { text += " enter_per_op=\(format(enterPerOperation, 4))" }
         if let wakeCompletionsPerOperation { text += " wake_cqe_per_op=\(format(wakeCompletionsPerOperation, 4))" }
+        if let batch { text += " batch=\(batch)" }
         return text
     }
 
@@ -41,6 +44,7 @@ struct BenchResult: Sendable, Encodable {
         case eventfdPerOperation = "eventfd_per_op"
         case enterPerOperation = "enter_per_op"
         case wakeCompletionsPerOperation = "wake_cqe_per_op"
+        case batch
     }
 }
 

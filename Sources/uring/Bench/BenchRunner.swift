@@ -26,6 +26,10 @@ enum BenchRunner {
             let measurement = try await withLocalGroup(settings) { group in
                 let storage = try Storage(directory: fixture!.root, loops: group)
                 let blob = try await storage.open(partition: "bench", name: [1], direct: settings.direct).blob
+                if settings.batch > 1 {
+                    return try await StorageEngines.readInBatches(
+                        blob, settings, fileSize: fixture!.fileSize, executors: group.handles.map(\.executor))
+                }
                 let buffers = PerTask(settings.concurrency) { _ in IOBuffer(capacity: StorageFixture.blockSize, alignment: 4096) }
                 let offsets = PerTask(settings.concurrency) {
                     RandomOffsets(seed: $0, fileSize: fixture!.fileSize, blockSize: UInt64(StorageFixture.blockSize))
@@ -36,10 +40,14 @@ enum BenchRunner {
                     _ = try await blob.read(at: offsets.with(task) { $0.next() }, into: buffers.with(task) { $0 })
                 }
             }
-            return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
+            var result = BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
+            if settings.batch > 1 { result.batch = settings.batch }
+            return result
         case (.storageRead, _):
             let measurement = try await StorageEngines.read(settings, engine: engine, fixture: fixture!)
-            return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
+            var result = BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
+            if engine == .uring && settings.batch > 1 { result.batch = settings.batch }
+            return result
         case (.storageWrite, .uringLocal):
             let measurement = try await withLocalGroup(settings) { group in
                 let storage = try Storage(directory: fixture!.root, loops: group)

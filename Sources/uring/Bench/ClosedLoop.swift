@@ -9,7 +9,7 @@ enum ClosedLoop {
     /// task-executor preference (on that loop's thread).
     static func run(
         concurrency: Int, duration: Duration, pause: Duration? = nil, executors: [any TaskExecutor] = [],
-        _ operation: @escaping @Sendable (Int) async throws -> Void
+        operationsPerCall: Int = 1, _ operation: @escaping @Sendable (Int) async throws -> Void
     ) async throws -> Measurement {
         let start = ContinuousClock.now
         let end = start + duration
@@ -24,7 +24,7 @@ enum ClosedLoop {
                     repeat {
                         try await operation(task)
                         let done = ContinuousClock.now
-                        sampler.record(done - now)
+                        sampler.record(done - now, count: UInt64(operationsPerCall))
                         if let pause {
                             try await Task.sleep(for: pause)
                             now = ContinuousClock.now

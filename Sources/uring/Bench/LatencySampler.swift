@@ -6,11 +6,13 @@ struct LatencySampler: Sendable {
     var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
     var operations: UInt64 = 0
 
-    mutating func record(_ elapsed: Duration) {
+    /// Records `count` operations that each took `elapsed` (a batch's
+    /// reads all end with the batch).
+    mutating func record(_ elapsed: Duration, count: UInt64 = 1) {
         let (seconds, attoseconds) = elapsed.components
         let nanoseconds = UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
-        _ = histogram.record(min(nanoseconds, 60_000_000_000))
-        operations += 1
+        _ = histogram.record(min(nanoseconds, 60_000_000_000), count: count)
+        operations += count
     }
 
     mutating func merge(_ other: LatencySampler) {

@@ -27,6 +27,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "storage-read: size of the file read at random, in MiB.")
     var fileSizeMib = 256
 
+    @Option(parsing: .unconditional, help: "storage-read: our engines (uring, uring-local) read B blocks per call (Blob.read(batch:)) from concurrency/B tasks, so as many reads are in flight as with the other engines.")
+    var batch = 1
+
     @Option(parsing: .unconditional, help: "echo: bytes per message.")
     var messageSize = 64
 
@@ -68,6 +71,12 @@ struct BenchCommand: AsyncParsableCommand {
         if let concurrency, !(1...4096).contains(concurrency) {
             throw ValidationError("--concurrency must be in 1...4096, got \(concurrency)")
         }
+        if batch != 1 {
+            let readConcurrency = concurrency ?? Workload.storageRead.defaultConcurrency
+            guard (1...readConcurrency).contains(batch), readConcurrency % batch == 0 else {
+                throw ValidationError("--batch must divide the concurrency (\(readConcurrency)), got \(batch)")
+            }
+        }
         let selectedWorkloads = workloads.isEmpty ? Workload.allCases : workloads
         for engine in engines where !selectedWorkloads.contains(where: { $0.engines.contains(engine) }) {
             throw ValidationError("engine \(engine.rawValue) runs none of the selected workloads (\(selectedWorkloads.map(\.rawValue).joined(separator: ", ")))")
@@ -100,6 +109,7 @@ struct BenchCommand: AsyncParsableCommand {
                 threadNice: threadNice,
                 direct: direct,
                 messageSize: messageSize,
+                batch: workload == .storageRead ? batch : 1,
                 globalLoops: globalLoops)
             let fixture = try await Fixtures.make(
                 for: workload, directory: directory, fileSize: UInt64(fileSizeMib) << 20, direct: direct,
@@ -165,6 +175,9 @@ struct BenchSettings: Sendable {
     var threadNice: Int32?
     var direct = false
     var messageSize = 64
+    /// storage-read --batch: blocks per call for our engines, from
+    /// concurrency / batch tasks.
+    var batch = 1
     /// --global-executor: the group installed as the global executor; the
     /// uring echo engine's network runs on it (the other engines' tasks
     /// follow their I/O to their own loops).

@@ -26,6 +26,8 @@ enum StorageEngines {
         let size = fixture.fileSize
         let block = UInt64(StorageFixture.blockSize)
         switch engine {
+        case .uring where settings.batch > 1:
+            return try await readInBatches(fixture.readBlob, settings, fileSize: size)
         case .uring:
             let buffers = (0..<settings.concurrency).map { _ in IOBuffer(capacity: StorageFixture.blockSize, alignment: 4096) }
             let blob = fixture.readBlob
@@ -166,6 +168,27 @@ enum StorageEngines {
     }
 
     /// Per-task random offsets within the file, seeded by task index.
+    /// Our engines with `--batch B`: C/B tasks, each reading B random blocks
+    /// per call (`Blob.read(batch:)`), so C reads are in flight as with one
+    /// block per call from C tasks; each block counts as an operation, its
+    /// latency its batch's.
+    static func readInBatches(
+        _ blob: Blob, _ settings: BenchSettings, fileSize: UInt64, executors: [any TaskExecutor] = []
+    ) async throws -> Measurement {
+        let batch = settings.batch
+        let tasks = settings.concurrency / batch
+        let offsets = Offsets(tasks, size: fileSize)
+        let buffers = PerTask(tasks) { _ in (0..<batch).map { _ in IOBuffer(capacity: StorageFixture.blockSize, alignment: 4096) } }
+        return try await ClosedLoop.run(
+            concurrency: tasks, duration: settings.duration, executors: executors, operationsPerCall: batch
+        ) { task in
+            let reads = buffers.with(task) { buffers in
+                offsets.with(task) { offsets in buffers.map { (offset: offsets.next(), buffer: $0) } }
+            }
+            _ = try await blob.read(batch: reads)
+        }
+    }
+
     private static func Offsets(_ tasks: Int, size: UInt64) -> PerTask<RandomOffsets> {
         PerTask(tasks) { RandomOffsets(seed: $0, fileSize: size, blockSize: UInt64(StorageFixture.blockSize)) }
     }
