@@ -38,15 +38,22 @@ import URingTestSupport
             block.assign([UInt8](repeating: 9, count: 4096))
             try await blob.write([block], at: 0)
             let first = IOBuffer(capacity: 4096, alignment: 4096)
-            // Memory aligned to 16 may still fall on a page by chance: keep
-            // allocating until it does not.
-            var unaligned = [IOBuffer(capacity: 4096, alignment: 16)]
-            while unaligned.last!.withUnsafeBytes({ UInt(bitPattern: $0.baseAddress) % 4096 == 0 }) {
-                unaligned.append(IOBuffer(capacity: 4096, alignment: 16))
+            var misaligned = [(offset: UInt64(512), buffer: IOBuffer(capacity: 4096, alignment: 4096)),
+                              (offset: UInt64(0), buffer: IOBuffer(capacity: 1000, alignment: 4096))]
+            // Whole blocks off a page boundary, where the allocator gives
+            // any: ThreadSanitizer's hands out page-aligned memory for page
+            // multiples every time. Earlier tries stay alive meanwhile, so
+            // their places are not handed out again.
+            var tried: [IOBuffer] = []
+            for blocks in 1...64 {
+                let buffer = IOBuffer(capacity: 4096 * (1 + blocks % 4), alignment: 16)
+                if buffer.withUnsafeBytes({ UInt(bitPattern: $0.baseAddress) % 4096 != 0 }) {
+                    misaligned.append((0, buffer))
+                    break
+                }
+                tried.append(buffer)
             }
-            for bad in [(offset: UInt64(512), buffer: IOBuffer(capacity: 4096, alignment: 4096)),
-                        (offset: UInt64(0), buffer: unaligned.last!),
-                        (offset: UInt64(0), buffer: IOBuffer(capacity: 1000, alignment: 4096))] {
+            for bad in misaligned {
                 do {
                     _ = try await blob.read(batch: [(0, first), bad])
                     Issue.record("a misaligned element was accepted")
