@@ -166,7 +166,7 @@ import URingTestSupport
                         group.addTask {
                             var (read, refused) = (0, 0)
                             var generator = SeededGenerator(seed: UInt64(round * 100 + task))
-                            for _ in 0..<20 {
+                            for _ in 0..<(underThreadSanitizer ? 6 : 20) {
                                 let reads = (0..<Int.random(in: 1...40, using: &generator)).map { _ in
                                     BatchRead(from: fd, at: UInt64.random(in: 0...UInt64(bytes.count - 512), using: &generator),
                                               into: IOBuffer(capacity: 512))

@@ -39,7 +39,7 @@ import URingTestSupport
             let storage = try Storage(directory: root)
             let (blob, length, _) = try await storage.open(partition: "model", name: [1], direct: direct)
             #expect(length == 0)
-            for step in 1...150 {
+            for step in 1...(underThreadSanitizer ? 50 : 150) {  // ThreadSanitizer runs many times slower
                 let context: Comment = "seed \(seed), direct \(direct), step \(step), length \(model.count)"
                 switch Int.random(in: 0..<10, using: &generator) {
                 case 0..<4:
@@ -151,7 +151,7 @@ import URingTestSupport
                         var generator = SeededGenerator(seed: seed &+ UInt64(task))
                         var model = [UInt8](repeating: 0, count: region)
                         let base = task * region
-                        for step in 1...30 {
+                        for step in 1...(underThreadSanitizer ? 10 : 30) {
                             let offset = Int.random(in: 0..<region, using: &generator)
                             let size = Int.random(in: 0...(region - offset), using: &generator)
                             if Bool.random(using: &generator) {
