@@ -1,6 +1,6 @@
-// Batches of blob reads: a failing element is named and does not keep the
-// others from their data; misaligned elements of a direct blob are refused
-// before any read.
+// Batches of blob reads and writes: a failing element is named and does
+// not keep the others from their data; misaligned elements of a direct blob
+// are refused before any read; batched writes land with every durability.
 import Testing
 import URing
 import URingLoop
@@ -65,6 +65,37 @@ import URingTestSupport
             #expect(first.count == 0)
             let filled = try await blob.read(batch: [(0, first)])
             #expect(filled[0].bytes == [UInt8](repeating: 9, count: 4096))
+        }
+    }
+}
+
+extension BlobBatchTests {
+    @Test func batchedWritesLandWithEveryDurabilityAndAFailureIsNamed() async throws {
+        try await withStorage { storage, _ in
+            let (blob, _, _) = try await storage.open(partition: "writes", name: [3])
+            for (round, options) in [WriteOptions.buffered, .dataSync, .writeThenSync].enumerated() {
+                let base = UInt64(round * 10_000)
+                try await blob.write(batch: [
+                    (base + 5_000, [IOBuffer(bytes: [UInt8](repeating: 2, count: 3_000))]),
+                    (base, [IOBuffer(bytes: [UInt8](repeating: 1, count: 100)), IOBuffer(bytes: [UInt8](repeating: 3, count: 50))]),
+                    (base + 9_000, []),
+                ], options: options)
+                let back = try await blob.read(at: base, count: 8_000)
+                #expect(back[..<100].allSatisfy { $0 == 1 } && back[100..<150].allSatisfy { $0 == 3 }, "\(options)")
+                #expect(back[150..<5_000].allSatisfy { $0 == 0 } && back[5_000...].allSatisfy { $0 == 2 }, "\(options)")
+            }
+            try await blob.write(batch: [])  // nothing to write: returns
+            // An element past the largest file is refused before any write.
+            let length = try blob.length()
+            do {
+                try await blob.write(batch: [(0, [IOBuffer(bytes: [9])]), (UInt64(Int64.max), [IOBuffer(bytes: [9])])])
+                Issue.record("a write past the largest file was accepted")
+            } catch let error as IOError {
+                guard case .invalidArgument = error.reason else { throw error }
+                #expect(error.context?.contains("write 1 of the batch of 2") == true, "\(error)")
+            }
+            #expect(try blob.length() == length)
+            #expect(try await blob.read(at: 0, count: 1) == [1])
         }
     }
 }

@@ -1,5 +1,5 @@
-// A blob against a model: random writes (every durability, vectored, past
-// the end to leave a hole), reads (cached and uncached, into new memory, into
+// A blob against a model: random writes (every durability, vectored, in
+// batches, past the end to leave a hole), reads (cached and uncached, into new memory, into
 // a caller's buffer and in batches, some past the end), resizes both ways and length
 // queries, each checked against an array that holds what the blob should.
 // At the end the blob is read back by a new Storage on the same directory.
@@ -42,6 +42,24 @@ import URingTestSupport
             for step in 1...(underThreadSanitizer ? 50 : 150) {  // ThreadSanitizer runs many times slower
                 let context: Comment = "seed \(seed), direct \(direct), step \(step), length \(model.count)"
                 switch Int.random(in: 0..<10, using: &generator) {
+                case 3 where Bool.random(using: &generator):
+                    // A batch of writes at disjoint places (slots of `slot`
+                    // bytes, up to a little past the end), all at once.
+                    let slot = direct ? 4096 : 512
+                    let slots = (0...(model.count / slot + 4)).shuffled(using: &generator).prefix(Int.random(in: 1...6, using: &generator))
+                    var batch: [(offset: UInt64, buffers: [IOBuffer])] = []
+                    for index in slots {
+                        let size = direct ? slot : Int.random(in: 1...slot, using: &generator)
+                        let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                        batch.append((UInt64(index * slot), Self.split(bytes, unit: unit, alignment: alignment, using: &generator)))
+                    }
+                    try await blob.write(batch: batch, options: Self.writeOptions(direct: direct, using: &generator))
+                    for (offset, buffers) in batch {
+                        let bytes = buffers.flatMap(\.bytes)
+                        let start = Int(offset)
+                        if start + bytes.count > model.count { model += [UInt8](repeating: 0, count: start + bytes.count - model.count) }
+                        model.replaceSubrange(start..<(start + bytes.count), with: bytes)
+                    }
                 case 0..<4:
                     // A write anywhere up to a little past the end (a hole
                     // reads as zeros), in one buffer or several.

@@ -1,12 +1,13 @@
-// Many reads, one wait: a batch of reads handed to the loop together and
+// Many reads or writes, one wait: a batch handed to the loop together and
 // awaited as one.
 //
-// Each read on its own costs its task a hand-off to the loop and a resume
-// back, and the resume (a pool thread woken, or a hop) costs as much as a
-// page-cache read itself. A task that needs many blocks at once (a
-// multi-get, an index walk, a compaction's inputs) hands them over under
-// one lock with one publish, and is resumed once, when the last completes;
-// the kernel gets them in as few `io_uring_enter` calls as the ring holds.
+// Each request on its own costs its task a hand-off to the loop and a
+// resume back, and the resume (a pool thread woken, or a hop) costs as much
+// as a page-cache read itself. A task that needs many blocks at once (a
+// multi-get, an index walk, a checkpoint's dirty pages) hands them over
+// under one lock with one publish, and is resumed once, when the last
+// completes; the kernel gets them in as few `io_uring_enter` calls as the
+// ring holds.
 import URing
 
 extension Handle {
@@ -29,22 +30,57 @@ extension Handle {
     public func read(
         batch: [BatchRead], rwFlags: Int32 = 0, deadline: ContinuousClock.Instant? = nil
     ) async throws -> [Result<IOBuffer, any Error>] {
+        try await perform(batch, operation: "read") { read throws(IOError) in
+            (try readRequest(from: read.fd, at: read.offset, into: read.buffer, count: read.count, rwFlags: rwFlags,
+                             deadline: deadline, cancellable: false), read.buffer)
+        }
+    }
+
+    /// Writes every element of `batch` (all its bytes at its offset,
+    /// continuing after short writes; `rwFlags` takes `RWF_*` such as
+    /// `RWF_DSYNC`) and returns when all have ended, with one outcome per
+    /// element, in order. One element's failure does not end the others.
+    /// The writes run in any order and at once: elements whose ranges
+    /// overlap leave those bytes undefined.
+    ///
+    /// As for reads: regular files and block devices, not cancelled in
+    /// flight.
+    ///
+    /// - Throws: `CancellationError` if the task was cancelled before the
+    ///   call; `IOError` `.invalidArgument` for an element whose end is past
+    ///   the largest file offset, before any write is submitted.
+    public func write(
+        batch: [BatchWrite], rwFlags: Int32 = 0, deadline: ContinuousClock.Instant? = nil
+    ) async throws -> [Result<Void, any Error>] {
+        try await perform(batch, operation: "write") { write throws(IOError) in
+            (try writeRequest(write.buffers, to: write.fd, at: write.offset, rwFlags: rwFlags, deadline: deadline,
+                              cancellable: false), ())
+        }
+    }
+
+    /// Makes each element's request (nil: nothing to transfer, answered at
+    /// once with the second value), hands them over together, and waits
+    /// once for all.
+    private func perform<Element, Value: Sendable>(
+        _ batch: [Element], operation: String,
+        _ makeRequest: (Element) throws(IOError) -> (ValueRequest<Value>?, Value)
+    ) async throws -> [Result<Value, any Error>] {
         if Task.isCancelled { throw CancellationError() }
-        var requests: [(index: Int, request: ValueRequest<IOBuffer>)] = []
+        var results: [Result<Value, any Error>] = []
+        var requests: [(index: Int, request: ValueRequest<Value>)] = []
+        results.reserveCapacity(batch.count)
         requests.reserveCapacity(batch.count)
-        for (index, read) in batch.enumerated() {
-            do {
-                // nil: nothing to read (count 0), answered below.
-                if let request = try readRequest(from: read.fd, at: read.offset, into: read.buffer, count: read.count,
-                                                 rwFlags: rwFlags, deadline: deadline, cancellable: false) {
-                    requests.append((index, request))
-                }
+        for (index, element) in batch.enumerated() {
+            do throws(IOError) {
+                let (request, empty) = try makeRequest(element)
+                results.append(.success(empty))
+                if let request { requests.append((index, request)) }
             } catch {
-                throw IOError.labelling(error, with: "read \(index) of the batch of \(batch.count)")
+                throw IOError.labelling(error, with: "\(operation) \(index) of the batch of \(batch.count)")
             }
         }
-        guard !requests.isEmpty else { return batch.map { .success($0.buffer) } }
-        let collector = BatchCollector<IOBuffer>(count: requests.count)
+        guard !requests.isEmpty else { return results }
+        let collector = BatchCollector<Value>(count: requests.count)
         let outcomes = await withUnsafeContinuation { continuation in
             collector.continuation = continuation
             for (slot, entry) in requests.enumerated() {
@@ -52,8 +88,6 @@ extension Handle {
             }
             core.submit(batch: requests.map(\.request))
         }
-        // Elements with nothing to read kept their empty buffer.
-        var results = batch.map { Result<IOBuffer, any Error>.success($0.buffer) }
         for (slot, entry) in requests.enumerated() { results[entry.index] = outcomes[slot] }
         return results
     }
