@@ -38,16 +38,7 @@ extension Blob {
         }
         guard let loop else { return [] }
         var outcomes = try await loop.read(batch: reads, rwFlags: flags, deadline: deadline)
-        // A kernel or filesystem that rejects RWF_DONTCACHE does so before
-        // moving a byte: those reads go again without it.
-        let rejected = outcomes.indices.compactMap { index -> (Int, Int32)? in
-            guard case .failure(let error) = outcomes[index], let retry = retryFlags(afterRejecting: error, of: flags) else { return nil }
-            return (index, retry)
-        }
-        if let retry = rejected.first?.1 {
-            let again = try await loop.read(batch: rejected.map { reads[$0.0] }, rwFlags: retry, deadline: deadline)
-            for (slot, (index, _)) in rejected.enumerated() { outcomes[index] = again[slot] }
-        }
+        try await retryRejected(&outcomes, of: reads, flags: flags) { try await loop.read(batch: $0, rwFlags: $1, deadline: deadline) }
         return try outcomes.enumerated().map { index, outcome in
             do {
                 return try outcome.get()
@@ -89,14 +80,7 @@ extension Blob {
         }
         guard let loop else { return }
         var outcomes = try await loop.write(batch: writes, rwFlags: flags, deadline: deadline)
-        let rejected = outcomes.indices.compactMap { index -> (Int, Int32)? in
-            guard case .failure(let error) = outcomes[index], let retry = retryFlags(afterRejecting: error, of: flags) else { return nil }
-            return (index, retry)
-        }
-        if let retry = rejected.first?.1 {
-            let again = try await loop.write(batch: rejected.map { writes[$0.0] }, rwFlags: retry, deadline: deadline)
-            for (slot, (index, _)) in rejected.enumerated() { outcomes[index] = again[slot] }
-        }
+        try await retryRejected(&outcomes, of: writes, flags: flags) { try await loop.write(batch: $0, rwFlags: $1, deadline: deadline) }
         for (index, outcome) in outcomes.enumerated() {
             if case .failure(let error) = outcome {
                 throw labelled(IOError.labelling(error, with: "write \(index) of the batch of \(batch.count)"))
@@ -109,5 +93,21 @@ extension Blob {
                 throw labelled(error)
             }
         }
+    }
+
+    /// Runs again, through `again`, the elements whose transfer the kernel
+    /// or filesystem rejected for RWF_DONTCACHE (which it does before moving
+    /// a byte), without the flag, and puts their new outcomes in place.
+    private func retryRejected<Element, Value>(
+        _ outcomes: inout [Result<Value, any Error>], of elements: [Element], flags: Int32,
+        _ again: ([Element], Int32) async throws -> [Result<Value, any Error>]
+    ) async throws {
+        let rejected = outcomes.indices.compactMap { index -> (Int, Int32)? in
+            guard case .failure(let error) = outcomes[index], let retry = retryFlags(afterRejecting: error, of: flags) else { return nil }
+            return (index, retry)
+        }
+        guard let retry = rejected.first?.1 else { return }
+        let outcomesAgain = try await again(rejected.map { elements[$0.0] }, retry)
+        for (slot, (index, _)) in rejected.enumerated() { outcomes[index] = outcomesAgain[slot] }
     }
 }
