@@ -99,3 +99,28 @@ extension BlobBatchTests {
         }
     }
 }
+
+extension BlobBatchTests {
+    /// tmpfs refuses RWF_DONTCACHE before moving a byte: every element of a
+    /// first batch is refused, sent again without the flag, and remembered.
+    @Test func batchesFallBackWhereTheFilesystemRejectsUncachedIO() async throws {
+        for operation in ["write", "read"] {
+            try await withStorage(in: "/dev/shm") { storage, _ in
+                let (blob, _, _) = try await storage.open(partition: "p", name: [4])
+                if operation == "read" { try await blob.write([UInt8](repeating: 5, count: 300), at: 0) }
+                let supportedBefore = storage.core.dropFromCacheSupported.load(ordering: .relaxed)
+                #expect(supportedBefore)
+                if operation == "write" {
+                    try await blob.write(batch: [(0, [IOBuffer(bytes: [1, 2])]), (100, [IOBuffer(bytes: [3])])],
+                                         options: WriteOptions(durability: .buffered, dropFromCache: true))
+                    #expect(try await blob.read(at: 0, count: 101) == [1, 2] + [UInt8](repeating: 0, count: 98) + [3])
+                } else {
+                    let filled = try await blob.read(batch: [(0, IOBuffer(capacity: 10)), (200, IOBuffer(capacity: 100))], options: .uncached)
+                    #expect(filled.map(\.bytes) == [[UInt8](repeating: 5, count: 10), [UInt8](repeating: 5, count: 100)])
+                }
+                let supportedAfter = storage.core.dropFromCacheSupported.load(ordering: .relaxed)
+                #expect(!supportedAfter, "\(operation)")
+            }
+        }
+    }
+}
