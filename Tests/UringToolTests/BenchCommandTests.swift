@@ -31,6 +31,7 @@ import Testing
             (["storage-read", "--batch", "0"], "--batch must divide the concurrency (32), got 0"),
             (["storage-read", "--batch", "5"], "--batch must divide the concurrency (32), got 5"),
             (["storage-read", "--batch", "8", "--concurrency", "4"], "--batch must divide the concurrency (4), got 8"),
+            (["echo", "--batch", "4"], "--batch applies to storage-read only"),
         ]
         expectRefused(BenchCommand.self, cases)
     }

@@ -71,13 +71,16 @@ struct BenchCommand: AsyncParsableCommand {
         if let concurrency, !(1...4096).contains(concurrency) {
             throw ValidationError("--concurrency must be in 1...4096, got \(concurrency)")
         }
+        let selectedWorkloads = workloads.isEmpty ? Workload.allCases : workloads
         if batch != 1 {
+            guard selectedWorkloads.contains(.storageRead) else {
+                throw ValidationError("--batch applies to storage-read only")
+            }
             let readConcurrency = concurrency ?? Workload.storageRead.defaultConcurrency
             guard (1...readConcurrency).contains(batch), readConcurrency % batch == 0 else {
                 throw ValidationError("--batch must divide the concurrency (\(readConcurrency)), got \(batch)")
             }
         }
-        let selectedWorkloads = workloads.isEmpty ? Workload.allCases : workloads
         for engine in engines where !selectedWorkloads.contains(where: { $0.engines.contains(engine) }) {
             throw ValidationError("engine \(engine.rawValue) runs none of the selected workloads (\(selectedWorkloads.map(\.rawValue).joined(separator: ", ")))")
         }
