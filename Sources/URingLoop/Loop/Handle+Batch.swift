@@ -30,7 +30,7 @@ extension Handle {
     public func read(
         batch: [BatchRead], rwFlags: Int32 = 0, deadline: ContinuousClock.Instant? = nil
     ) async throws -> [Result<IOBuffer, any Error>] {
-        try await perform(batch, operation: "read") { read throws(IOError) in
+        try await performBatch(batch, operation: "read") { read throws(IOError) in
             (try readRequest(from: read.fd, at: read.offset, into: read.buffer, count: read.count, rwFlags: rwFlags,
                              deadline: deadline, cancellable: false), read.buffer)
         }
@@ -52,7 +52,7 @@ extension Handle {
     public func write(
         batch: [BatchWrite], rwFlags: Int32 = 0, deadline: ContinuousClock.Instant? = nil
     ) async throws -> [Result<Void, any Error>] {
-        try await perform(batch, operation: "write") { write throws(IOError) in
+        try await performBatch(batch, operation: "write") { write throws(IOError) in
             (try writeRequest(write.buffers, to: write.fd, at: write.offset, rwFlags: rwFlags, deadline: deadline,
                               cancellable: false), ())
         }
@@ -61,7 +61,7 @@ extension Handle {
     /// Makes each element's request (nil: nothing to transfer, answered at
     /// once with the second value), hands them over together, and waits
     /// once for all.
-    private func perform<Element, Value: Sendable>(
+    private func performBatch<Element, Value: Sendable>(
         _ batch: [Element], operation: String,
         _ makeRequest: (Element) throws(IOError) -> (ValueRequest<Value>?, Value)
     ) async throws -> [Result<Value, any Error>] {
