@@ -217,6 +217,33 @@ import URingTestSupport
         }
     }
 
+    @Test func aStreamAllocatesItsBufferOnlyForTheReceivesThatUseIt() async throws {
+        try await withNetwork { network in
+            let (_, client, server) = try await connectedPair(network)
+            // Receives into the caller's buffer, a peek with nothing
+            // buffered and a message larger than the buffer need none.
+            let target = IOBuffer(capacity: 8)
+            try await client.sink.send([1, 2, 3])
+            var received: [UInt8] = []
+            while received.count < 3 {
+                #expect(try await server.stream.receive(into: target) > 0)
+                received += target.bytes
+            }
+            #expect(received == [1, 2, 3])
+            #expect(try server.stream.peek(maxLength: 10) == [])
+            let large = pattern(NetworkConfiguration().receiveBufferSize + 1, seed: 3)
+            async let sent: Void = client.sink.send(large)
+            #expect(try await server.stream.receive(exactly: large.count) == large)
+            try await sent
+            #expect(!server.stream.hasBuffer)
+            // The first buffered receive allocates it.
+            try await client.sink.send([4, 5, 6, 7])
+            #expect(try await server.stream.receive(upTo: 1) == [4])
+            #expect(server.stream.hasBuffer)
+            #expect(try await server.stream.receive(exactly: 3) == [5, 6, 7])
+        }
+    }
+
     @Test func aReceiveIntoABufferTimesOutNamingThePeerAndLeavesTheStreamUsable() async throws {
         try await withNetwork(timeout: .milliseconds(100)) { network in
             let (_, client, server) = try await connectedPair(network)

@@ -1,10 +1,15 @@
 // The receiving half of a connection, with a buffer so that many small
 // exact reads cost one large receive, and large reads bypass the buffer.
 //
-// Invariant (why `@unchecked Sendable` is sound): `buffer`, `start` and `isBroken` are
-// touched only by the one call that holds `busy` (acquired with acquire
-// ordering, released with release ordering), so calls from different tasks
-// are ordered; a concurrent second call is refused, not raced.
+// The buffer is allocated by the first receive that needs it, so a
+// connection served only by `receive(into:)` (a proxy, an echo server) holds
+// none: 64 KiB less per connection by default.
+//
+// Invariant (why `@unchecked Sendable` is sound): `storage`, `start` and
+// `isBroken` are touched only by the one call that holds `busy` (acquired
+// with acquire ordering, released with release ordering), so calls from
+// different tasks are ordered; a concurrent second call is refused, not
+// raced.
 import Synchronization
 import URing
 import URingLoop
@@ -13,15 +18,15 @@ import URingLoop
 public final class Stream: @unchecked Sendable {
     let socket: Socket
     private let busy = Atomic<Bool>(false)
-    /// Received, unread bytes are `start..<buffer.count`.
-    private let buffer: IOBuffer
+    /// Received, unread bytes are `start..<buffer.count`; nil until a
+    /// receive first needs the buffer.
+    private var storage: IOBuffer?
     private var start = 0
     /// Set when a failed large receive lost part of a message.
     private var isBroken = false
 
     init(socket: Socket) {
         self.socket = socket
-        buffer = IOBuffer(capacity: max(socket.configuration.receiveBufferSize, 1))
     }
 
     /// The peer's address.
@@ -42,7 +47,21 @@ public final class Stream: @unchecked Sendable {
     public var executor: LoopExecutor { socket.receiveLoop.executor }
 
     /// Unread bytes already received.
-    private var buffered: Int { buffer.count - start }
+    private var buffered: Int { (storage?.count ?? 0) - start }
+
+    /// How many bytes the buffer holds: larger messages bypass it.
+    private var bufferCapacity: Int { max(socket.configuration.receiveBufferSize, 1) }
+
+    /// The buffer, allocated on first use (caller holds `busy`).
+    private var buffer: IOBuffer {
+        if let storage { return storage }
+        let allocated = IOBuffer(capacity: bufferCapacity)
+        storage = allocated
+        return allocated
+    }
+
+    /// Whether the stream has allocated its buffer (this package's tests).
+    package var hasBuffer: Bool { storage != nil }
 
     /// Returns exactly `count` bytes, by `deadline` (nil: within the
     /// read/write timeout; a deadline of its own may be later or earlier).
@@ -144,7 +163,7 @@ public final class Stream: @unchecked Sendable {
         guard count >= 0 else { throw IOError("recv", .invalidArgument("negative byte count \(count)")) }
         try acquire()
         let deadline = deadline ?? socket.deadline
-        if count > buffer.capacity { return .large(deadline) }
+        if count > bufferCapacity { return .large(deadline) }
         return nextStep(exactly: count, deadline: deadline)
     }
 
@@ -272,6 +291,7 @@ public final class Stream: @unchecked Sendable {
             throw IOError("peek", .invalidArgument("a receive is in progress on this stream"))
         }
         defer { busy.store(false, ordering: .releasing) }
+        guard buffered > 0 else { return [] }
         return buffer.withUnsafeBytes { Array($0[start..<(start + min(maxLength, buffered))]) }
     }
 
