@@ -561,6 +561,42 @@ import URing
         await handle.shutdown()
     }
 
+    @Test func moreRequestsInFlightThanTheCompletionQueueHoldsAllComplete() async throws {
+        // 20,000 one-byte receives wait on one socket: more than the old
+        // largest capacity (16,384), and far more than this loop's 64-entry
+        // completion queue. One send answers them all at once, so the
+        // kernel holds back most completions (NODROP) and the loop must
+        // collect them over later enters: every receive gets its byte, and
+        // together they got every byte sent.
+        let count = 20_000
+        var configuration = LoopConfiguration()
+        configuration.size = 32
+        configuration.requestCapacity = LoopConfiguration.maximumRequestCapacity
+        configuration.completionQueueEntriesForTesting = 64
+        let handle = try IOLoop.start(configuration)
+        let (writer, reader) = try socketPair()
+        defer { close(writer); close(reader) }
+        let sent = (0..<count).map { UInt8(truncatingIfNeeded: $0 % 251) }
+        let received = try await within(300, "\(count) receives answered by one send") {
+            try await withThrowingTaskGroup(of: [UInt8].self) { group in
+                for _ in 0..<count {
+                    group.addTask { try await handle.receive(from: reader, count: 1) }
+                }
+                while handle.statistics.pendingRequests < count { try await Task.sleep(for: .milliseconds(1)) }
+                try await handle.send(sent, to: writer)
+                var bytes: [UInt8] = []
+                while let one = try await group.next() {
+                    #expect(one.count == 1)
+                    bytes += one
+                }
+                return bytes
+            }
+        }
+        #expect(received.count == count)
+        #expect(received.sorted() == sent.sorted())
+        await handle.shutdown()
+    }
+
     @Test func requestsPastTheSubmissionQueueStayAdmittedUpToTheCapacity() async throws {
         // A receive keeps its place until data comes. With 4 SQ entries and
         // room for 64 requests, 40 idle receives are all admitted and the

@@ -82,6 +82,33 @@ final class ProbeRequest: Request, @unchecked Sendable {
         #expect(try second.outcome?.get() == 9)
     }
 
+    @Test func slotsGrowWithTheRequestsHeldAndFreedOnesAreReusedFirst() {
+        // A network loop's capacity is a million: the table must not
+        // allocate for it up front.
+        var table = WaiterTable(capacity: 1 << 20)
+        #expect(table.slots.isEmpty)
+        let ids = (0..<3).map { _ in table.insert(ProbeRequest(), targetTick: nil) }
+        #expect(table.slots.count == 3)
+        #expect(ids.map(\.index) == [0, 1, 2])
+        for id in ids {
+            _ = table.stage(id)
+            _ = table.complete(userData: id.userData, result: 1)
+        }
+        #expect(table.isEmpty)
+        // The most recently freed slot comes back first, and no new one is
+        // made while freed ones are left.
+        let reused = (0..<3).map { _ in table.insert(ProbeRequest(), targetTick: nil) }
+        #expect(reused.map(\.index) == [2, 1, 0])
+        #expect(table.slots.count == 3)
+        #expect(table.freeCount == (1 << 20) - 3)
+        // The capacity still bounds it.
+        var small = WaiterTable(capacity: 2)
+        _ = small.insert(ProbeRequest(), targetTick: nil)
+        #expect(!small.isFull)
+        _ = small.insert(ProbeRequest(), targetTick: nil)
+        #expect(small.isFull && small.freeCount == 0)
+    }
+
     @Test func cancelledWhileIdleEndsAtStaging() {
         var table = WaiterTable(capacity: 2)
         let request = ProbeRequest(needed: 2)

@@ -32,6 +32,8 @@ public final class Ring {
 
     /// The largest SQ size the kernel accepts (`IORING_MAX_ENTRIES`).
     public static let maximumEntries: UInt32 = 32768
+    /// The largest CQ size the kernel accepts (`IORING_MAX_CQ_ENTRIES`).
+    public static let maximumCompletionEntries: UInt32 = 2 * maximumEntries
 
     /// Creates a ring with at least `entries` SQ slots (rounded up to a power
     /// of two).

@@ -130,10 +130,16 @@ public final class IOLoop {
             flags.insert(.singleIssuer)
             if configuration.submissionPollIdle == nil { flags.formUnion([.deferTaskRun, .taskRunFlag]) }
         }
-        // The CQ is sized from the request capacity so it cannot overflow.
+        // The CQ is sized from the request capacity, up to the kernel's
+        // largest; past that, completions that do not fit wait in the
+        // kernel (NODROP) until the next enter collects them.
         ring = try Ring(entries: configuration.size, options: RingOptions(
             flags: flags, completionQueueEntries: configuration.completionQueueEntries,
             submissionThreadIdle: configuration.submissionPollIdle))
+        guard ring.features.contains(.noDrop) || configuration.requestCapacity * 4 <= Int(ring.completionQueue.capacity) else {
+            throw IOError("io_uring_setup", .invalidArgument(
+                "requestCapacity \(configuration.requestCapacity) needs a kernel that keeps completions the queue cannot hold (IORING_FEAT_NODROP, Linux 5.5)"))
+        }
         self.configuration = configuration
         self.channel = channel
         self.waker = waker

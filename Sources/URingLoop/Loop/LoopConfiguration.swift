@@ -12,8 +12,8 @@ public struct LoopConfiguration: Sendable, Hashable {
     /// blocking a thread). A request holds its place until it completes,
     /// so a server's receive loop needs one per connection waiting for
     /// data: size this by connections, not by batch. At most
-    /// `LoopConfiguration.maximumRequestCapacity`; the completion queue is
-    /// sized from it (four entries each, so it cannot overflow).
+    /// `LoopConfiguration.maximumRequestCapacity`. The loop's bookkeeping
+    /// grows with the requests actually held, not with this bound.
     public var requestCapacity = 4096
     /// Busy-poll completions (IOPOLL): only for O_DIRECT I/O on polled devices.
     public var ioPoll = false
@@ -73,18 +73,28 @@ public struct LoopConfiguration: Sendable, Hashable {
 
     public init() {}
 
-    /// The largest `requestCapacity`: four completion-queue entries each
-    /// must fit the kernel's largest completion queue (twice its largest
-    /// submission queue).
-    public static let maximumRequestCapacity = Int(Ring.maximumEntries) / 2
+    /// The largest `requestCapacity`, 1,048,576: more than a process has
+    /// descriptors by default, so a server's receive loop is bounded by its
+    /// connections, not by this.
+    public static let maximumRequestCapacity = 1 << 20
 
     /// Completion-queue entries for this configuration: every admitted
     /// request can have an operation CQE and a cancel CQE outstanding, plus
-    /// wake CQEs, so four per request leave ample room; and the kernel wants
-    /// at least as many as submission-queue entries.
+    /// wake CQEs, so four per request leave ample room (and the kernel
+    /// wants at least as many as submission-queue entries), up to the
+    /// kernel's largest queue. Past 16,384 requests that leaves fewer than
+    /// four each: should more complete at once than the queue holds, the
+    /// kernel keeps the rest (`IORING_FEAT_NODROP`) and hands them over at
+    /// the loop's next enter, which always asks for completions when the
+    /// kernel flags held ones. Slower for that pass; nothing is lost.
     var completionQueueEntries: UInt32 {
-        max(UInt32(requestCapacity) * 4, size * 2)
+        if let completionQueueEntriesForTesting { return completionQueueEntriesForTesting }
+        return min(max(UInt32(requestCapacity) * 4, size * 2), Ring.maximumCompletionEntries)
     }
+
+    /// A smaller completion queue than the capacity calls for (this
+    /// package's tests: completions that overflow it).
+    package var completionQueueEntriesForTesting: UInt32?
 
     /// The configuration with `size` rounded up, or a clear error for values
     /// that cannot work.

@@ -1,8 +1,10 @@
 // The flat slab of admitted requests, indexed by `WaiterID`.
 //
 // Invariants (loop thread only):
-// - `count` = occupied slots <= capacity = the loop's request capacity, so
-//   in-flight requests never exceed what the CQ was sized for.
+// - `count` = occupied slots <= capacity = the loop's request capacity.
+// - `slots` grows one slot at a time, and only when no freed slot is left,
+//   so its size is the most requests held at once, not the capacity (a
+//   network loop's capacity is a million).
 // - A slot is freed only after its request's last operation CQE (or by
 //   shutdown's abandonment), so an operation CQE always finds its slot; only
 //   cancel CQEs can be stale (they may arrive after the target finished and
@@ -39,23 +41,31 @@ struct WaiterTable {
         case finished(targetTick: UInt64?)
     }
 
-    private(set) var slots: [Slot]
-    private var free: [Int]
+    private(set) var slots: [Slot] = []
+    /// Freed slots, the most recently freed last (reused first: its memory
+    /// is the likeliest to be in cache).
+    private var free: [Int] = []
     private(set) var count = 0
+    let capacity: Int
 
     init(capacity: Int) {
-        slots = Array(repeating: Slot(), count: capacity)
-        free = Array((0..<capacity).reversed())
+        self.capacity = capacity
     }
 
-    var capacity: Int { slots.count }
-    var isFull: Bool { count == slots.count }
+    var isFull: Bool { count == capacity }
     var isEmpty: Bool { count == 0 }
-    var freeCount: Int { slots.count - count }
+    var freeCount: Int { capacity - count }
 
     /// Admits `request`; the table must not be full.
     mutating func insert(_ request: Request, targetTick: UInt64?) -> WaiterID {
-        let index = free.removeLast()
+        precondition(!isFull, "admitting a request to a full waiter table")
+        let index: Int
+        if let freed = free.popLast() {
+            index = freed
+        } else {
+            index = slots.count
+            slots.append(Slot())
+        }
         let id = WaiterID(index: UInt32(index), generation: slots[index].generation)
         slots[index].request = request
         slots[index].inFlight = false

@@ -37,8 +37,9 @@ public struct NetworkConfiguration: Sendable, Hashable {
     /// Settings of the loop(s). A receive loop holds a request for every
     /// connection waiting for data, so a network's loops default to the
     /// largest request capacity (`LoopConfiguration.maximumRequestCapacity`,
-    /// 16,384 each) rather than a storage loop's: connections past it wait
-    /// for a place, accepts on the receive loop too.
+    /// 1,048,576 each) rather than a storage loop's: the descriptor limit
+    /// comes first. With a smaller one, connections past it wait for a
+    /// place, accepts on the receive loop too.
     public var loop = NetworkConfiguration.defaultLoop
 
     public init() {}
