@@ -36,12 +36,19 @@ func withNetwork<T>(
 }
 
 /// Waits (at most a minute: a guard against hangs) until a receive has
-/// reached the network's loop.
-func untilAReceiveIsPending(_ network: Network) async throws {
+/// reached the network's receive loop, besides the accepts `listener`
+/// keeps armed there (an idle listener's, which no connection ends).
+func untilAReceiveIsPending(_ network: Network, besidesTheAcceptsOf listener: Listener? = nil) async throws {
+    try await untilPending(network, atLeast: (listener?.queue.armedCount ?? 0) + 1, "the receive")
+}
+
+/// Waits (at most a minute) until `count` requests are held by the
+/// network's receive loop.
+func untilPending(_ network: Network, atLeast count: Int, _ what: String) async throws {
     let patience = ContinuousClock.now + .seconds(60)
-    while network.receiveLoop.statistics.pendingRequests == 0 {
-        try #require(ContinuousClock.now < patience, "the receive never reached the loop")
-        await Task.yield()
+    while network.receiveLoop.statistics.pendingRequests < UInt64(count) {
+        try #require(ContinuousClock.now < patience, "\(what) never reached the loop")
+        try await Task.sleep(for: .milliseconds(1))
     }
 }
 

@@ -291,7 +291,7 @@ import URingTestSupport
 
     @Test func cancellingAWaitingReceiveFreesTheStreamAndLosesNothing() async throws {
         try await withNetwork { network in
-            let (_, client, server) = try await connectedPair(network)
+            let (listener, client, server) = try await connectedPair(network)
             for kind in 0..<3 {
                 let waiting = Task { () async throws -> [UInt8] in
                     switch kind {
@@ -306,7 +306,7 @@ import URingTestSupport
                 // Usually in the ring by now (the statistics may lag, and then
                 // the cancel meets the receive before it is submitted: the
                 // outcome must be the same).
-                try await untilAReceiveIsPending(network)
+                try await untilAReceiveIsPending(network, besidesTheAcceptsOf: listener)
                 waiting.cancel()
                 do {
                     let received = try await waiting.value
@@ -399,11 +399,8 @@ import URingTestSupport
         let (listener, client, server) = try await connectedPair(network)
         let receiver = Task { try await server.stream.receive(exactly: 4) }
         let accepter = Task { try await listener.accept() }
-        let patience = ContinuousClock.now + .seconds(60)
-        while network.receiveLoop.statistics.pendingRequests < 2 {
-            try #require(ContinuousClock.now < patience, "the receive and the accept never reached the loop")
-            try await Task.sleep(for: .milliseconds(1))
-        }
+        // The listener's armed accepts, and the receive.
+        try await untilPending(network, atLeast: Listener.acceptDepth + 1, "the receive and the accepts")
         try await bounded("the network's shutdown", seconds: 300) { await network.shutdown() }
         await expectIOError(.shutdown) { _ = try await receiver.value }
         await expectIOError(.shutdown) { _ = try await accepter.value }
@@ -414,7 +411,7 @@ import URingTestSupport
         try await withNetwork { network in
             let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
             let pending = Task { try await listener.accept() }
-            try await untilAReceiveIsPending(network)  // the accept reached the loop
+            try await untilPending(network, atLeast: Listener.acceptDepth, "the accepts")
             listener.close()
             let closed = IOError("accept", .invalidArgument("the listener is closed"), context: "\(listener.localAddress)")
             let outcome = await pending.result
@@ -494,11 +491,7 @@ import URingTestSupport
                         #expect(echoed == pattern(8, seed: index), "connection \(index)")
                     }
                 }
-                let patience = ContinuousClock.now + .seconds(60)
-                while network.receiveLoop.statistics.pendingRequests < UInt64(2 * count) {
-                    try #require(ContinuousClock.now < patience, "the idle receives never were all admitted")
-                    try await Task.sleep(for: .milliseconds(1))
-                }
+                try await untilPending(network, atLeast: 2 * count + listener.queue.armedCount, "every idle receive")
                 let newcomer = try await network.dial(listener.localAddress)
                 try await newcomer.sink.send(pattern(16, seed: 999))
                 #expect(try await newcomer.stream.receive(exactly: 16) == pattern(16, seed: 999))
@@ -515,9 +508,9 @@ import URingTestSupport
 
     @Test func closingWhileAReceiveIsPendingResumesTheReceiver() async throws {
         try await withNetwork { network in
-            let (_, client, server) = try await connectedPair(network)
+            let (listener, client, server) = try await connectedPair(network)
             let receiver = Task { try await server.stream.receive(exactly: 8) }
-            try await untilAReceiveIsPending(network)
+            try await untilAReceiveIsPending(network, besidesTheAcceptsOf: listener)
             server.stream.close()
             let outcome = await receiver.result
             #expect(throws: IOError("recv", .endOfFile, context: "\(server.peer): peer closed with 0 bytes of the message received")) {

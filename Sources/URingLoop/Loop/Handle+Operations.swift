@@ -259,6 +259,18 @@ extension Handle {
         try await core.perform(AcceptRequest(fd: fd, deadline: deadline))
     }
 
+    /// Accepts one connection without suspending anyone: `completion` runs
+    /// once, on the loop thread (or at once on this thread if the loop has
+    /// shut down), so it must be quick and must not block. The request has
+    /// no deadline and no task to cancel it; a shutdown of the listening
+    /// socket ends it, and so does any shutdown of the loop, a draining one
+    /// too (`IOError` `.shutdown`): an accept armed ahead is not work in
+    /// flight. For layers that keep accepts armed ahead of their callers
+    /// (URingNetwork's `Listener`).
+    package func accept(on fd: Int32, completion: @escaping @Sendable (Result<AcceptedSocket, any Error>) -> Void) {
+        core.submit(AcceptRequest(fd: fd, deadline: nil, armedAhead: true), completionHandler: completion)
+    }
+
     /// Connects a socket to `address`.
     public func connect(_ fd: Int32, to address: SocketAddress, deadline: ContinuousClock.Instant? = nil) async throws {
         try await core.perform(ConnectRequest(fd: fd, peer: address, deadline: deadline))

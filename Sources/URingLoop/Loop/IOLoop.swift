@@ -57,6 +57,8 @@ public final class IOLoop {
     /// Set once a shutdown asked to cancel what the loop holds: cancellable
     /// requests then end with `.shutdown` instead of being waited for.
     @exclusivity(unchecked) private var cancelsForShutdown = false
+    /// A draining shutdown cancelled the requests armed ahead.
+    @exclusivity(unchecked) private var cancelledArmedAhead = false
     @exclusivity(unchecked) private var completedAtLastPass: UInt64 = 0
     @exclusivity(unchecked) private var statistics = LoopStatistics()
     @exclusivity(unchecked) private var spinner: IdleSpinner
@@ -435,6 +437,13 @@ public final class IOLoop {
             // Once: later admissions are refused in `admit`.
             cancelsForShutdown = true
             for id in waiters.cancellableUnmarked() { cancel(id, reason: .shutdown) }
+        } else if drained.finished && !cancelledArmedAhead {
+            // A draining shutdown still ends what was armed on nobody's
+            // behalf: it would otherwise wait for a peer that may never
+            // come. Once; the channel admits nothing more, and requests
+            // from this thread are refused from now on (`isClosing`).
+            cancelledArmedAhead = true
+            for id in waiters.cancellableUnmarked(armedAheadOnly: true) { cancel(id, reason: .shutdown) }
         }
 
         pass.expectedSeq = (snapshot &+ UInt64(drained.promoted)) & Waker.sequenceMask
@@ -446,7 +455,8 @@ public final class IOLoop {
     }
 
     private func admit(_ request: Request) {
-        if request.isCancelRequested || (cancelsForShutdown && request.cancellable) {
+        if request.isCancelRequested
+            || ((cancelsForShutdown || (cancelledArmedAhead && request.armedAhead)) && request.cancellable) {
             statistics.cancellations += 1
             statistics.requestsCompleted += 1
             request.fail(request.isCancelRequested ? CancellationError() : request.error(for: .shutdown))

@@ -8,13 +8,13 @@ final class AcceptRequest: ValueRequest<AcceptedSocket>, @unchecked Sendable {
     private let address: UnsafeMutablePointer<sockaddr_storage>
     private let length: UnsafeMutablePointer<socklen_t>
 
-    init(fd: Int32, deadline: ContinuousClock.Instant?) {
+    init(fd: Int32, deadline: ContinuousClock.Instant?, armedAhead: Bool = false) {
         self.fd = fd
         address = .allocate(capacity: 1)
         address.initialize(to: sockaddr_storage())
         length = .allocate(capacity: 1)
         length.initialize(to: socklen_t(MemoryLayout<sockaddr_storage>.size))
-        super.init(operation: "accept", deadline: deadline)
+        super.init(operation: "accept", deadline: deadline, armedAhead: armedAhead)
     }
 
     deinit {

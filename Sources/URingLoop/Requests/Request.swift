@@ -53,6 +53,10 @@ class Request: @unchecked Sendable {
     /// status-record lock per request, and only honour a cancellation that
     /// happened before they were submitted.
     let cancellable: Bool
+    /// Armed on nobody's behalf yet (a listener's accepts ahead of its
+    /// callers): not work a draining shutdown waits for, so every shutdown
+    /// cancels it.
+    let armedAhead: Bool
 
     /// The handle that carries the request, for a task cancellation to reach
     /// its loop. Set by the task before its cancellation record exists and
@@ -64,10 +68,11 @@ class Request: @unchecked Sendable {
     /// The waiter slot while admitted.
     var waiterID: WaiterID?
 
-    init(operation: String, deadline: ContinuousClock.Instant?, cancellable: Bool = true) {
+    init(operation: String, deadline: ContinuousClock.Instant?, cancellable: Bool = true, armedAhead: Bool = false) {
         self.operation = operation
         self.deadline = deadline
         self.cancellable = cancellable
+        self.armedAhead = armedAhead
     }
 
     /// The next SQE (without user data; the loop sets it).

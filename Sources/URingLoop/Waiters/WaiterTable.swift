@@ -155,10 +155,12 @@ struct WaiterTable {
         return (true, tick)
     }
 
-    /// The waiters whose requests may be cancelled and are not yet marked.
-    func cancellableUnmarked() -> [WaiterID] {
+    /// The waiters whose requests may be cancelled and are not yet marked;
+    /// with `armedAheadOnly`, only those armed ahead of any caller.
+    func cancellableUnmarked(armedAheadOnly: Bool = false) -> [WaiterID] {
         slots.indices.compactMap { index in
-            guard let request = slots[index].request, request.cancellable, slots[index].cancelReason == nil else { return nil }
+            guard let request = slots[index].request, request.cancellable, slots[index].cancelReason == nil,
+                  !armedAheadOnly || request.armedAhead else { return nil }
             return WaiterID(index: UInt32(index), generation: slots[index].generation)
         }
     }

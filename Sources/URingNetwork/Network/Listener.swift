@@ -26,16 +26,33 @@ public final class Listener: Sendable {
     /// The socket file of a Unix domain listener, removed when it closes.
     private let socketFile: SocketFile?
 
+    /// The accepts armed ahead of the callers, and what they accepted.
+    let queue: AcceptQueue
+
+    /// How many accepts a listener keeps armed, counting the connections
+    /// accepted ahead and not yet taken: a burst of up to this many is
+    /// taken in one pass of the loop.
+    static let acceptDepth = 16
+
     init(fd: Int32, network: Network, localAddress: SocketAddress, socketFile: SocketFile? = nil) {
         self.fd = fd
         self.network = network
         self.localAddress = localAddress
         self.socketFile = socketFile
+        queue = AcceptQueue(fd: fd, loop: network.receiveLoop, depth: Listener.acceptDepth,
+                            closedError: Listener.closedError(at: localAddress))
     }
 
     deinit {
-        if !isClosed { socketFile?.remove() }
-        Glibc.close(fd)
+        if !isClosed {
+            // Accepts still armed keep the socket listening in the kernel:
+            // shut it down so they end, and close what was accepted ahead.
+            queue.close()
+            _ = shutdown(fd, Int32(SHUT_RDWR))
+            socketFile?.remove()
+        }
+        // Closed by the queue once its last armed accept has ended.
+        queue.releaseDescriptor()
     }
 
     /// Waits for the next connection (no timeout unless `deadline`).
@@ -46,7 +63,7 @@ public final class Listener: Sendable {
         guard !isClosed else { throw closedError }
         let accepted: AcceptedSocket
         do {
-            accepted = try await network.receiveLoop.accept(on: fd, deadline: deadline)
+            accepted = try await queue.next(deadline: deadline)
         } catch {
             throw isClosed ? closedError : error
         }
@@ -66,11 +83,14 @@ public final class Listener: Sendable {
     /// and a client dialing it is told `ENOENT`.
     public func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        queue.close()
         _ = shutdown(fd, Int32(SHUT_RDWR))
         socketFile?.remove()
     }
 
-    private var closedError: IOError {
-        IOError("accept", .invalidArgument("the listener is closed"), context: "\(localAddress)")
+    private var closedError: IOError { Listener.closedError(at: localAddress) }
+
+    private static func closedError(at address: SocketAddress) -> IOError {
+        IOError("accept", .invalidArgument("the listener is closed"), context: "\(address)")
     }
 }
