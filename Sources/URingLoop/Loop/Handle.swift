@@ -18,7 +18,9 @@ public struct Handle: Sendable {
 
     /// Stops taking requests, lets the loop drain what is in flight (bounded
     /// by `LoopConfiguration.shutdownTimeout`), and returns when its thread
-    /// has exited. Later requests fail with `.shutdown`.
+    /// has exited. Later requests fail with `.shutdown`. Accepts a listener
+    /// armed ahead of its callers are not waited for: they end with
+    /// `.shutdown`, as does a caller waiting for one of them.
     ///
     /// With `cancellingInFlight`, the loop does not wait for requests that
     /// may never finish (a receive from a silent peer, an accept): every
