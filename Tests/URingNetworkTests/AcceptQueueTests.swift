@@ -27,14 +27,14 @@ import URingTestSupport
             let count = 40
             var clients: [(sink: Sink, stream: Stream)] = []
             for _ in 0..<count { clients.append(try await network.dial(listener.localAddress)) }
-            try await untilWaiting(listener, Listener.acceptDepth)
-            #expect(listener.queue.waitingCount == Listener.acceptDepth)
+            try await untilWaiting(listener, network.configuration.acceptDepth)
+            #expect(listener.queue.waitingCount == network.configuration.acceptDepth)
             #expect(listener.queue.armedCount == 0)
             // Each accept takes one and arms another; every client is
             // accepted once, in some order, and its connection works.
             var servers: [(peer: SocketAddress, sink: Sink, stream: Stream)] = []
             for _ in 0..<count { servers.append(try await listener.accept()) }
-            #expect(listener.queue.waitingCount + listener.queue.armedCount <= Listener.acceptDepth)
+            #expect(listener.queue.waitingCount + listener.queue.armedCount <= network.configuration.acceptDepth)
             let ports = Set(try clients.map { try $0.sink.localAddress.port })
             #expect(Set(servers.map(\.peer.port)) == ports)
             for (index, client) in clients.enumerated() {
@@ -50,6 +50,37 @@ import URingTestSupport
             }
             withExtendedLifetime(first) {}
         }
+    }
+
+    @Test func aListenerKeepsTheConfiguredDepthAheadAndNoMore() async throws {
+        try await withNetwork(configure: { $0.acceptDepth = 3 }) { network in
+            let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+            defer { listener.close() }
+            #expect(listener.queue.armedCount == 0, "nothing is armed before the first accept")
+            var clients: [(sink: Sink, stream: Stream)] = []
+            for _ in 0..<7 { clients.append(try await network.dial(listener.localAddress)) }
+            // The first call arms three; the one it takes is replaced, and
+            // the other clients wait in the kernel's backlog.
+            var peers: Set<UInt16> = [try await listener.accept(deadline: .now + .seconds(300)).peer.port]
+            try await untilWaiting(listener, 3)
+            #expect(listener.queue.waitingCount == 3)
+            #expect(listener.queue.armedCount == 0)
+            for _ in 1..<7 { peers.insert(try await listener.accept(deadline: .now + .seconds(300)).peer.port) }
+            #expect(peers == Set(try clients.map { try $0.sink.localAddress.port }))
+            #expect(listener.queue.waitingCount + listener.queue.armedCount == 3)
+        }
+    }
+
+    @Test func anAcceptDepthOutsideItsRangeIsRefused() throws {
+        for depth in [0, -1, 1025] {
+            var configuration = NetworkConfiguration()
+            configuration.acceptDepth = depth
+            let error = #expect(throws: IOError.self) { _ = try Network(configuration: configuration) }
+            #expect(error?.reason == .invalidArgument("acceptDepth must be in 1...1024, got \(depth)"))
+        }
+        var largest = NetworkConfiguration()
+        largest.acceptDepth = 1024
+        #expect(try largest.validated().acceptDepth == 1024)
     }
 
     @Test func closingTheListenerClosesWhatWasAcceptedAhead() async throws {
@@ -87,7 +118,7 @@ import URingTestSupport
             let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
             defer { listener.close() }
             let waiting = Task { try await listener.accept() }
-            try await untilPending(network, atLeast: Listener.acceptDepth, "the accepts")
+            try await untilPending(network, atLeast: network.configuration.acceptDepth, "the accepts")
             waiting.cancel()
             await #expect(throws: CancellationError.self) { _ = try await waiting.value }
             // Cancelled before it started: nothing armed, nothing waits.
@@ -152,7 +183,7 @@ import URingTestSupport
         let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
         let waiting = Task { try await listener.accept() }
         try await bounded("the accepts to reach the loop", seconds: 300) {
-            while group.handles[0].statistics.pendingRequests < UInt64(Listener.acceptDepth) {
+            while group.handles[0].statistics.pendingRequests < UInt64(network.configuration.acceptDepth) {
                 try await Task.sleep(for: .milliseconds(1))
             }
         }

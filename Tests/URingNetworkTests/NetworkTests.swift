@@ -400,7 +400,7 @@ import URingTestSupport
         let receiver = Task { try await server.stream.receive(exactly: 4) }
         let accepter = Task { try await listener.accept() }
         // The listener's armed accepts, and the receive.
-        try await untilPending(network, atLeast: Listener.acceptDepth + 1, "the receive and the accepts")
+        try await untilPending(network, atLeast: network.configuration.acceptDepth + 1, "the receive and the accepts")
         try await bounded("the network's shutdown", seconds: 300) { await network.shutdown() }
         await expectIOError(.shutdown) { _ = try await receiver.value }
         await expectIOError(.shutdown) { _ = try await accepter.value }
@@ -411,7 +411,7 @@ import URingTestSupport
         try await withNetwork { network in
             let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
             let pending = Task { try await listener.accept() }
-            try await untilPending(network, atLeast: Listener.acceptDepth, "the accepts")
+            try await untilPending(network, atLeast: network.configuration.acceptDepth, "the accepts")
             listener.close()
             let closed = IOError("accept", .invalidArgument("the listener is closed"), context: "\(listener.localAddress)")
             let outcome = await pending.result

@@ -29,17 +29,12 @@ public final class Listener: Sendable {
     /// The accepts armed ahead of the callers, and what they accepted.
     let queue: AcceptQueue
 
-    /// How many accepts a listener keeps armed, counting the connections
-    /// accepted ahead and not yet taken: a burst of up to this many is
-    /// taken in one pass of the loop.
-    static let acceptDepth = 16
-
     init(fd: Int32, network: Network, localAddress: SocketAddress, socketFile: SocketFile? = nil) {
         self.fd = fd
         self.network = network
         self.localAddress = localAddress
         self.socketFile = socketFile
-        queue = AcceptQueue(fd: fd, loop: network.receiveLoop, depth: Listener.acceptDepth,
+        queue = AcceptQueue(fd: fd, loop: network.receiveLoop, depth: network.configuration.acceptDepth,
                             closedError: Listener.closedError(at: localAddress))
     }
 

@@ -34,6 +34,12 @@ public struct NetworkConfiguration: Sendable, Hashable {
     /// nothing either way: its send waits in the kernel, not on the loop.)
     /// With `false`, one loop serves both.
     public var separateLoops = true
+    /// How many accepts each listener keeps armed in the kernel ahead of
+    /// its callers (1...1024), counting connections accepted and not yet
+    /// taken: a burst of clients up to this size is accepted in one pass of
+    /// the receive loop, instead of one round trip to the accepting task
+    /// each. Each armed accept holds one of the receive loop's requests.
+    public var acceptDepth = 16
     /// Settings of the loop(s). A receive loop holds a request for every
     /// connection waiting for data, so a network's loops default to the
     /// largest request capacity (`LoopConfiguration.maximumRequestCapacity`,
@@ -51,6 +57,9 @@ public struct NetworkConfiguration: Sendable, Hashable {
         return loop
     }
 
+    /// The accept depths a listener can keep.
+    static let acceptDepths = 1...1024
+
     /// `self`, or the first setting a network cannot run with.
     func validated() throws(IOError) -> NetworkConfiguration {
         guard receiveBufferSize > 0 else {
@@ -66,6 +75,10 @@ public struct NetworkConfiguration: Sendable, Hashable {
                 "connectionAttemptDelay must be at least 10 ms (RFC 8305), got \(connectionAttemptDelay)"))
         }
         _ = try keepAlive?.socketValues()
+        guard NetworkConfiguration.acceptDepths.contains(acceptDepth) else {
+            throw IOError("network configuration", .invalidArgument(
+                "acceptDepth must be in \(NetworkConfiguration.acceptDepths), got \(acceptDepth)"))
+        }
         guard writeBufferLimit > 0 else {
             throw IOError("network configuration", .invalidArgument("writeBufferLimit must be positive"))
         }
