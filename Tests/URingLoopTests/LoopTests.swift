@@ -529,7 +529,7 @@ import URing
         let termination = handle!.core.termination
         handle = nil
         try await within(300, "loop exit after the last handle") { await termination.wait() }
-        #expect(termination.isFinished)
+        #expect(termination.isOpen)
     }
 
     @Test func invalidConfigurationsAreRejected() throws {

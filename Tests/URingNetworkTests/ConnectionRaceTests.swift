@@ -29,11 +29,11 @@ import URingTestSupport
 
     /// An attempt overtaken is not given up: when it connects first, it wins.
     @Test func anOvertakenAttemptKeepsTryingAndCanStillWin() async throws {
-        let gate = Gate()
-        let script = Script(["a": .connectWhenOpen(gate, ignoringCancel: false), "b": .hang, "c": .hang])
+        let latch = Latch()
+        let script = Script(["a": .connectWhenOpen(latch, ignoringCancel: false), "b": .hang, "c": .hang])
         async let winner = script.race(delay: .milliseconds(20))
         try await script.waitUntil("all three started") { $0.started.count == 3 }
-        gate.open()
+        latch.open()
         #expect(try await winner == "a")
         try await script.waitUntil("b and c were cancelled") { Set($0.cancelled) == ["b", "c"] }
     }
@@ -66,7 +66,7 @@ import URingTestSupport
     }
 
     @Test func aConnectionMadeAfterAnotherWonIsDiscarded() async throws {
-        let late = Gate()
+        let late = Latch()
         let script = Script(["a": .connectWhenOpen(late, ignoringCancel: true), "b": .connect(after: .zero)])
         #expect(try await script.race(delay: .milliseconds(10)) == "b")
         late.open()
@@ -164,7 +164,7 @@ import URingTestSupport
     /// ones, alternating with the latest attempt's family; and a race whose
     /// attempts all failed waits for a lookup still running.
     @Test func addressesThatComeLateJoinTheRace() async throws {
-        let answer = Gate(), refuse = Gate()
+        let answer = Latch(), refuse = Latch()
         let script = Script(["a": .failWhenOpen(refuse), "b": .connect(after: .zero), "v6c": .connect(after: .zero)],
                             lookups: [AF_INET6: .answerWhenOpen(answer, ["v6c"]), AF_INET: .answer(after: .zero, ["a", "b"])])
         async let winner = script.race(delay: .seconds(3600), resolutionDelay: .milliseconds(10))
@@ -175,7 +175,7 @@ import URingTestSupport
         #expect(try await winner == "v6c")
         #expect(script.started == ["a", "v6c"])
 
-        let pending = Gate()
+        let pending = Latch()
         let waiting = Script(["a": .fail(after: .zero, .errno(ECONNREFUSED)), "v6b": .connect(after: .zero)],
                              lookups: [AF_INET6: .answerWhenOpen(pending, ["v6b"]), AF_INET: .answer(after: .zero, ["a"])])
         async let late = waiting.race(delay: .seconds(3600), resolutionDelay: .milliseconds(10))
@@ -290,12 +290,12 @@ private final class Script: Sendable {
         /// Connects after the time even if cancelled meanwhile (a handshake
         /// that completed as the cancel came).
         case connectIgnoringCancel(after: Duration)
-        /// Connects once the gate opens; with `ignoringCancel`, even if
+        /// Connects once the latch opens; with `ignoringCancel`, even if
         /// cancelled meanwhile.
-        case connectWhenOpen(Gate, ignoringCancel: Bool)
+        case connectWhenOpen(Latch, ignoringCancel: Bool)
         case fail(after: Duration, IOError.Reason)
-        /// Fails with `ECONNREFUSED` once the gate opens.
-        case failWhenOpen(Gate)
+        /// Fails with `ECONNREFUSED` once the latch opens.
+        case failWhenOpen(Latch)
         /// Until cancelled.
         case hang
     }
@@ -304,7 +304,7 @@ private final class Script: Sendable {
     /// names given, fails or hangs.
     enum LookupStep: Sendable {
         case answer(after: Duration, [String])
-        case answerWhenOpen(Gate, [String])
+        case answerWhenOpen(Latch, [String])
         case fail(after: Duration, IOError.Reason)
         /// Until cancelled.
         case hang
@@ -393,8 +393,8 @@ private final class Script: Sendable {
             case .answer(let after, let names):
                 try await Task.sleep(for: after)
                 answer = names
-            case .answerWhenOpen(let gate, let names):
-                await gate.wait()
+            case .answerWhenOpen(let latch, let names):
+                await latch.wait()
                 answer = names
             case .fail(let after, let reason):
                 try await Task.sleep(for: after)
@@ -419,21 +419,21 @@ private final class Script: Sendable {
                 try await Task.sleep(for: after)
             case .connectIgnoringCancel(let after):
                 try? await Task.sleep(for: after)
-            case .connectWhenOpen(let gate, let ignoringCancel):
+            case .connectWhenOpen(let latch, let ignoringCancel):
                 if ignoringCancel {
                     // Suspended, not polling: a cancelled task's sleep returns at
                     // once, and blocking instead would take one of the pool's
-                    // two threads from every other test until the gate opens.
-                    await gate.wait()
+                    // two threads from every other test until the latch opens.
+                    await latch.wait()
                 } else {
-                    while !gate.isOpen { try await Task.sleep(for: .milliseconds(1)) }
+                    while !latch.isOpen { try await Task.sleep(for: .milliseconds(1)) }
                 }
             case .fail(let after, let reason):
                 try await Task.sleep(for: after)
                 record.withLock { $0.failed.append(name) }
                 throw IOError("connect", reason)
-            case .failWhenOpen(let gate):
-                await gate.wait()
+            case .failWhenOpen(let latch):
+                await latch.wait()
                 record.withLock { $0.failed.append(name) }
                 throw IOError("connect", .errno(ECONNREFUSED))
             case .hang:
@@ -454,38 +454,6 @@ private final class Script: Sendable {
         while !record.withLock({ condition($0) }) {
             try #require(ContinuousClock.now < patience, "never: \(what)")
             try await Task.sleep(for: .milliseconds(1))
-        }
-    }
-}
-
-/// Lets a scripted attempt or lookup go on once the test says so.
-private final class Gate: Sendable {
-    private struct State {
-        var isOpen = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-
-    private let state = Locked(State())
-
-    var isOpen: Bool { state.withLock { $0.isOpen } }
-
-    func open() {
-        let waiters = state.withLock { state in
-            state.isOpen = true
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    /// Suspends until `open`, cancelled or not.
-    func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let open = state.withLock { state in
-                if !state.isOpen { state.waiters.append(continuation) }
-                return state.isOpen
-            }
-            if open { continuation.resume() }
         }
     }
 }

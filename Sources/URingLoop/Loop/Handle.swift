@@ -48,7 +48,7 @@ public struct Handle: Sendable {
     public var configuration: LoopConfiguration { core.configuration }
 
     /// Whether the loop thread has exited.
-    public var isTerminated: Bool { core.termination.isFinished }
+    public var isTerminated: Bool { core.termination.isOpen }
 
     /// The loop's counters as of its last iteration.
     public var statistics: LoopStatistics {

@@ -11,7 +11,7 @@ final class HandleCore: Sendable {
     let channel: SubmissionChannel
     let waker: Waker
     let counters: LoopCounters
-    let termination: LoopTermination
+    let termination: Latch
     let executor: LoopExecutor
     /// The settings the loop runs with (validated).
     let configuration: LoopConfiguration
@@ -21,7 +21,7 @@ final class HandleCore: Sendable {
     /// straight to the system call.
     let ringTruncates = Atomic<Bool>(true)
 
-    init(channel: SubmissionChannel, waker: Waker, counters: LoopCounters, termination: LoopTermination, executor: LoopExecutor,
+    init(channel: SubmissionChannel, waker: Waker, counters: LoopCounters, termination: Latch, executor: LoopExecutor,
          configuration: LoopConfiguration) {
         self.channel = channel
         self.configuration = configuration

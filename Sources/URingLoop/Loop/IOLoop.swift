@@ -88,7 +88,7 @@ public final class IOLoop {
         let waker = try Waker()
         let channel = SubmissionChannel(capacity: configuration.requestCapacity)
         let counters = LoopCounters()
-        let termination = LoopTermination()
+        let termination = Latch()
         let executor = LoopExecutor(channel: channel, waker: waker)
         let startup = ThreadStartup()
         // The thread takes its references out of `parts` and drops them with
@@ -114,7 +114,7 @@ public final class IOLoop {
             } catch {
                 startup.report(.failure(error))
             }
-            termination.finish()
+            termination.open()
         }
         try startup.wait().get()
         return Handle(core: HandleCore(channel: channel, waker: waker, counters: counters, termination: termination, executor: executor,
