@@ -72,6 +72,21 @@ private func churn(loops: Int, connections: Int, blobs: Int, root: String) async
         } catch let error as IOError where error.reason == .timedOut {}
     }
     await network.shutdown()
+    // Connections a listener accepted ahead and nobody took: closed with
+    // the listener (even rounds), or by its release after the network's
+    // shutdown ended its armed accepts (odd rounds); the listening socket
+    // is closed either way.
+    for round in 0..<max(connections / 100, 2) {
+        let network = try Network()
+        let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+        async let accepted = listener.accept()
+        var clients: [Sink] = []
+        for _ in 0..<20 { clients.append(try await network.dial(listener.localAddress).sink) }
+        try await accepted.sink.close()
+        if round % 2 == 0 { listener.close() }
+        await network.shutdown()
+        for client in clients { client.close() }
+    }
     let storage = try Storage(directory: root)
     for index in 0..<blobs {
         let name = [UInt8(truncatingIfNeeded: index), UInt8(truncatingIfNeeded: index >> 8)]
