@@ -12,7 +12,16 @@ import URingTestSupport
     /// A temporary file holding `count` bytes of a known pattern.
     static func patternFile(_ count: Int) throws -> (fd: Int32, bytes: [UInt8]) {
         let fd = try temporaryFile()
-        let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 8) }
+        // A plain loop over the buffer: a `map` over the range took a
+        // quarter of a second per MiB of a pool thread in debug builds.
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var index = 0
+            while index < count {
+                buffer[index] = UInt8(truncatingIfNeeded: index &* 7 &+ index >> 8)
+                index += 1
+            }
+            initialized = count
+        }
         try #require(pwrite(fd, bytes, count, 0) == count)
         return (fd, bytes)
     }

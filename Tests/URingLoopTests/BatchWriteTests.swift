@@ -19,7 +19,7 @@ import URingTestSupport
         for slot in (0..<128).shuffled(using: &generator) {
             let size = slot % 40 == 0 ? 0 : Int.random(in: 1...8000, using: &generator)
             let offset = slot * 8192
-            let bytes = (0..<size).map { _ in UInt8.random(in: 1...255, using: &generator) }
+            let bytes = generator.bytes(size, nonZero: true)
             model.replaceSubrange(offset..<(offset + size), with: bytes)
             let cut = Int.random(in: 0...size, using: &generator)
             writes.append(slot % 2 == 0

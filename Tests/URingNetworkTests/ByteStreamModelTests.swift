@@ -28,7 +28,7 @@ import URingTestSupport
             let (_, client, server) = try await connectedPair(network)
             var generator = SeededGenerator(seed: seed)
             // Shorter under ThreadSanitizer, which runs the suites many times slower.
-            let sequence = (0..<(underThreadSanitizer ? 60_000 : 300_000)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let sequence = generator.bytes(underThreadSanitizer ? 60_000 : 300_000)
             let sending = Task { [sequence] in
                 try await Self.send(sequence, on: client.sink, seed: seed)
             }

@@ -82,7 +82,17 @@ func echoServer(_ listener: Listener, connections: Int) -> Task<Void, any Error>
 }
 
 func pattern(_ count: Int, seed: Int = 1) -> [UInt8] {
-    (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 131) ^ seed) }
+    // Byte i is the low byte of (i * 131) ^ seed, which repeats every 256
+    // bytes: one period, then copies of it. (Computed byte by byte, the
+    // megabytes some tests send took seconds of a pool thread in debug
+    // builds, holding up every other test.)
+    let period = (0..<256).map { UInt8(truncatingIfNeeded: ($0 &* 131) ^ seed) }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(count)
+    while bytes.count < count {
+        bytes.append(contentsOf: period.prefix(count - bytes.count))
+    }
+    return bytes
 }
 
 /// A TCP socket bound to a free port on 127.0.0.1, and that address (the

@@ -50,7 +50,7 @@ import URingTestSupport
                     var batch: [(offset: UInt64, buffers: [IOBuffer])] = []
                     for index in slots {
                         let size = direct ? slot : Int.random(in: 1...slot, using: &generator)
-                        let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                        let bytes = generator.bytes(size)
                         batch.append((UInt64(index * slot), Self.split(bytes, unit: unit, alignment: alignment, using: &generator)))
                     }
                     try await blob.write(batch: batch, options: Self.writeOptions(direct: direct, using: &generator))
@@ -65,7 +65,7 @@ import URingTestSupport
                     // reads as zeros), in one buffer or several.
                     let offset = Int.random(in: 0...(model.count / unit + 2), using: &generator) * unit
                     let size = Int.random(in: 0...(direct ? 6 : 12_000), using: &generator) * unit
-                    let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                    let bytes = generator.bytes(size)
                     let options = Self.writeOptions(direct: direct, using: &generator)
                     if Bool.random(using: &generator) {
                         try await blob.write(bytes, at: UInt64(offset), options: options)
@@ -173,7 +173,7 @@ import URingTestSupport
                             let offset = Int.random(in: 0..<region, using: &generator)
                             let size = Int.random(in: 0...(region - offset), using: &generator)
                             if Bool.random(using: &generator) {
-                                let bytes = (0..<size).map { _ in UInt8.random(in: 1...255, using: &generator) }
+                                let bytes = generator.bytes(size, nonZero: true)
                                 // Durable writes now and then: each waits for the disk.
                                 let options = Int.random(in: 0..<8, using: &generator) == 0
                                     ? Self.writeOptions(direct: false, using: &generator) : .buffered

@@ -19,3 +19,31 @@ public struct SeededGenerator: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+extension SeededGenerator {
+    /// `count` random bytes, eight from each draw. (Drawn one at a time
+    /// through `UInt8.random`, the megabytes the model tests write took
+    /// seconds of a pool thread in debug builds, holding up other tests.)
+    /// With `nonZero`, a zero byte becomes 1, so written bytes stand apart
+    /// from a hole's zeros.
+    public mutating func bytes(_ count: Int, nonZero: Bool = false) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            var offset = 0
+            while offset + 8 <= count {
+                raw.storeBytes(of: next(), toByteOffset: offset, as: UInt64.self)
+                offset += 8
+            }
+            var tail = next()
+            while offset < count {
+                raw[offset] = UInt8(truncatingIfNeeded: tail)
+                tail >>= 8
+                offset += 1
+            }
+            if nonZero {
+                for index in 0..<count where buffer[index] == 0 { buffer[index] = 1 }
+            }
+            initialized = count
+        }
+    }
+}

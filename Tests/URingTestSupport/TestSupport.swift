@@ -174,7 +174,28 @@ public func kernelAnswersFromCache(_ path: String) -> Bool {
 /// Where two byte sequences first differ (in either's length when one is
 /// a prefix of the other), or nil if they are equal: for messages about
 /// transfers too long to print whole.
+///
+/// Compares page-sized runs with `memcmp` and looks at single bytes only
+/// in the run that differs: element by element, megabytes took seconds of
+/// a pool thread in debug builds, holding up every other test.
 public func firstDifference(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Int? {
-    if let index = zip(a, b).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset { return index }
-    return a.count == b.count ? nil : min(a.count, b.count)
+    let left = Array(a), right = Array(b)
+    let common = min(left.count, right.count)
+    let index = left.withUnsafeBufferPointer { left in
+        right.withUnsafeBufferPointer { right -> Int? in
+            var start = 0
+            while start < common {
+                let length = min(4096, common - start)
+                if memcmp(left.baseAddress! + start, right.baseAddress! + start, length) != 0 {
+                    var index = start
+                    while left[index] == right[index] { index += 1 }
+                    return index
+                }
+                start += length
+            }
+            return nil
+        }
+    }
+    if let index { return index }
+    return left.count == right.count ? nil : common
 }
