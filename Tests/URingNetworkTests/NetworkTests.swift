@@ -420,16 +420,15 @@ import URingTestSupport
         }
     }
 
-    @Test func dialToAClosedPortFailsFast() async throws {
-        // The refusal must end the dial, not its deadline: with a 60 s
-        // deadline, anything under half of it is the refusal (a fixed 5 s
-        // bound failed at 7.6 s once, the whole suite running under ASan on
-        // two CPUs).
-        try await withNetwork(configure: { $0.connectTimeout = .seconds(60) }) { network in
+    @Test func dialToAClosedPortFailsWithTheRefusalNotItsTimeout() async throws {
+        // The refusal must end the dial, not its deadline. The error says
+        // which did: a dial the connect timeout ended throws `.timedOut`.
+        // (A wall-clock bound said the same less reliably: 5 s failed at
+        // 7.6 s under ASan, and 30 s at 32 s with the suite beside two busy
+        // processes, its pool threads taken by other tests meanwhile.)
+        try await withNetwork(configure: { $0.connectTimeout = .seconds(3600) }) { network in
             let refusing = try RefusingPort()
-            let started = ContinuousClock.now
             await expectIOError(.errno(ECONNREFUSED)) { _ = try await network.dial(refusing.address) }
-            #expect(ContinuousClock.now - started < .seconds(30))
         }
     }
 
