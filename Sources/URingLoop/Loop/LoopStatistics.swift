@@ -2,7 +2,9 @@
 
 /// What a loop has done so far. Counters only grow; `pendingRequests` is a gauge.
 public struct LoopStatistics: Sendable, Hashable, CustomStringConvertible {
-    /// Requests admitted and not yet finished.
+    /// Requests admitted and not yet finished: on a network's receive loop
+    /// that includes every receive waiting for data and the accepts each
+    /// listener keeps armed ahead (`NetworkConfiguration.acceptDepth`).
     public var pendingRequests: UInt64 = 0
     /// Requests finished (any outcome).
     public var requestsCompleted: UInt64 = 0
