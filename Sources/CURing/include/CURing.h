@@ -80,6 +80,9 @@
 #ifndef RWF_DSYNC
 #define RWF_DSYNC 0x00000002
 #endif
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT 0x00000008
+#endif
 #ifndef RWF_DONTCACHE
 #define RWF_DONTCACHE 0x00000080
 #endif
@@ -195,6 +198,20 @@ static inline int curing_open_cached(int directory, const char *path, int flags)
         return -EAGAIN;
     }
     return fd;
+}
+
+/// One read of what the page cache already holds: preadv2 with RWF_NOWAIT
+/// (plus `flags`) into `count` bytes at `buffer`, at `offset`. The kernel
+/// copies the cached part of the range and returns rather than wait for
+/// the device: -EAGAIN when the first page is not cached, a short count
+/// when a later one is not (or the file ends there). Bytes read, or -errno.
+/// Not for O_DIRECT descriptors, where a synchronous read waits for the
+/// device whatever the flag says.
+static inline long curing_read_cached(int fd, void *buffer, size_t count, uint64_t offset, int flags) {
+    struct iovec vector = { .iov_base = buffer, .iov_len = count };
+    // preadv2 takes the offset as two longs; on 64-bit the low one is all of it.
+    long result = syscall(SYS_preadv2, fd, &vector, 1, (long)offset, (long)(offset >> 32), flags | RWF_NOWAIT);
+    return result < 0 ? -errno : result;
 }
 
 /// pipe2(fds, O_CLOEXEC), which glibc declares only under _GNU_SOURCE:

@@ -24,6 +24,8 @@
 //   taken until the loop `terminate`s; after that a job is refused and its
 //   sender runs it elsewhere.
 
+import Synchronization
+
 final class SubmissionChannel: Sendable {
     enum EnqueueOutcome {
         /// Queued: the producer must now publish.
@@ -57,6 +59,11 @@ final class SubmissionChannel: Sendable {
 
     let capacity: Int
     private let state: Locked<State>
+    /// `state.isClosed`, readable without the lock, for callers that skip
+    /// the channel when they can (an open or a read the kernel's caches
+    /// answer) and must still refuse once the loop is shut down. Set under
+    /// the lock, with it, and never cleared.
+    private let closed = Atomic<Bool>(false)
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -122,6 +129,7 @@ final class SubmissionChannel: Sendable {
         state.withLock { state in
             state.isTerminated = true
             state.isClosed = true
+            closed.store(true, ordering: .relaxed)
             defer { state.jobs = [] }
             return state.jobs
         }
@@ -132,11 +140,14 @@ final class SubmissionChannel: Sendable {
     func close(cancellingInFlight: Bool = false) {
         state.withLock { state in
             state.isClosed = true
+            closed.store(true, ordering: .relaxed)
             if cancellingInFlight { state.cancelsInFlight = true }
         }
     }
 
-    var isClosed: Bool { state.withLock { $0.isClosed } }
+    /// Whether new requests are refused. A caller that happens after the
+    /// close (a shutdown it awaited) sees `true`; one racing it may not.
+    var isClosed: Bool { closed.load(ordering: .relaxed) }
 
     /// Moves up to `budget` elements from the front of `source` to `target`,
     /// lowering `budget`; returns how many moved.

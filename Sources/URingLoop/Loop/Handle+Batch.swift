@@ -21,18 +21,21 @@ extension Handle {
     ///
     /// Regular files and block devices: the reads are not cancelled in
     /// flight (see `read(from:at:into:)`'s `cancellable`), so a task
-    /// cancelled after the call still gets every outcome.
+    /// cancelled after the call still gets every outcome. With `cacheFirst`
+    /// each element is first copied from the page cache on this thread, as
+    /// `read(from:at:into:)` does, and only what was not cached goes to the
+    /// ring: a batch found whole in the cache returns without suspending.
     ///
     /// - Throws: `CancellationError` if the task was cancelled before the
     ///   call; `IOError` `.invalidArgument` for an element whose count does
     ///   not fit its buffer or whose end is past the largest file offset,
     ///   before any read is submitted.
     public func read(
-        batch: [BatchRead], rwFlags: Int32 = 0, deadline: ContinuousClock.Instant? = nil
+        batch: [BatchRead], rwFlags: Int32 = 0, deadline: ContinuousClock.Instant? = nil, cacheFirst: Bool = false
     ) async throws -> [Result<IOBuffer, any Error>] {
         try await performBatch(batch, operation: "read") { read throws(IOError) in
             (try readRequest(from: read.fd, at: read.offset, into: read.buffer, count: read.count, rwFlags: rwFlags,
-                             deadline: deadline, cancellable: false), read.buffer)
+                             deadline: deadline, cancellable: false, cacheFirst: cacheFirst), read.buffer)
         }
     }
 

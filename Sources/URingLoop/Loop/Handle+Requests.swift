@@ -14,16 +14,20 @@ extension Handle {
     @usableFromInline
     func readRequest(
         from fd: Int32, at offset: UInt64?, into buffer: IOBuffer, count: Int?, rwFlags: Int32,
-        deadline: ContinuousClock.Instant?, cancellable: Bool
+        deadline: ContinuousClock.Instant?, cancellable: Bool, cacheFirst: Bool = false
     ) throws(IOError) -> ValueRequest<IOBuffer>? {
         let count = count ?? buffer.capacity
         try Handle.check(count: count, capacity: buffer.capacity, offset: offset, operation: "read")
-        if count == 0 {
-            buffer.count = 0
+        var alreadyRead = 0
+        if cacheFirst, let offset, count > 0 {
+            alreadyRead = core.readFromCache(fd, at: offset, into: buffer, count: count, rwFlags: rwFlags)
+        }
+        if alreadyRead == count {
+            buffer.count = count
             return nil
         }
-        return ReadRequest(fd: fd, offset: offset, buffer: buffer, count: count, rwFlags: rwFlags, deadline: deadline,
-                           cancellable: cancellable)
+        return ReadRequest(fd: fd, offset: offset, buffer: buffer, count: count, alreadyRead: alreadyRead,
+                           rwFlags: rwFlags, deadline: deadline, cancellable: cancellable)
     }
 
     @usableFromInline

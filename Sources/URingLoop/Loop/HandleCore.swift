@@ -3,6 +3,7 @@
 // When the last copy of a handle goes away, `deinit` closes the channel
 // first and rings the eventfd second: a loop asleep in io_uring_enter wakes,
 // finds the channel closed, and starts its shutdown drain at once.
+import CURing
 import Synchronization
 import URing
 
@@ -84,6 +85,27 @@ final class HandleCore: Sendable {
         extendLifetime(self)
         // Pairs with the release in `ValueRequest.takeContinuation`.
         _ = request.lifecycle.load(ordering: .acquiring)
+    }
+
+    /// The page-cache half of a `cacheFirst` read: copies on this thread
+    /// what the cache holds of `count` bytes at `offset`, from the first
+    /// byte on, and returns how many that was. Whatever stops it (EAGAIN at
+    /// a page not cached, the end of the file, EOPNOTSUPP from a filesystem
+    /// without RWF_NOWAIT, a bad descriptor) leaves the rest to the ring,
+    /// whose answer is the one the caller gets; so do a cancelled task and a
+    /// shut-down loop, which read nothing here.
+    @usableFromInline
+    func readFromCache(_ fd: Int32, at offset: UInt64, into buffer: IOBuffer, count: Int, rwFlags: Int32) -> Int {
+        if channel.isClosed || Task.isCancelled { return 0 }
+        var done = 0
+        while done < count {
+            let result = curing_read_cached(fd, buffer.base + done, min(count - done, IOBuffer.maximumTransfer),
+                                            offset + UInt64(done), rwFlags)
+            guard result > 0 else { break }
+            done += result
+        }
+        if done == count { counters.countReadFromCache() }
+        return done
     }
 
     /// Stores the continuation and hands the request over: staged directly

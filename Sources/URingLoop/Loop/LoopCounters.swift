@@ -4,7 +4,9 @@
 // once per iteration (relaxed atomics: each value is a monotonic snapshot,
 // no ordering with other memory is implied), and reports the deltas to
 // swift-metrics at the same point. So the hot path pays no atomic per
-// request and no metrics call per request.
+// request and no metrics call per request. The one exception is
+// `readsFromCache`, counted by the callers' threads as they happen: those
+// reads never reach the loop.
 import Metrics
 import Synchronization
 
@@ -23,6 +25,12 @@ final class LoopCounters: Sendable {
     private let directSubmissions = Atomic<UInt64>(0)
     private let spinBackOffs = Atomic<UInt64>(0)
     private let pacedSubmissions = Atomic<UInt64>(0)
+    private let readsFromCache = Atomic<UInt64>(0)
+
+    /// A read the page cache answered whole on its caller's thread.
+    func countReadFromCache() {
+        readsFromCache.wrappingAdd(1, ordering: .relaxed)
+    }
 
     func store(_ statistics: LoopStatistics) {
         pending.store(statistics.pendingRequests, ordering: .relaxed)
@@ -57,6 +65,7 @@ final class LoopCounters: Sendable {
         statistics.directSubmissions = directSubmissions.load(ordering: .relaxed)
         statistics.spinBackOffs = spinBackOffs.load(ordering: .relaxed)
         statistics.pacedSubmissions = pacedSubmissions.load(ordering: .relaxed)
+        statistics.readsFromCache = readsFromCache.load(ordering: .relaxed)
         return statistics
     }
 }

@@ -37,6 +37,10 @@ public struct LoopStatistics: Sendable, Hashable, CustomStringConvertible {
     /// Submissions made mid-pass to keep file reads that go to a device in
     /// pairs (see `LoopConfiguration.pacesDeviceReads`).
     public var pacedSubmissions: UInt64 = 0
+    /// Reads the page cache answered whole on their callers' threads
+    /// (`Handle.read`'s `cacheFirst`): they never reached the ring, so no
+    /// other counter includes them.
+    public var readsFromCache: UInt64 = 0
 
     public init() {}
 
@@ -45,6 +49,6 @@ public struct LoopStatistics: Sendable, Hashable, CustomStringConvertible {
             + "wake_cqes=\(wakeCompletions) enter_calls=\(enterCalls) timeouts=\(timeouts) "
             + "deadlines_rearmed=\(deadlinesRearmed) cancellations=\(cancellations) abandoned=\(abandoned) channel_messages=\(channelMessages) "
             + "jobs_run=\(jobsRun) direct_submissions=\(directSubmissions) spin_back_offs=\(spinBackOffs) "
-            + "paced_submissions=\(pacedSubmissions)"
+            + "paced_submissions=\(pacedSubmissions) reads_from_cache=\(readsFromCache)"
     }
 }

@@ -1,5 +1,7 @@
 // pread of an exact byte count: short reads continue at the next offset until
-// the count is met; end of file before that is `.endOfFile`.
+// the count is met; end of file before that is `.endOfFile`. A read whose
+// start was already copied from the page cache on the caller's thread
+// (`Handle.read`'s `cacheFirst`) begins where that copy ended.
 import URing
 
 final class ReadRequest: ValueRequest<IOBuffer>, @unchecked Sendable {
@@ -11,9 +13,10 @@ final class ReadRequest: ValueRequest<IOBuffer>, @unchecked Sendable {
     let rwFlags: Int32
     private var done = 0
 
-    init(fd: Int32, offset: UInt64?, buffer: IOBuffer, count: Int, rwFlags: Int32, deadline: ContinuousClock.Instant?,
-         cancellable: Bool) {
+    init(fd: Int32, offset: UInt64?, buffer: IOBuffer, count: Int, alreadyRead: Int = 0, rwFlags: Int32,
+         deadline: ContinuousClock.Instant?, cancellable: Bool) {
         self.fd = fd
+        self.done = alreadyRead
         self.offset = offset
         self.buffer = buffer
         self.target = count
