@@ -37,7 +37,8 @@ extension Blob {
             }
         }
         guard let loop else { return [] }
-        var outcomes = try await loop.read(batch: reads, rwFlags: flags, deadline: deadline)
+        var outcomes = try await loop.read(batch: reads, rwFlags: flags, deadline: deadline,
+                                           cacheFirst: readsCacheFirst(options))
         try await retryRejected(&outcomes, of: reads, flags: flags) { try await loop.read(batch: $0, rwFlags: $1, deadline: deadline) }
         return try outcomes.enumerated().map { index, outcome in
             do {

@@ -75,7 +75,7 @@ public struct Blob: Sendable {
         do {
             do {
                 return try await loop.read(from: fd, at: physical, into: buffer, count: count, rwFlags: flags,
-                                           deadline: deadline, cancellable: false)
+                                           deadline: deadline, cancellable: false, cacheFirst: readsCacheFirst(options))
             } catch {
                 guard let retry = retryFlags(afterRejecting: error, of: flags) else { throw error }
                 return try await loop.read(from: fd, at: physical, into: buffer, count: count, rwFlags: retry,
@@ -96,6 +96,12 @@ public struct Blob: Sendable {
         if isDirect { try checkDirect("read", offset: offset, count: count, memory: CollectionOfOne(buffer), wholeBuffers: false) }
         return (handle, file.fd, physical, cacheFlags(dropFromCache: options.dropFromCache))
     }
+
+    /// Whether a read with `options` first copies what the page cache holds
+    /// on the caller's thread (never on a direct blob: O_DIRECT reads wait
+    /// for the device).
+    @usableFromInline
+    func readsCacheFirst(_ options: ReadOptions) -> Bool { options.cacheFirst && !isDirect }
 
     /// The alignment of buffers the blob allocates itself.
     @usableFromInline

@@ -13,9 +13,18 @@ public struct ReadOptions: Sendable, Hashable {
     /// `WriteOptions.dropFromCache`. A direct blob has nothing to drop and
     /// ignores it.
     public var dropFromCache: Bool
+    /// Copy what the page cache already holds on the calling thread, and
+    /// send only the rest through the ring (`Handle.read`'s `cacheFirst`):
+    /// a cached block then costs no trip to the loop thread and back, and
+    /// the task does not suspend. On by default; a direct blob has no cache
+    /// to ask and ignores it. Turn it off to keep even the copying of cached
+    /// data off the calling thread (a large read copies for as long as it
+    /// takes), or to measure the ring's own path.
+    public var cacheFirst: Bool
 
-    public init(dropFromCache: Bool = false) {
+    public init(dropFromCache: Bool = false, cacheFirst: Bool = true) {
         self.dropFromCache = dropFromCache
+        self.cacheFirst = cacheFirst
     }
 
     /// Through the page cache, leaving what it read cached.

@@ -88,7 +88,9 @@ public final class Storage: Sendable {
                 var size = try FileSystem.size(of: file.fd, context: label)
                 var header: BlobHeader?
                 if size >= UInt64(BlobHeader.prefixSize) {
-                    let stored = try await core.handle.read(from: file.fd, at: 0, count: BlobHeader.prefixSize, cancellable: false)
+                    // Not yet O_DIRECT (below), so a warm header comes from the cache.
+                    let stored = try await core.handle.read(from: file.fd, at: 0, count: BlobHeader.prefixSize, cancellable: false,
+                                                            cacheFirst: true)
                     header = try BlobHeader.parse(stored, fileSize: size, accepted: versions, context: label)
                 }
                 if header == nil {
