@@ -37,7 +37,8 @@ enum BenchRunner {
                 return try await ClosedLoop.run(
                     concurrency: settings.concurrency, duration: settings.duration, executors: group.handles.map(\.executor)
                 ) { task in
-                    _ = try await blob.read(at: offsets.with(task) { $0.next() }, into: buffers.with(task) { $0 })
+                    _ = try await blob.read(at: offsets.with(task) { $0.next() }, into: buffers.with(task) { $0 },
+                                            options: settings.readOptions)
                 }
             }
             var result = BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import URingLoop
 import URingNetwork
+import URingStorage
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,6 +48,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Flag(inversion: .prefixedNo, help: "Our loops submit file reads that go to a device two per system call (LoopConfiguration.pacesDeviceReads); --no-read-pacing keeps the kernel's batching, to compare the two in one binary.")
     var readPacing = true
+
+    @Flag(inversion: .prefixedNo, help: "storage-read: our engines copy what the page cache holds on the reading task's thread and send only the rest through the ring (ReadOptions.cacheFirst); --no-cache-first sends every read through the ring, to compare the two in one binary.")
+    var cacheFirst = true
 
     @Flag(help: "uring-local: pin each loop of the group to its own CPU (LoopGroup's pinningLoopsToCPUs).")
     var pinLoops = false
@@ -108,6 +112,7 @@ struct BenchCommand: AsyncParsableCommand {
                 duration: .milliseconds(Int64((seconds ?? Workload.defaultSeconds) * 1000)),
                 idleSpin: idleSpin,
                 readPacing: readPacing,
+                cacheFirst: cacheFirst,
                 pinLoops: pinLoops,
                 threadNice: threadNice,
                 direct: direct,
@@ -173,6 +178,9 @@ struct BenchSettings: Sendable {
     var idleSpin: Int?
     /// --no-read-pacing turns `LoopConfiguration.pacesDeviceReads` off.
     var readPacing = true
+    /// --no-cache-first: our storage reads go through the ring even when
+    /// the page cache holds the block (`ReadOptions.cacheFirst` off).
+    var cacheFirst = true
     var pinLoops = false
     /// --thread-nice: applied to our loops, the floor thread, NIO's event loop.
     var threadNice: Int32?
@@ -185,6 +193,8 @@ struct BenchSettings: Sendable {
     /// uring echo engine's network runs on it (the other engines' tasks
     /// follow their I/O to their own loops).
     var globalLoops: LoopGroup?
+    /// The read options of our storage engines.
+    var readOptions: ReadOptions { ReadOptions(cacheFirst: cacheFirst) }
     var seconds: Double { Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18 }
 }
 

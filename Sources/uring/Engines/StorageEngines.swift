@@ -33,7 +33,7 @@ enum StorageEngines {
             let blob = fixture.readBlob
             let offsets = Offsets(settings.concurrency, size: size)
             return try await ClosedLoop.run(concurrency: settings.concurrency, duration: settings.duration) { task in
-                _ = try await blob.read(at: offsets.with(task) { $0.next() }, into: buffers[task])
+                _ = try await blob.read(at: offsets.with(task) { $0.next() }, into: buffers[task], options: settings.readOptions)
             }
         case .nio where !settings.direct:
             let file = try await _NIOFileSystem.FileSystem.shared.openFile(forReadingAt: FilePath(fixture.readPath), options: OpenOptions.Read())
@@ -185,7 +185,7 @@ enum StorageEngines {
             let reads = buffers.with(task) { buffers in
                 offsets.with(task) { offsets in buffers.map { (offset: offsets.next(), buffer: $0) } }
             }
-            _ = try await blob.read(batch: reads)
+            _ = try await blob.read(batch: reads, options: settings.readOptions)
         }
     }
 
