@@ -78,7 +78,7 @@ import URingTestSupport
         await handle.shutdown()
     }
 
-    @Test func aBadElementIsRefusedBeforeAnyRead() async throws {
+    @Test(arguments: [false, true]) func aBadElementIsRefusedBeforeAnyRead(cacheFirst: Bool) async throws {
         let (fd, _) = try Self.patternFile(4096)
         defer { close(fd) }
         let handle = try IOLoop.start()
@@ -87,14 +87,15 @@ import URingTestSupport
             _ = try await handle.read(batch: [
                 BatchRead(from: fd, at: 0, into: first),
                 BatchRead(from: fd, at: 0, into: IOBuffer(capacity: 10), count: 11),
-            ])
+            ], cacheFirst: cacheFirst)
             Issue.record("a count larger than its buffer was accepted")
         } catch let error as IOError {
             guard case .invalidArgument = error.reason else { throw error }
             #expect(error.context?.contains("read 1 of the batch of 2") == true, "\(error)")
         }
         do {
-            _ = try await handle.read(batch: [BatchRead(from: fd, at: UInt64(Int64.max), into: IOBuffer(capacity: 10))])
+            _ = try await handle.read(batch: [BatchRead(from: fd, at: UInt64(Int64.max), into: IOBuffer(capacity: 10))],
+                                      cacheFirst: cacheFirst)
             Issue.record("a read past the largest offset was accepted")
         } catch let error as IOError {
             guard case .invalidArgument = error.reason else { throw error }
@@ -103,6 +104,7 @@ import URingTestSupport
         // Nothing was submitted: the first element's buffer was never read into.
         #expect(first.count == 0)
         #expect(handle.statistics.requestsCompleted == 0)
+        #expect(handle.statistics.readsFromCache == 0)
     }
 
     @Test func aBatchLargerThanTheRequestCapacityWaitsForRoom() async throws {

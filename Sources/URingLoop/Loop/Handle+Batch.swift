@@ -33,7 +33,13 @@ extension Handle {
     public func read(
         batch: [BatchRead], rwFlags: Int32 = 0, deadline: ContinuousClock.Instant? = nil, cacheFirst: Bool = false
     ) async throws -> [Result<IOBuffer, any Error>] {
-        try await performBatch(batch, operation: "read") { read throws(IOError) in
+        // With the cache first, making an element's request already reads:
+        // every element's arguments are checked before the first is made.
+        let check: ((BatchRead) throws(IOError) -> Void)? = cacheFirst ? { read throws(IOError) in
+            try Handle.check(count: read.count ?? read.buffer.capacity, capacity: read.buffer.capacity, offset: read.offset,
+                             operation: "read")
+        } : nil
+        return try await performBatch(batch, operation: "read", checkingFirst: check) { read throws(IOError) in
             (try readRequest(from: read.fd, at: read.offset, into: read.buffer, count: read.count, rwFlags: rwFlags,
                              deadline: deadline, cancellable: false, cacheFirst: cacheFirst), read.buffer)
         }
@@ -63,12 +69,22 @@ extension Handle {
 
     /// Makes each element's request (nil: nothing to transfer, answered at
     /// once with the second value), hands them over together, and waits
-    /// once for all.
+    /// once for all. `checkingFirst`, when given, runs over every element
+    /// before any request is made.
     private func performBatch<Element, Value: Sendable>(
-        _ batch: [Element], operation: String,
+        _ batch: [Element], operation: String, checkingFirst check: ((Element) throws(IOError) -> Void)? = nil,
         _ makeRequest: (Element) throws(IOError) -> (ValueRequest<Value>?, Value)
     ) async throws -> [Result<Value, any Error>] {
         if Task.isCancelled { throw CancellationError() }
+        if let check {
+            for (index, element) in batch.enumerated() {
+                do throws(IOError) {
+                    try check(element)
+                } catch {
+                    throw IOError.labelling(error, with: "\(operation) \(index) of the batch of \(batch.count)")
+                }
+            }
+        }
         var results: [Result<Value, any Error>] = []
         var requests: [(index: Int, request: ValueRequest<Value>)] = []
         results.reserveCapacity(batch.count)
