@@ -2,7 +2,8 @@
 // (`Handle.read`'s `cacheFirst`): a cached read never reaches the ring, a
 // partly cached one continues there where the copy ended, and everything the
 // cache cannot answer (the end of the file, a bad descriptor, a shut-down
-// loop, a cancelled task) gets the same answer the ring path gives.
+// loop, a cancelled task) gets the same answer the ring path gives, also
+// while a shutdown races the readers.
 import Glibc
 import Testing
 import URing
@@ -132,6 +133,58 @@ import URingTestSupport
         await handle.shutdown()
         #expect(handle.statistics.readsFromCache == 1)
         #expect(handle.statistics.directSubmissions == 0)
+    }
+
+    @Test func cachedReadsRacingAShutdownEachEndOnce() async throws {
+        let (fd, bytes) = try BatchReadTests.patternFile(256 * 1024)
+        defer { close(fd) }
+        for round in 0..<(underThreadSanitizer ? 3 : 10) {
+            let handle = try smallLoop(size: 16)
+            // Per task: reads answered (from the cache or the ring), reads
+            // that ran into the end of the file (always in the ring, after
+            // the cache gave the bytes up to it), and reads refused.
+            let (answered, ended, refused) = try await within(300, "cached reads racing a shutdown, round \(round)") {
+                try await withThrowingTaskGroup(of: (Int, Int, Int).self) { group in
+                    for task in 0..<8 {
+                        group.addTask {
+                            var (answered, ended, refused) = (0, 0, 0)
+                            var generator = SeededGenerator(seed: UInt64(round * 100 + task))
+                            for index in 0..<(underThreadSanitizer ? 60 : 300) {
+                                let offset = index % 8 == 7
+                                    ? UInt64(bytes.count - 100)
+                                    : UInt64.random(in: 0...UInt64(bytes.count - 512), using: &generator)
+                                do {
+                                    let buffer = try await handle.read(from: fd, at: offset, into: IOBuffer(capacity: 512),
+                                                                       cancellable: false, cacheFirst: true)
+                                    let start = Int(offset)
+                                    #expect(firstDifference(buffer.bytes, bytes[start..<(start + 512)]) == nil)
+                                    answered += 1
+                                } catch let error as IOError where error.reason == .endOfFile {
+                                    #expect(error.context?.contains("100 of 512 bytes") == true, "\(error)")
+                                    ended += 1
+                                } catch {
+                                    #expect((error as? IOError)?.reason == .shutdown, "\(error)")
+                                    refused += 1
+                                }
+                            }
+                            return (answered, ended, refused)
+                        }
+                    }
+                    group.addTask {
+                        // Later each round, so that some rounds end before
+                        // any read and some in the middle of them.
+                        try await Task.sleep(for: .microseconds(300 * round))
+                        await handle.shutdown()
+                        return (0, 0, 0)
+                    }
+                    return try await group.reduce((0, 0, 0)) { ($0.0 + $1.0, $0.1 + $1.1, $0.2 + $1.2) }
+                }
+            }
+            #expect(answered + ended + refused == 8 * (underThreadSanitizer ? 60 : 300))
+            // Every answer came from exactly one place; refused reads reached neither.
+            let statistics = handle.statistics
+            #expect(statistics.readsFromCache + statistics.requestsCompleted == UInt64(answered + ended), "round \(round)")
+        }
     }
 
     /// Which of the file's first `count` pages the page cache holds (mincore
