@@ -49,24 +49,34 @@ import URingTestSupport
     @Test func aPartlyCachedReadFetchesTheRestThroughTheRing() async throws {
         let (fd, bytes) = try BatchReadTests.patternFile(4 * Self.page)
         defer { close(fd) }
-        // Out of the cache, with no readahead to bring the rest back in.
         try #require(fdatasync(fd) == 0)
+        // No readahead to bring the other pages back with the first.
         try #require(posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM) == 0)
-        try #require(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0)
-        try #require(Self.residentPages(fd, count: 4) == [false, false, false, false],
-                     "the file system kept the pages cached (tmpfs?): /tmp must be a disk-backed file system")
-        // Only the first page back in.
-        var first = [UInt8](repeating: 0, count: Self.page)
-        try #require(pread(fd, &first, Self.page, 0) == Self.page)
-        try #require(Self.residentPages(fd, count: 4) == [true, false, false, false])
+        // The copy's refusal at the first page not cached starts the read
+        // of that page, and on a fast device it can finish inside the same
+        // call, which then copies it too: a correct answer, from the cache
+        // alone. So each attempt must read right either way, and at least
+        // one must have finished through the ring.
+        var finishedInTheRing = 0
+        for attempt in 0..<100 where finishedInTheRing == 0 {
+            try #require(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0)
+            try #require(Self.residentPages(fd, count: 4) == [false, false, false, false],
+                         "the file system kept the pages cached (tmpfs?): /tmp must be a disk-backed file system")
+            // Only the first page back in.
+            var first = [UInt8](repeating: 0, count: Self.page)
+            try #require(pread(fd, &first, Self.page, 0) == Self.page)
+            try #require(Self.residentPages(fd, count: 4) == [true, false, false, false])
 
-        let handle = try IOLoop.start()
-        let read = try await handle.read(from: fd, at: 100, into: IOBuffer(capacity: 3 * Self.page), cacheFirst: true)
-        #expect(read.count == 3 * Self.page)
-        #expect(firstDifference(read.bytes, bytes[100..<(100 + 3 * Self.page)]) == nil)
-        await handle.shutdown()
-        #expect(handle.statistics.readsFromCache == 0)
-        #expect(handle.statistics.requestsCompleted == 1)
+            let handle = try IOLoop.start()
+            let read = try await handle.read(from: fd, at: 100, into: IOBuffer(capacity: 3 * Self.page), cacheFirst: true)
+            #expect(read.count == 3 * Self.page, "attempt \(attempt)")
+            #expect(firstDifference(read.bytes, bytes[100..<(100 + 3 * Self.page)]) == nil, "attempt \(attempt)")
+            await handle.shutdown()
+            let statistics = handle.statistics
+            #expect(statistics.readsFromCache + statistics.requestsCompleted == 1, "attempt \(attempt): \(statistics)")
+            finishedInTheRing += Int(statistics.requestsCompleted)
+        }
+        #expect(finishedInTheRing == 1, "100 attempts, and the device always answered within the copy's own call")
     }
 
     @Test func whatTheCacheCannotAnswerGetsTheRingsAnswer() async throws {
