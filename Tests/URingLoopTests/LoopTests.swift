@@ -50,6 +50,36 @@ import URing
         #expect(statistics.eventfdWrites <= UInt64(tasks * perTask) + 1)
     }
 
+    @Test func requestsMadeBeforeTheLoopThreadRunsAreServed() async throws {
+        // `start` returns without waiting for the new thread: whatever is
+        // asked of a loop at once waits in its channel until the thread has
+        // enabled the ring. Each round starts its loops and uses them at
+        // once; one is shut down and one dropped before any use.
+        for round in 0..<(underThreadSanitizer ? 3 : 10) {
+            let handles = try (0..<8).map { _ in try IOLoop.start() }
+            let completed = try await within(300, "fresh loops, round \(round)") {
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for handle in handles {
+                        for _ in 0..<4 {
+                            group.addTask {
+                                for _ in 0..<50 { try await handle.nop() }
+                                return 50
+                            }
+                        }
+                    }
+                    return try await group.reduce(0, +)
+                }
+            }
+            #expect(completed == 8 * 4 * 50)
+            for handle in handles { await handle.shutdown() }
+            for handle in handles { #expect(handle.statistics.requestsCompleted == 200) }
+            let unused = try IOLoop.start()
+            await unused.shutdown()
+            await expectIOError(.shutdown) { try await unused.nop() }
+            _ = try IOLoop.start()  // dropped: its loop ends on its own
+        }
+    }
+
     @Test func sleepingLoopIsWokenForEachRequest() async throws {
         // One request at a time, pausing so the loop goes back to sleep: each
         // request must wake it (a lost wake hangs, caught by `within`).

@@ -141,6 +141,15 @@ public func exitStatus(of pid: pid_t) async -> Int32 {
     return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
 }
 
+/// Runs `body` on a new thread of its own and returns its result: for
+/// tests about which thread does something (a ring's issuer), and for
+/// blocking calls that must not hold a pool thread.
+public func onNewThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        OwnThread.run { continuation.resume(returning: body()) }
+    }
+}
+
 /// Runs a blocking body on a new detached thread (never on the concurrency
 /// pool).
 private final class OwnThread: @unchecked Sendable {

@@ -235,6 +235,42 @@ import URing
         #expect(throws: IOError.self) { try Ring(entries: 8, options: RingOptions(flags: [.deferTaskRun])) }
     }
 
+    @Test func aRingCreatedDisabledBelongsToTheThreadThatEnablesIt() async throws {
+        // What `IOLoop.start` relies on: the starter creates the ring (and
+        // reports its errors), the loop thread enables it and is its issuer.
+        let ring = try Ring(entries: 8, options: RingOptions(flags: [.startsDisabled, .singleIssuer, .deferTaskRun]))
+        ring.push(.nop().userData(1))
+        do {
+            try ring.submit()
+            Issue.record("a disabled ring took a submission")
+        } catch {
+            #expect(error.errno == EBADFD, "\(error)")
+        }
+        // Enabled on a thread of its own, which then submits and reaps the NOP
+        // pushed above (still in the queue: the kernel refused to take it).
+        final class Shared: @unchecked Sendable {  // used by one thread at a time
+            let ring: Ring
+            init(_ ring: Ring) { self.ring = ring }
+        }
+        let shared = Shared(ring)
+        let reaped = await onNewThread { () -> Result<[UInt64], any Error> in
+            Result {
+                try shared.ring.enable()
+                return try shared.ring.complete(1).map(\.userData)
+            }
+        }
+        #expect(try reaped.get() == [1])
+        // The enabling thread is the only issuer now; this one is refused.
+        ring.push(.nop().userData(2))
+        do {
+            try ring.submit()
+            Issue.record("a second thread submitted to a single-issuer ring")
+        } catch {
+            #expect(error.errno == EEXIST, "\(error)")
+        }
+        #expect(throws: IOError.self) { try ring.enable() }  // not disabled any more: EBADFD
+    }
+
     @Test func submittingWithoutCompletionWorkPostsOnlyWhatCompletedInline() throws {
         let ring = try Ring(entries: 8, options: RingOptions(flags: [.singleIssuer, .deferTaskRun]))
         var fds: [Int32] = [0, 0]

@@ -69,6 +69,13 @@ extension Ring {
         try register("io_uring_register(UNREGISTER_BUFFERS)", UInt32(IORING_UNREGISTER_BUFFERS), nil, 0)
     }
 
+    /// Enables a ring created with `SetupFlags.startsDisabled`; with
+    /// `singleIssuer`, the calling thread becomes its only issuer.
+    /// (`EBADFD` for a ring that was not disabled.)
+    public func enable() throws(IOError) {
+        try register("io_uring_register(ENABLE_RINGS)", UInt32(IORING_REGISTER_ENABLE_RINGS), nil, 0)
+    }
+
     /// Makes the kernel signal `eventFD` whenever a completion is posted.
     public func registerEventFD(_ eventFD: Int32) throws(IOError) {
         var value = eventFD

@@ -20,8 +20,14 @@ public struct SetupFlags: OptionSet, Sendable, Hashable {
     /// `IORING_SQ_TASKRUN` when completion work waits for this thread, so a
     /// non-waiting submit knows it must enter to collect it.
     public static let taskRunFlag = SetupFlags(rawValue: IORING_SETUP_TASKRUN_FLAG)
-    /// Only one thread ever submits to this ring (the creating thread).
+    /// Only one thread ever submits to this ring: the creating thread, or
+    /// with `startsDisabled` the thread that enables it.
     public static let singleIssuer = SetupFlags(rawValue: IORING_SETUP_SINGLE_ISSUER)
+    /// The ring refuses submissions (EBADFD) until `Ring.enable()`: one
+    /// thread can create it, so that setup errors are its to report, and
+    /// hand it to another that enables it and, with `singleIssuer`, becomes
+    /// its issuer (`IORING_SETUP_R_DISABLED`).
+    public static let startsDisabled = SetupFlags(rawValue: IORING_SETUP_R_DISABLED)
     /// Run completion work only when the issuer enters the kernel to wait
     /// (requires `singleIssuer`): fewer interrupts, better batching.
     public static let deferTaskRun = SetupFlags(rawValue: IORING_SETUP_DEFER_TASKRUN)

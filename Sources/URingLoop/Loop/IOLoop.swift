@@ -72,8 +72,14 @@ public final class IOLoop {
 
     /// Starts a loop on a new thread and returns the handle that feeds it.
     ///
-    /// The ring is created on the loop thread (so `singleIssuer` is valid);
-    /// this call waits until that succeeded or failed.
+    /// The ring is created here, disabled, so that its errors are this
+    /// call's to throw; the loop thread enables it and so becomes its single
+    /// issuer. The call does not wait for the new thread to run: on these
+    /// VMs a new thread placed on an idle CPU first ran 2-4 ms later, while
+    /// everything else here takes a fraction of that. Requests made
+    /// meanwhile wait in the channel like any others. Only a thread setting
+    /// that can fail there (`cpuAffinity`, `niceness`) makes the call wait
+    /// for the thread's answer.
     ///
     /// - Throws: `IOError` for an invalid configuration, when io_uring is
     ///   unavailable (the description says how to check why), or when the
@@ -90,35 +96,47 @@ public final class IOLoop {
         let counters = LoopCounters()
         let termination = Latch()
         let executor = LoopExecutor(channel: channel, waker: waker)
-        let startup = ThreadStartup()
-        // The thread takes its references out of `parts` and drops them with
-        // the loop, so by the time `termination` fires, the ring is closed
-        // and nothing of the loop keeps the eventfd open: a caller whose
+        let loop = try IOLoop(configuration: configuration, channel: channel, waker: waker, counters: counters,
+                              executor: executor, faults: faults)
+        let startup = configuration.cpuAffinity != nil || configuration.niceness != nil ? ThreadStartup() : nil
+        // The thread takes the loop out of `handOver` and drops it when it
+        // ends, so by the time `termination` fires, the ring is closed and
+        // nothing of the loop keeps the eventfd open: a caller whose
         // shutdown returned sees every descriptor of the loop gone once it
         // drops its handle (no closure capture outlives the loop).
-        let parts = LoopParts(channel: channel, waker: waker, counters: counters, executor: executor)
+        let handOver = Locked<IOLoop?>(loop)
         try LoopThread.spawn(name: configuration.threadName) {
             do throws(IOError) {
-                let (channel, waker, counters, executor) = parts.take()
+                let loop = handOver.withLock { $0.take()! }
                 do throws(IOError) {
                     if let cpus = configuration.cpuAffinity { try ThreadAffinity.pinCurrentThread(to: cpus) }
                     if let niceness = configuration.niceness { try ThreadPriority.setCurrentThreadNiceness(niceness) }
-                    let loop = try IOLoop(configuration: configuration, channel: channel, waker: waker, counters: counters,
-                                          executor: executor, faults: faults)
-                    startup.report(.success(()))
-                    loop.run()
                 } catch {
-                    _ = channel.terminate()
+                    _ = loop.channel.terminate()
                     throw error
                 }
+                loop.enableRing()
+                startup?.report(.success(()))
+                loop.run()
             } catch {
-                startup.report(.failure(error))
+                startup?.report(.failure(error))
             }
             termination.open()
         }
-        try startup.wait().get()
+        try startup?.wait().get()
         return Handle(core: HandleCore(channel: channel, waker: waker, counters: counters, termination: termination, executor: executor,
                                        configuration: configuration))
+    }
+
+    /// Makes the loop thread the ring's issuer (see `start`). The ring was
+    /// created disabled by this process a moment ago, so the kernel's only
+    /// refusal (EBADFD, a ring not disabled) cannot happen.
+    private func enableRing() {
+        do throws(IOError) {
+            try ring.enable()
+        } catch {
+            preconditionFailure("the kernel refused to enable the loop's new ring: \(error)")
+        }
     }
 
     private init(
@@ -126,7 +144,8 @@ public final class IOLoop {
         executor: LoopExecutor, faults: FaultPlan?
     ) throws(IOError) {
         self.faults = faults
-        var flags: SetupFlags = []
+        // Enabled by the loop thread (`enableRing`).
+        var flags: SetupFlags = [.startsDisabled]
         if configuration.ioPoll { flags.insert(.ioPoll) }
         if configuration.singleIssuer {
             flags.insert(.singleIssuer)
@@ -536,28 +555,5 @@ public final class IOLoop {
         statistics.eventfdWrites = waker.ringCount
         counters.store(statistics)
         metrics.report(statistics)
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
-/// What the loop thread needs, handed over once: `take()` moves the
-/// references out, so the thread's closure keeps none of them alive.
-private final class LoopParts: Sendable {
-    private let parts: Locked<(SubmissionChannel, Waker, LoopCounters, LoopExecutor)?>
-
-    init(channel: SubmissionChannel, waker: Waker, counters: LoopCounters, executor: LoopExecutor) {
-        parts = Locked((channel, waker, counters, executor))
-    }
-
-    func take() -> (SubmissionChannel, Waker, LoopCounters, LoopExecutor) {
-        parts.withLock { parts in
-            defer { parts = nil }
-            return parts!
-        }
     }
 }

@@ -1,6 +1,7 @@
 // A one-shot rendezvous between the thread that starts a loop and the loop
-// thread: the ring is created on the loop thread (single-issuer requires
-// it), and the starter must learn whether that worked before returning.
+// thread, for the settings only the loop thread can apply to itself (CPU
+// affinity, nice value): the starter must learn whether they took before
+// returning.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
