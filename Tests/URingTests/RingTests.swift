@@ -240,12 +240,7 @@ import URing
         // reports its errors), the loop thread enables it and is its issuer.
         let ring = try Ring(entries: 8, options: RingOptions(flags: [.startsDisabled, .singleIssuer, .deferTaskRun]))
         ring.push(.nop().userData(1))
-        do {
-            try ring.submit()
-            Issue.record("a disabled ring took a submission")
-        } catch {
-            #expect(error.errno == EBADFD, "\(error)")
-        }
+        await expectIOError(.errno(EBADFD)) { try ring.submit() }
         // Enabled on a thread of its own, which then submits and reaps the NOP
         // pushed above (still in the queue: the kernel refused to take it).
         final class Shared: @unchecked Sendable {  // used by one thread at a time
@@ -262,13 +257,8 @@ import URing
         #expect(try reaped.get() == [1])
         // The enabling thread is the only issuer now; this one is refused.
         ring.push(.nop().userData(2))
-        do {
-            try ring.submit()
-            Issue.record("a second thread submitted to a single-issuer ring")
-        } catch {
-            #expect(error.errno == EEXIST, "\(error)")
-        }
-        #expect(throws: IOError.self) { try ring.enable() }  // not disabled any more: EBADFD
+        await expectIOError(.errno(EEXIST)) { try ring.submit() }
+        await expectIOError(.errno(EEXIST)) { try ring.enable() }  // nor register anything
     }
 
     @Test func submittingWithoutCompletionWorkPostsOnlyWhatCompletedInline() throws {
