@@ -74,12 +74,12 @@ public final class IOLoop {
     ///
     /// The ring is created here, disabled, so that its errors are this
     /// call's to throw; the loop thread enables it and so becomes its single
-    /// issuer. The call does not wait for the new thread to run: on these
-    /// VMs a new thread placed on an idle CPU first ran 2-4 ms later, while
-    /// everything else here takes a fraction of that. Requests made
-    /// meanwhile wait in the channel like any others. Only a thread setting
-    /// that can fail there (`cpuAffinity`, `niceness`) makes the call wait
-    /// for the thread's answer.
+    /// issuer. The call does not wait for the new thread to run, which on a
+    /// busy machine takes milliseconds (3.5-4.5 ms beside two busy processes
+    /// on a 2-CPU VM, against well under one for everything else here):
+    /// requests made meanwhile wait in the channel like any others. Only a
+    /// thread setting that can fail there (`cpuAffinity`, `niceness`) makes
+    /// the call wait for the thread's answer.
     ///
     /// - Throws: `IOError` for an invalid configuration, when io_uring is
     ///   unavailable (the description says how to check why), or when the
