@@ -29,7 +29,7 @@ extension Handle {
     /// - Throws: `CancellationError` if the task was cancelled before the
     ///   call; `IOError` `.invalidArgument` for an element whose count does
     ///   not fit its buffer or whose end is past the largest file offset,
-    ///   before any read is submitted.
+    ///   before any element is read (from the cache or through the ring).
     public func read(
         batch: [BatchRead], rwFlags: Int32 = 0, deadline: ContinuousClock.Instant? = nil, cacheFirst: Bool = false
     ) async throws -> [Result<IOBuffer, any Error>] {
