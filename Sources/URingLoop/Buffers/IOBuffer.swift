@@ -2,9 +2,10 @@
 //
 // Why a class: the kernel holds a raw pointer into the buffer from submission
 // until the last CQE. A class instance never moves, and the request that
-// submitted it keeps a strong reference until that CQE (or, if shutdown
-// abandons the request, forever), so Swift code cannot free or move the memory
-// early, whatever the caller does with its own reference.
+// submitted it keeps a strong reference until that CQE (even when a shutdown
+// abandons the request and answers its caller first), so Swift code cannot
+// free or move the memory early, whatever the caller does with its own
+// reference.
 //
 // Ownership rule (why `@unchecked Sendable` is sound in practice): a buffer
 // passed to a `Handle` operation belongs to that operation until it returns;

@@ -143,8 +143,8 @@ extension Handle {
     // cancelled task gets `CancellationError` only before submission): an
     // open the kernel completes must reach its caller, or its descriptor
     // would leak. (A loop that gives up at its `shutdownTimeout` abandons
-    // what is in flight; an open abandoned there may still complete in the
-    // kernel, and its descriptor is then nobody's.) A path with a NUL byte
+    // what is in flight; an open abandoned there that still completes in the
+    // kernel has its descriptor closed by the loop.) A path with a NUL byte
     // inside is `.invalidArgument`.
 
     /// Opens `path` (`openat`) with `flags` plus `O_CLOEXEC`, creating it

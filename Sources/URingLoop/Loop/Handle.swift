@@ -18,9 +18,12 @@ public struct Handle: Sendable {
 
     /// Stops taking requests, lets the loop drain what is in flight (bounded
     /// by `LoopConfiguration.shutdownTimeout`), and returns when its thread
-    /// has exited. Later requests fail with `.shutdown`. Accepts a listener
-    /// armed ahead of its callers are not waited for: they end with
-    /// `.shutdown`, as does a caller waiting for one of them.
+    /// has exited. Later requests fail with `.shutdown`. Requests still in
+    /// the kernel at the timeout end with `.abandoned`, and the call returns
+    /// then; the loop thread stays until the kernel has given them back,
+    /// freeing their memory and closing what a late success opened.
+    /// Accepts a listener armed ahead of its callers are not waited for:
+    /// they end with `.shutdown`, as does a caller waiting for one of them.
     ///
     /// With `cancellingInFlight`, the loop does not wait for requests that
     /// may never finish (a receive from a silent peer, an accept): every
@@ -47,7 +50,8 @@ public struct Handle: Sendable {
     /// The settings the loop runs with (validated: `size` rounded up).
     public var configuration: LoopConfiguration { core.configuration }
 
-    /// Whether the loop thread has exited.
+    /// Whether the loop has stopped: its thread has exited, or, after a
+    /// shutdown timeout, stays only to release the requests it abandoned.
     public var isTerminated: Bool { core.termination.isOpen }
 
     /// The loop's counters as of its last iteration.

@@ -69,6 +69,9 @@ public final class IOLoop {
     @exclusivity(unchecked) private var drainedCancellations: [Request] = []
     @exclusivity(unchecked) private var drainedJobs: [LoopJob] = []
     @exclusivity(unchecked) private var expired: [TimingWheel.Entry] = []
+    /// Requests a shutdown abandoned while the kernel held them, by their
+    /// SQE's user data, until their CQEs (see `releaseAbandoned`).
+    @exclusivity(unchecked) private var abandoned: [UInt64: Request] = [:]
 
     /// Starts a loop on a new thread and returns the handle that feeds it.
     ///
@@ -103,7 +106,10 @@ public final class IOLoop {
         // ends, so by the time `termination` fires, the ring is closed and
         // nothing of the loop keeps the eventfd open: a caller whose
         // shutdown returned sees every descriptor of the loop gone once it
-        // drops its handle (no closure capture outlives the loop).
+        // drops its handle (no closure capture outlives the loop). The one
+        // exception: a shutdown timeout that abandoned requests the kernel
+        // still holds fires `termination` first, and the thread keeps the
+        // ring until the kernel has given them back (`releaseAbandoned`).
         let handOver = Locked<IOLoop?>(loop)
         try LoopThread.spawn(name: configuration.threadName) {
             do throws(IOError) {
@@ -118,6 +124,12 @@ public final class IOLoop {
                 loop.enableRing()
                 startup?.report(.success(()))
                 loop.run()
+                if loop.holdsAbandonedRequests {
+                    // Every caller has its answer: the shutdown is done.
+                    // What is left is the loop's own cleanup.
+                    termination.open()
+                    loop.releaseAbandoned()
+                }
             } catch {
                 startup?.report(.failure(error))
             }
@@ -524,27 +536,64 @@ public final class IOLoop {
 
     // MARK: - Shutdown
 
-    /// Requests abandoned by any loop's shutdown, kept reachable (and so
-    /// never freed) for the life of the process; see `abandonRemaining`.
+    /// Requests abandoned by a loop whose ring broke while it waited for
+    /// them (see `releaseAbandoned`), kept reachable, and so never freed,
+    /// for the life of the process.
     private static let graveyard = Locked<[Request]>([])
 
-    /// Ends every request still in the kernel with `.abandoned`, asks the
-    /// kernel to cancel them all, and deliberately never frees them.
-    ///
-    /// Why leak: an abandoned operation may still be running in the kernel
-    /// (an io-wq worker mid-read) and write into its request's buffer even
-    /// after the ring is closed, whose teardown completes asynchronously.
-    /// Freeing that memory could corrupt whatever reuses it; keeping it costs
-    /// only what was abandoned, once, at shutdown.
+    /// Ends every request still held with `.abandoned`. Those the kernel
+    /// still has are kept in `abandoned` until their CQEs: an abandoned
+    /// operation may still be running (an io-wq worker mid-read) and write
+    /// into its request's buffer, so that memory must outlive it.
     private func abandonRemaining() {
-        let abandoned = waiters.abandonAll { IOError($0.operation, .abandoned) }
-        statistics.abandoned += UInt64(abandoned.count)
-        statistics.requestsCompleted += UInt64(abandoned.count)
-        IOLoop.graveyard.withLock { $0.append(contentsOf: abandoned) }
-        if ring.push(.cancelAny().userData(WaiterID.cancelTag)) {
-            _ = try? ring.submit()
+        let held = waiters.count
+        abandoned = waiters.abandonAll { IOError($0.operation, .abandoned) }
+        // Their ids name no waiter now.
+        readyQueue.removeAll { _ in }
+        pendingCancels.removeAll { _ in }
+        statistics.abandoned += UInt64(held)
+        statistics.requestsCompleted += UInt64(held)
+        IOLoop.logger.warning("shutdown timeout abandoned in-flight requests", metadata: ["count": "\(held)"])
+    }
+
+    /// Whether a shutdown abandoned requests the kernel still holds.
+    var holdsAbandonedRequests: Bool { !abandoned.isEmpty }
+
+    /// After a shutdown abandoned requests: asks the kernel to cancel all of
+    /// them and waits for each one's CQE, then lets it go. Its caller was
+    /// answered already; what remains is the request's memory, freed here,
+    /// and anything a late success created (an open's or accept's new
+    /// descriptor), closed here. Runs on the loop thread after every caller
+    /// was answered and the channel terminated, so nothing else reaches
+    /// the ring. Returns once the kernel has given every request back, which
+    /// an operation stuck in the kernel (a disk that never answers) may
+    /// delay indefinitely: that keeps this thread, and the ring, waiting.
+    func releaseAbandoned() {
+        var cancelPushed = false
+        while true {
+            // One cancel for everything, after whatever is still staged (the
+            // kernel takes SQEs in order, so the cancel sees all of them).
+            if !cancelPushed { cancelPushed = ring.push(.cancelAny().userData(WaiterID.cancelTag)) }
+            ring.completionQueue.forEach { completion in
+                // The wake poll's and the cancels' CQEs match nothing here.
+                guard let request = abandoned.removeValue(forKey: completion.userData) else { return }
+                var result = completion.result
+                if let faults { result = faults.completion(request.operation, result) }
+                request.discardLateResult(result)
+            }
+            if abandoned.isEmpty { return }
+            do {
+                // Without the cancel queued yet, only make room in the SQ.
+                _ = cancelPushed ? try ring.submitAndWait(want: 1) : try ring.submit()
+            } catch {
+                // The ring itself broke (see `enter`): no CQE can come, but
+                // the kernel may still be using the memory.
+                IOLoop.logger.error("releasing abandoned requests failed", metadata: ["error": "\(error)"])
+                IOLoop.graveyard.withLock { $0.append(contentsOf: abandoned.values) }
+                abandoned.removeAll()
+                return
+            }
         }
-        IOLoop.logger.warning("shutdown timeout abandoned in-flight requests", metadata: ["count": "\(abandoned.count)"])
     }
 
     private func publishStatistics() {

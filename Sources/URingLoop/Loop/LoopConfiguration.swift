@@ -31,7 +31,9 @@ public struct LoopConfiguration: Sendable, Hashable {
     /// early, for one more wheel entry per horizon it waits.
     public var timeoutWheelHorizon: Duration = .seconds(60)
     /// After the last handle is gone (or `shutdown()`), how long in-flight
-    /// work may take before it is abandoned; `nil` waits for all of it.
+    /// work may take before it is abandoned (its callers get `.abandoned`;
+    /// the loop asks the kernel to cancel it and releases it when the
+    /// kernel gives it back); `nil` waits for all of it.
     public var shutdownTimeout: Duration?
     /// The timing wheel's resolution: deadlines fire at most this late.
     public var timeoutWheelTick: Duration = .milliseconds(5)

@@ -37,4 +37,9 @@ final class AcceptRequest: ValueRequest<AcceptedSocket>, @unchecked Sendable {
         }
         return .finished
     }
+
+    /// A connection accepted after the caller was answered is nobody's.
+    override func discardLateResult(_ result: Int32) {
+        if result >= 0 { close(result) }
+    }
 }

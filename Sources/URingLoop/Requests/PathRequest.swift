@@ -81,4 +81,10 @@ final class PathRequest: ValueRequest<Int32>, @unchecked Sendable {
         if result < 0 { fail(IOError(operation, errno: result, context: path)) } else { succeed(result) }
         return .finished
     }
+
+    /// An open that completed after its caller was answered would leave its
+    /// descriptor open for nobody.
+    override func discardLateResult(_ result: Int32) {
+        if case .open = kind, result >= 0 { close(result) }
+    }
 }

@@ -90,6 +90,11 @@ class Request: @unchecked Sendable {
         preconditionFailure("\(type(of: self)) must override fail(_:)")
     }
 
+    /// The kernel finished this request after a shutdown abandoned it (its
+    /// caller already has `.abandoned`): releases whatever a success created
+    /// that nobody will ever receive, such as a descriptor. Nothing by default.
+    func discardLateResult(_ result: Int32) {}
+
     /// Whether the caller's task asked to cancel.
     var isCancelRequested: Bool {
         lifecycle.load(ordering: .relaxed) == Request.cancelRequested

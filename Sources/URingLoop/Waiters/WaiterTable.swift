@@ -6,7 +6,8 @@
 //   so its size is the most requests held at once, not the capacity (a
 //   network loop's capacity is a million).
 // - A slot is freed only after its request's last operation CQE (or by
-//   shutdown's abandonment), so an operation CQE always finds its slot; only
+//   shutdown's abandonment, after which the loop matches the abandoned
+//   requests' CQEs itself), so an operation CQE always finds its slot; only
 //   cancel CQEs can be stale (they may arrive after the target finished and
 //   the slot was reused: the generation tells).
 // - At most one operation SQE per slot is in flight (`inFlight`).
@@ -166,16 +167,18 @@ struct WaiterTable {
     }
 
     /// Ends every remaining request with `error` and empties the table.
-    /// Returns the requests, which the caller keeps alive as long as the
-    /// kernel may still touch their memory.
-    mutating func abandonAll(with error: (Request) -> any Error) -> [Request] {
-        var abandoned: [Request] = []
+    /// Returns the requests the kernel still holds, by the user data of
+    /// their SQE in flight: the caller keeps each alive until that SQE's CQE,
+    /// since the kernel may touch its memory until then.
+    mutating func abandonAll(with error: (Request) -> any Error) -> [UInt64: Request] {
+        var inKernel: [UInt64: Request] = [:]
         for index in slots.indices where slots[index].request != nil {
             let id = WaiterID(index: UInt32(index), generation: slots[index].generation)
+            let inFlight = slots[index].inFlight
             let request = remove(id)
             request.fail(error(request))
-            abandoned.append(request)
+            if inFlight { inKernel[id.userData] = request }
         }
-        return abandoned
+        return inKernel
     }
 }
