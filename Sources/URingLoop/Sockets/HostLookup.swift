@@ -1,4 +1,5 @@
-// One name lookup on a thread of its own, and the caller that waits for it.
+// One name lookup, run by one of the `LookupThreads`, and the caller that
+// waits for it.
 //
 // Invariant: the caller's continuation is resumed exactly once, by whichever
 // of three finishes first: the lookup's thread (its answer), the deadline's
@@ -7,8 +8,9 @@
 // continuation, or, if the continuation is not installed yet (a cancel that
 // came before the suspension), leaves its outcome for `install` to deliver.
 // Later ones find the outcome taken and do nothing, so a lookup that ends
-// after its caller gave up only frees its answer. (A checked continuation:
-// a lookup costs a thread anyway, and a second resume would trap.)
+// after its caller gave up only frees its answer, and one its caller gave up
+// on before a thread took it is not run at all. (A checked continuation: a
+// lookup costs a thread's time anyway, and a second resume would trap.)
 import URing
 
 final class HostLookup: Sendable {
@@ -20,9 +22,9 @@ final class HostLookup: Sendable {
 
     private let state = Locked(State())
 
-    /// Waits for `lookup(host)`, run on a new thread, or for `deadline`.
+    /// Waits for `lookup(host)`, run by one of `threads`, or for `deadline`.
     static func run(
-        host: String, deadline: ContinuousClock.Instant?,
+        host: String, deadline: ContinuousClock.Instant?, threads: LookupThreads = .shared,
         lookup: @escaping @Sendable (String) -> Result<[SocketAddress], IOError>
     ) async throws -> [SocketAddress] {
         let waiting = HostLookup()
@@ -30,15 +32,8 @@ final class HostLookup: Sendable {
             try await withCheckedThrowingContinuation { continuation in
                 // Cancelled before it began: nothing to look up.
                 guard waiting.install(continuation) else { return }
-                do {
-                    try LoopThread.spawn(name: "uring-resolve") {
-                        waiting.finish(lookup(host).mapError { $0 as any Error })
-                    }
-                } catch {
-                    waiting.finish(.failure(error))
-                    return
-                }
                 if let deadline { waiting.startTimer(deadline, host: host) }
+                threads.submit(LookupThreads.Job(waiting: waiting) { lookup(host).mapError { $0 as any Error } })
             }
         } onCancel: {
             waiting.finish(.failure(CancellationError()))
@@ -57,8 +52,11 @@ final class HostLookup: Sendable {
         return false
     }
 
+    /// Whether the caller has its outcome (or will get it at `install`).
+    var isFinished: Bool { state.withLock { $0.outcome != nil } }
+
     /// Delivers `outcome` unless another one was first.
-    private func finish(_ outcome: Result<[SocketAddress], any Error>) {
+    func finish(_ outcome: Result<[SocketAddress], any Error>) {
         let (continuation, timer) = state.withLock { state -> (CheckedContinuation<[SocketAddress], any Error>?, Task<Void, Never>?) in
             guard state.outcome == nil else { return (nil, nil) }
             state.outcome = outcome

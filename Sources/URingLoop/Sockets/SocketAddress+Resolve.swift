@@ -2,13 +2,15 @@
 //
 // The C library's resolver (`getaddrinfo`: /etc/hosts, DNS, whatever NSS is
 // configured) blocks, and io_uring has no operation for it, so a lookup runs
-// on a short-lived thread of its own: never on a loop, which other tasks'
-// I/O waits on, nor on the cooperative pool, whose few threads every task
-// shares. A numeric host needs no lookup and gets no thread.
+// on one of the process's lookup threads (`LookupThreads`, at most 32, none
+// while idle): never on a loop, which other tasks' I/O waits on, nor on the
+// cooperative pool, whose few threads every task shares. A numeric host
+// needs no lookup and uses no thread.
 //
 // The caller's wait can end before the lookup does (its deadline passed, its
-// task was cancelled); the lookup then finishes on its thread and its answer
-// is dropped. See `HostLookup` for who resumes the caller.
+// task was cancelled); a lookup already running then finishes on its thread
+// and its answer is dropped, one still queued is not run. See `HostLookup`
+// for who resumes the caller.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
