@@ -1,10 +1,9 @@
 // The threads that run blocking name lookups (`getaddrinfo`), a bounded
 // number of them for the whole process.
 //
-// A lookup needs a thread of its own: it blocks for as long as the resolver
-// takes (the `resolv.conf` timeouts: ten seconds and more when a DNS server
-// does not answer), so it can run neither on a loop nor on the cooperative
-// pool. One new thread per lookup, though, lets a burst of dials during a
+// A lookup blocks its thread for as long as the resolver takes (the
+// `resolv.conf` timeouts: ten seconds and more when a DNS server does not
+// answer), so it can run neither on a loop nor on the cooperative pool. One new thread per lookup, though, lets a burst of dials during a
 // resolver outage start thousands of threads, each blocked for the full
 // timeout. Here lookups queue, and at most `limit` threads take them in
 // order. A thread exits when it finds the queue empty, so an idle process
@@ -17,11 +16,6 @@
 // the queue empty under the lock, and a job queued while fewer than `limit`
 // threads run starts one, so no queued job is ever left without a thread to
 // take it.
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import URing
 
 final class LookupThreads: Sendable {
