@@ -335,6 +335,9 @@ public final class IOLoop {
         } catch {
             // io_uring_enter failing for real (not EINTR/EAGAIN/EBUSY/ETIME)
             // means the ring itself is broken: nothing can complete anymore.
+            // EBADR too: the kernel dropped a CQE for want of memory, so
+            // some caller, no one can tell which, would never be answered;
+            // io_uring_enter(2) advises ending unless any CQE may be lost.
             preconditionFailure("io_uring_enter failed on the loop's own ring: \(error)")
         }
     }
