@@ -102,7 +102,12 @@ import URing
                 if index % 64 == 0 { await Task.yield() }
             }
         }
-        try await Task.sleep(for: .milliseconds(10))
+        // More receives held than the sending half has: a silent one at
+        // least is in the kernel when the shutdown begins.
+        try await within(300, "the receives' admission") {
+            while handle.statistics.pendingRequests <= UInt64(pairs / 2) { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        try await Task.sleep(for: .milliseconds(5))
         await handle.shutdown()
         stop.store(true, ordering: .relaxed)
         await sender.value
