@@ -52,6 +52,36 @@ import URing
         _ = try await HostLookup.run(host: "after", deadline: nil, threads: threads, lookup: gate.lookup)
         #expect(gate.ran == ["first", "after"])
     }
+
+    @Test func whenNoThreadCanStartTheQueuedCallersGetTheErrorUnlessOneRuns() async throws {
+        // Only the first thread starts; every later start fails.
+        let starts = Atomic<Int>(0)
+        let threads = LookupThreads(limit: 4) { name, body throws(IOError) in
+            if starts.wrappingAdd(1, ordering: .relaxed).newValue > 1 { throw IOError("pthread_create", errno: EAGAIN) }
+            try LoopThread.spawn(name: name, body)
+        }
+        let gate = LookupGate()
+        let first = Task { try await HostLookup.run(host: "first", deadline: nil, threads: threads, lookup: gate.lookup) }
+        try await within(300, "the first lookup to start") {
+            while gate.running < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        // A thread runs: this lookup waits for it, though its own failed.
+        let second = Task { try await HostLookup.run(host: "second", deadline: nil, threads: threads, lookup: gate.lookup) }
+        try await within(300, "the second lookup's failed start") {
+            while starts.load(ordering: .relaxed) < 2 { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        gate.open()
+        _ = try await first.value
+        _ = try await second.value
+        // None runs now: a caller whose thread cannot start gets the error.
+        try await within(300, "the thread to leave") {
+            while threads.threadCount > 0 { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        await #expect(throws: IOError("pthread_create", errno: EAGAIN)) {
+            try await HostLookup.run(host: "third", deadline: nil, threads: threads, lookup: gate.lookup)
+        }
+        #expect(gate.ran == ["first", "second"])
+    }
 }
 
 /// A lookup that blocks its thread until the test opens the gate, and

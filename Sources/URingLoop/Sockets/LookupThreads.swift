@@ -37,13 +37,20 @@ final class LookupThreads: Sendable {
     /// The most threads running lookups at once.
     let limit: Int
     private let state = Locked(State())
+    /// Starts a thread (`LoopThread.spawn`; tests: one that fails).
+    private let spawn: @Sendable (_ name: String, _ body: @escaping @Sendable () -> Void) throws(IOError) -> Void
 
     /// Threads running now (for tests).
     var threadCount: Int { state.withLock { $0.running } }
 
-    init(limit: Int) {
+    init(
+        limit: Int,
+        spawn: @escaping @Sendable (_ name: String, _ body: @escaping @Sendable () -> Void) throws(IOError) -> Void
+            = { name, body throws(IOError) in try LoopThread.spawn(name: name, body) }
+    ) {
         precondition(limit > 0, "a lookup needs at least one thread")
         self.limit = limit
+        self.spawn = spawn
     }
 
     /// Queues `job`, starting a thread for it if fewer than `limit` run.
@@ -58,7 +65,7 @@ final class LookupThreads: Sendable {
         }
         guard startsThread else { return }
         do {
-            try LoopThread.spawn(name: "uring-resolve") { [self] in drain() }
+            try spawn("uring-resolve") { [self] in drain() }
         } catch {
             let stranded: [Job] = state.withLock { state in
                 state.running -= 1
