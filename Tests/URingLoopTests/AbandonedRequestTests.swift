@@ -122,7 +122,8 @@ import URing
     }
 }
 
-/// A weak reference tasks can share.
+/// A weak reference tasks can share. `@unchecked Sendable`: the reference
+/// is read and written only under `lock`.
 private final class WeakBox<Object: AnyObject>: @unchecked Sendable {
     private let lock = Locked<Void>(())
     private weak var _object: Object?

@@ -560,7 +560,7 @@ public final class IOLoop {
     }
 
     /// Whether a shutdown abandoned requests the kernel still holds.
-    var holdsAbandonedRequests: Bool { !abandoned.isEmpty }
+    private var holdsAbandonedRequests: Bool { !abandoned.isEmpty }
 
     /// After a shutdown abandoned requests: asks the kernel to cancel all of
     /// them and waits for each one's CQE, then lets it go. Its caller was
@@ -571,7 +571,7 @@ public final class IOLoop {
     /// the ring. Returns once the kernel has given every request back, which
     /// an operation stuck in the kernel (a disk that never answers) may
     /// delay indefinitely: that keeps this thread, and the ring, waiting.
-    func releaseAbandoned() {
+    private func releaseAbandoned() {
         var cancelPushed = false
         while true {
             // One cancel for everything, after whatever is still staged (the
