@@ -121,14 +121,3 @@ import URing
         }
     }
 }
-
-/// A weak reference tasks can share. `@unchecked Sendable`: the reference
-/// is read and written only under `lock`.
-private final class WeakBox<Object: AnyObject>: @unchecked Sendable {
-    private let lock = Locked<Void>(())
-    private weak var _object: Object?
-    var object: Object? {
-        get { lock.withLock { _ in _object } }
-        set { lock.withLock { _ in _object = newValue } }
-    }
-}

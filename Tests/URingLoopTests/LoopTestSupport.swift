@@ -64,3 +64,14 @@ final class SharedList<Element: Sendable>: Sendable {
     func append(_ item: Element) { items.withLock { $0.append(item) } }
     var all: [Element] { items.withLock { $0 } }
 }
+
+/// A weak reference tasks can share. `@unchecked Sendable`: the reference
+/// is read and written only under `lock`.
+final class WeakBox<Object: AnyObject>: @unchecked Sendable {
+    private let lock = Locked<Void>(())
+    private weak var _object: Object?
+    var object: Object? {
+        get { lock.withLock { _ in _object } }
+        set { lock.withLock { _ in _object = newValue } }
+    }
+}
