@@ -7,9 +7,9 @@
 // Logical offsets start after the header.
 import URing
 
-struct BlobHeader: Equatable {
+struct BlobHeader: Equatable, Sendable {
     /// Where a blob's data starts.
-    enum Layout: Equatable {
+    enum Layout: Equatable, Sendable {
         /// Format 1: data right after the 8 header bytes.
         case compact
         /// Format 2: data at 4096, so a blob opened for direct I/O keeps

@@ -6,7 +6,15 @@
 // - open/remove/scan are serialised by `metadataLock`, so two opens of one
 //   new blob cannot both initialise it (and truncate each other's data).
 // - A blob exists durably once `open` returns: its header, its directory
-//   entry and, for a new partition, the partition's own entry are fsynced.
+//   entry and its partition's own entry are fsynced. The partition's entry
+//   is fsynced by the first blob this storage creates there, not only by
+//   the open that made the directory: an open that failed or was cancelled
+//   after `mkdir`, here or in an earlier process, leaves a partition whose
+//   entry nobody synced.
+// - Making a blob (from its file's creation to the last fsync) runs to the
+//   end once begun, whatever happens to the caller's task: a cancel there
+//   would leave a file that later opens as a blob whose header and entries
+//   were never made durable.
 // - Removal is durable when `remove` returns (the directory is fsynced).
 #if canImport(Glibc)
 import Glibc
@@ -23,16 +31,24 @@ public final class Storage: Sendable {
     public let directory: String
     let core: StorageCore
     private let metadataLock = AsyncMutex()
+    /// Partitions whose entry in `directory` this storage has fsynced
+    /// (after they existed); a partition is taken out when removed.
+    private let durablePartitions = Locked<Set<String>>([])
 
     /// Opens (creating if needed) the store at `directory` and starts its loop.
     ///
     /// - Parameter configuration: the loop's settings (single issuer by default).
-    public init(directory: String, configuration: LoopConfiguration = LoopConfiguration()) throws(IOError) {
+    public convenience init(directory: String, configuration: LoopConfiguration = LoopConfiguration()) throws(IOError) {
+        try self.init(directory: directory, configuration: configuration, faults: nil)
+    }
+
+    /// `init(directory:configuration:)` on a loop with a fault plan (tests only).
+    package init(directory: String, configuration: LoopConfiguration = LoopConfiguration(), faults: FaultPlan?) throws(IOError) {
         var configuration = configuration
         if configuration.threadName == LoopConfiguration().threadName { configuration.threadName = "uring-storage" }
         try FileSystem.makeDirectories(directory)
         self.directory = directory
-        core = StorageCore(handle: try IOLoop.start(configuration), group: nil, ownsLoops: true)
+        core = StorageCore(handle: try IOLoop.start(configuration, faults: faults), group: nil, ownsLoops: true)
     }
 
     /// Opens the store at `directory` on an existing group of loops: a blob
@@ -83,8 +99,7 @@ public final class Storage: Sendable {
         let label = partition + "/" + BlobName.encode(name)
         do {
             return try await metadataLock.withLock {
-                let (fd, newPartition) = try await openCreatingPartition(path, partitionPath: partitionPath)
-                let file = BlobFile(fd: fd, label: label)
+                let file = BlobFile(fd: try await openCreatingPartition(path, partitionPath: partitionPath), label: label)
                 var size = try FileSystem.size(of: file.fd, context: label)
                 var header: BlobHeader?
                 if size >= UInt64(BlobHeader.prefixSize) {
@@ -94,19 +109,12 @@ public final class Storage: Sendable {
                     header = try BlobHeader.parse(stored, fileSize: size, accepted: versions, context: label)
                 }
                 if header == nil {
-                    // New, or torn before its header was complete: (re)initialise.
-                    if size > 0 {
-                        do {
-                            try await core.handle.truncate(file.fd, to: 0)
-                        } catch {
-                            throw IOError.labelling(error, with: label)
-                        }
-                    }
+                    // New, or torn before its header was complete. In a task
+                    // of its own, which the caller's cancel does not reach.
                     let fresh = BlobHeader(layout: direct ? .aligned : .compact, blobVersion: versions.upperBound)
-                    try await core.handle.write(fresh.bytes, to: file.fd, at: 0, cancellable: false)
-                    try await core.handle.sync(file.fd)
-                    try await syncDirectory(partitionPath)
-                    if newPartition { try await syncDirectory(directory) }
+                    try await Task { [size] in
+                        try await initialize(file, with: fresh, size: size, partition: partition, partitionPath: partitionPath)
+                    }.value
                     header = fresh
                     size = UInt64(fresh.size)
                 }
@@ -148,6 +156,8 @@ public final class Storage: Sendable {
                 guard FileSystem.isDirectory(partitionPath) else {
                     throw IOError("remove", .notFound, context: partition)
                 }
+                // Made again, it needs its entry synced again.
+                durablePartitions.withLock { _ = $0.remove(partition) }
                 try await removeTree(partitionPath)
                 try await syncDirectory(directory)
             }
@@ -177,24 +187,44 @@ public final class Storage: Sendable {
     }
 
     /// Opens (creating) the blob file at `path`, and its partition directory
-    /// first if that is missing: `true` with the descriptor when this call
-    /// created the partition. An existing blob opens without creating, which
-    /// the kernel usually answers from its caches on this thread (see
+    /// first if that is missing. An existing blob opens without creating,
+    /// which the kernel usually answers from its caches on this thread (see
     /// `Handle.open`); creating always takes the ring.
-    private func openCreatingPartition(_ path: String, partitionPath: String) async throws -> (Int32, Bool) {
+    private func openCreatingPartition(_ path: String, partitionPath: String) async throws -> Int32 {
         do {
-            return (try await core.handle.open(path, flags: O_RDWR), false)
+            return try await core.handle.open(path, flags: O_RDWR)
         } catch let error as IOError where error.errno == ENOENT {}
         do {
-            return (try await core.handle.open(path, flags: O_RDWR | O_CREAT), false)
+            return try await core.handle.open(path, flags: O_RDWR | O_CREAT)
         } catch let error as IOError where error.errno == ENOENT {
-            var created = true
             do {
                 try await core.handle.makeDirectory(partitionPath)
             } catch let error as IOError where error.errno == EEXIST {
-                created = false  // made meanwhile by someone else; the open says what it is
+                // Made meanwhile by someone else; the open says what it is.
             }
-            return (try await core.handle.open(path, flags: O_RDWR | O_CREAT), created)
+            return try await core.handle.open(path, flags: O_RDWR | O_CREAT)
+        }
+    }
+
+    /// Makes `file` a blob with `header` (emptying what a torn one holds) and
+    /// its existence durable: the file, its entry in the partition, and the
+    /// partition's entry, unless this storage synced that before.
+    private func initialize(
+        _ file: BlobFile, with header: BlobHeader, size: UInt64, partition: String, partitionPath: String
+    ) async throws {
+        if size > 0 {
+            do {
+                try await core.handle.truncate(file.fd, to: 0)
+            } catch {
+                throw IOError.labelling(error, with: file.label)
+            }
+        }
+        try await core.handle.write(header.bytes, to: file.fd, at: 0, cancellable: false)
+        try await core.handle.sync(file.fd)
+        try await syncDirectory(partitionPath)
+        if !durablePartitions.withLock({ $0.contains(partition) }) {
+            try await syncDirectory(directory)
+            durablePartitions.withLock { _ = $0.insert(partition) }
         }
     }
 
