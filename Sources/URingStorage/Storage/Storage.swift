@@ -11,10 +11,12 @@
 //   the open that made the directory: an open that failed or was cancelled
 //   after `mkdir`, here or in an earlier process, leaves a partition whose
 //   entry nobody synced.
-// - Making a blob (from its file's creation to the last fsync) runs to the
-//   end once begun, whatever happens to the caller's task: a cancel there
-//   would leave a file that later opens as a blob whose header and entries
-//   were never made durable.
+// - Making a blob (from its file's creation to the last fsync), and removing
+//   one or a partition (from the unlink to the fsync of its directory), run
+//   to the end once begun, whatever happens to the caller's task: a cancel
+//   there would leave a file that later opens as a blob whose header and
+//   entries were never made durable, or a removal that a retry finds done
+//   (`.notFound`) while nothing synced it.
 // - Removal is durable when `remove` returns (the directory is fsynced).
 #if canImport(Glibc)
 import Glibc
@@ -109,12 +111,11 @@ public final class Storage: Sendable {
                     header = try BlobHeader.parse(stored, fileSize: size, accepted: versions, context: label)
                 }
                 if header == nil {
-                    // New, or torn before its header was complete. In a task
-                    // of its own, which the caller's cancel does not reach.
+                    // New, or torn before its header was complete.
                     let fresh = BlobHeader(layout: direct ? .aligned : .compact, blobVersion: versions.upperBound)
-                    try await Task { [size] in
+                    try await uninterrupted { [self, size] in
                         try await initialize(file, with: fresh, size: size, partition: partition, partitionPath: partitionPath)
-                    }.value
+                    }
                     header = fresh
                     size = UInt64(fresh.size)
                 }
@@ -146,20 +147,28 @@ public final class Storage: Sendable {
         try await metadataLock.withLock {
             if let name {
                 let label = partition + "/" + BlobName.encode(name)
-                do {
-                    try await core.handle.removeFile(partitionPath + "/" + BlobName.encode(name))
-                } catch let error as IOError {
-                    throw IOError("remove", error.errno == ENOENT ? .notFound : error.reason, context: label)
+                let path = partitionPath + "/" + BlobName.encode(name)
+                try await uninterrupted { [self] in
+                    do {
+                        try await core.handle.removeFile(path)
+                    } catch let error as IOError {
+                        throw IOError("remove", error.errno == ENOENT ? .notFound : error.reason, context: label)
+                    }
+                    try await syncDirectory(partitionPath)
                 }
-                try await syncDirectory(partitionPath)
             } else {
                 guard FileSystem.isDirectory(partitionPath) else {
                     throw IOError("remove", .notFound, context: partition)
                 }
                 // Made again, it needs its entry synced again.
                 durablePartitions.withLock { _ = $0.remove(partition) }
-                try await removeTree(partitionPath)
-                try await syncDirectory(directory)
+                // A cancel may stop this part way (the rest goes on a retry)...
+                try await removeTree(partitionPath, keepingTop: true)
+                // ...but not between the partition's removal and its sync.
+                try await uninterrupted { [self] in
+                    try await core.handle.removeDirectory(partitionPath)
+                    try await syncDirectory(directory)
+                }
             }
         }
     }
@@ -228,10 +237,10 @@ public final class Storage: Sendable {
         }
     }
 
-    /// Removes a directory tree (files, subdirectories) without following
-    /// symlinks: the listing is a system call (io_uring has no getdents),
-    /// each removal a request.
-    private func removeTree(_ path: String) async throws {
+    /// Removes a directory tree (files, subdirectories; with `keepingTop`,
+    /// not `path` itself) without following symlinks: the listing is a
+    /// system call (io_uring has no getdents), each removal a request.
+    private func removeTree(_ path: String, keepingTop: Bool = false) async throws {
         for entry in try FileSystem.list(path) {
             let child = path + "/" + entry.name
             do {
@@ -240,7 +249,15 @@ public final class Storage: Sendable {
                 try await removeTree(child)
             }
         }
-        try await core.handle.removeDirectory(path)
+        if !keepingTop { try await core.handle.removeDirectory(path) }
+    }
+
+    /// Runs `body` in a task of its own, which the caller's cancel does not
+    /// reach: for steps that must not stop half way, where an entry made or
+    /// removed is not yet synced (the caller, told it was cancelled, would
+    /// take it as not done, and a retry would find it done and sync nothing).
+    private func uninterrupted(_ body: @escaping @Sendable () async throws -> Void) async throws {
+        try await Task { try await body() }.value
     }
 
     /// fsyncs a directory through the ring, so new or removed entries are durable.

@@ -1,0 +1,125 @@
+// What makes a blob's creation and removal durable, counted in fsyncs
+// through the ring: the blob's file, its entry in the partition, and the
+// partition's entry in the root, which an open that failed or was cancelled
+// after making the partition may have left unsynced; and cancels that land
+// between an entry's change and its sync, which must not leave it unsynced.
+import Glibc
+import Synchronization
+import Testing
+import URing
+import URingLoop
+@testable import URingStorage
+import URingTestSupport
+
+@Suite struct StorageDurabilityTests {
+    @Test func theFirstBlobCreatedInAPartitionSyncsThePartitionsEntryWhoeverMadeIt() async throws {
+        let root = try temporaryDirectory("uring-storage-test")
+        defer { removeTree(root) }
+        // As an open interrupted after its mkdir leaves it: the directory,
+        // with no fsync of the root.
+        try #require(mkdir(root + "/left", 0o755) == 0)
+        let probe = LoopProbe()
+        let storage = try Storage(directory: root, faults: probe.plan)
+        func creating(_ partition: String, _ name: UInt8) async throws -> Int {
+            let before = probe.fsyncs
+            _ = try await storage.open(partition: partition, name: [name])
+            return probe.fsyncs - before
+        }
+        #expect(try await creating("left", 1) == 3, "the file, the partition, and the root")
+        #expect(try await creating("left", 2) == 2, "the root was synced for this partition already")
+        #expect(try await creating("left", 1) == 0, "an existing blob")
+        #expect(try await creating("new", 1) == 3)
+        #expect(try await creating("new", 2) == 2)
+        try await storage.remove(partition: "new")
+        #expect(try await creating("new", 3) == 3, "made again, the partition's entry is new again")
+        await storage.shutdown()
+    }
+
+    @Test func aCancelWhileABlobIsBeingMadeDoesNotLeaveItHalfMade() async throws {
+        let root = try temporaryDirectory("uring-storage-test")
+        defer { removeTree(root) }
+        let probe = LoopProbe()
+        let storage = try Storage(directory: root, faults: probe.plan)
+        // Cancelled the moment the kernel has created the file, with the
+        // header and the fsyncs still to come. Made whole, the blob is
+        // returned; the caller's cancel may also win.
+        let cancelled = await probe.cancelling(at: "open") { _ = try await storage.open(partition: "p", name: [1]) }
+        await storage.shutdown()
+        #expect(cancelled, "the plan never saw the creating open")
+        var info = stat()
+        try #require(stat(root + "/p/01", &info) == 0)
+        #expect(info.st_size == 8, "the blob's header")
+        #expect(probe.fsyncs == 3, "the file, the partition, and the root")
+        let reopened = try Storage(directory: root)
+        let (_, length, version) = try await reopened.open(partition: "p", name: [1])
+        #expect(length == 0 && version == 0)
+        await reopened.shutdown()
+    }
+
+    @Test func aCancelAfterTheUnlinkStillSyncsTheRemoval() async throws {
+        let root = try temporaryDirectory("uring-storage-test")
+        defer { removeTree(root) }
+        let probe = LoopProbe()
+        let storage = try Storage(directory: root, faults: probe.plan)
+        _ = try await storage.open(partition: "p", name: [1])
+        _ = try await storage.open(partition: "p", name: [2])
+        let before = probe.fsyncs
+        let cancelled = await probe.cancelling(at: "unlink") { try await storage.remove(partition: "p", name: [1]) }
+        #expect(cancelled, "the plan never saw the unlink")
+        #expect(probe.fsyncs - before == 1, "the partition's")
+        await #expect(throws: IOError("remove", .notFound, context: "p/01")) { try await storage.remove(partition: "p", name: [1]) }
+
+        // A partition: the cancel lands between its directory's removal and
+        // the root's sync.
+        let beforePartition = probe.fsyncs
+        let partitionCancelled = await probe.cancelling(at: "rmdir") { try await storage.remove(partition: "p") }
+        #expect(partitionCancelled, "the plan never saw the rmdir")
+        #expect(probe.fsyncs - beforePartition == 1, "the root's")
+        #expect(!FileSystem.isDirectory(root + "/p"))
+        await storage.shutdown()
+    }
+}
+
+/// Watches a loop through a fault plan that changes nothing: counts its
+/// fsyncs, and runs an action once, at the first success of an operation.
+final class LoopProbe: Sendable {
+    private let fsyncCount = Atomic<Int>(0)
+    private let trigger = Locked<(operation: String, action: @Sendable () -> Void)?>(nil)
+    private let fired = Atomic<Bool>(false)
+
+    var fsyncs: Int { fsyncCount.load(ordering: .relaxed) }
+
+    var plan: FaultPlan {
+        FaultPlan(completion: { [self] operation, result in
+            guard result >= 0 else { return result }
+            if operation == "fsync" { fsyncCount.wrappingAdd(1, ordering: .relaxed) }
+            let action = trigger.withLock { armed -> (@Sendable () -> Void)? in
+                guard let current = armed, current.operation == operation else { return nil }
+                armed = nil
+                return current.action
+            }
+            if let action {
+                action()
+                fired.store(true, ordering: .relaxed)
+            }
+            return result
+        })
+    }
+
+    /// Runs `body` in a task that is cancelled the moment the loop
+    /// completes its first `operation`; returns once the task has ended,
+    /// whether the cancel came.
+    func cancelling(at operation: String, _ body: @escaping @Sendable () async throws -> Void) async -> Bool {
+        fired.store(false, ordering: .relaxed)
+        let go = Latch()
+        let task = Task {
+            await go.wait()
+            try await body()
+        }
+        trigger.withLock { $0 = (operation, { task.cancel() }) }
+        go.open()
+        _ = await task.result
+        trigger.withLock { $0 = nil }
+        return fired.load(ordering: .relaxed)
+    }
+}
