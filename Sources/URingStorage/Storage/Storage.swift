@@ -85,6 +85,9 @@ public final class Storage: Sendable {
     /// bytes); such a blob also opens without `direct`, but one created
     /// without it cannot be opened with it.
     ///
+    /// A task cancelled once the blob's file exists still gets the blob: its
+    /// making (header, fsyncs) runs to the end first.
+    ///
     /// - Returns: the blob, its logical length and its version.
     /// - Throws: `IOError` `.invalidArgument` for bad names or a direct open
     ///   of a blob not laid out for it, `.corrupt` for a file that is not a
@@ -138,6 +141,11 @@ public final class Storage: Sendable {
     }
 
     /// Removes one blob, or the whole partition when `name` is `nil`.
+    ///
+    /// A task cancelled once the blob (or, last, the partition's directory)
+    /// is unlinked still returns normally, after its directory's fsync. A
+    /// partition's removal may stop part way before that, and a retry
+    /// removes the rest.
     ///
     /// - Throws: `IOError` `.notFound` if it does not exist.
     public func remove(partition: String, name: [UInt8]? = nil) async throws {
