@@ -3,8 +3,8 @@
 // with every kind of receive, each call with a deadline (some already past)
 // or none; tasks are cancelled at random moments, clients close either half
 // of their connection mid-conversation, and the network (or the group it
-// runs on) shuts down while all of that is in flight. Whatever the
-// interleaving:
+// runs on) shuts down while all of that is in flight; over TCP and over a
+// Unix domain socket. Whatever the interleaving:
 // - every client, handler and `serve` ends, and every call's answer is one
 //   the situation allows (never, say, "another send is in progress" on a
 //   sink that one task uses at a time);
@@ -31,18 +31,31 @@ import URingTestSupport
         case group
     }
 
-    @Test(arguments: seeds, Loops.allCases)
-    func connectionsRacingCancelsClosesDeadlinesAndShutdownKeepTheirBytesInOrder(seed: UInt64, loops: Loops) async throws {
+    /// Where the connections run, over which kind of socket.
+    struct Setup: Sendable, CustomStringConvertible {
+        let loops: Loops
+        let unixDomain: Bool
+        var description: String { "\(loops) loops, \(unixDomain ? "a Unix domain socket" : "TCP")" }
+        static let all = [false, true].flatMap { unixDomain in Loops.allCases.map { Setup(loops: $0, unixDomain: unixDomain) } }
+    }
+
+    @Test(arguments: seeds, Setup.all)
+    func connectionsRacingCancelsClosesDeadlinesAndShutdownKeepTheirBytesInOrder(seed: UInt64, setup: Setup) async throws {
+        let (loops, unixDomain) = (setup.loops, setup.unixDomain)
         var configuration = NetworkConfiguration()
         configuration.readWriteTimeout = hangGuard
         configuration.receiveBufferSize = 512  // so larger exact receives bypass the buffer
         configuration.writeBufferLimit = 2048
         let group = loops == .group ? try LoopGroup(count: 2) : nil
         let network = try group.map { try Network(configuration: configuration, loops: $0) } ?? Network(configuration: configuration)
-        let context = "seed \(seed), \(loops) loops"
+        let context = "seed \(seed), \(setup)"
         var generator = SeededGenerator(seed: seed)
 
-        let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+        let directory = try temporaryDirectory()
+        defer { rmdir(directory) }  // empty once the listener has closed
+        let listener = try network.bind(unixDomain
+            ? try SocketAddress(unixDomainSocketPath: directory + "/chaos.sock")
+            : try SocketAddress(host: "127.0.0.1", port: 0))
         let handlerOutcomes = SharedOutcomes()
         let handlers = Atomic<UInt64>(0)
         let server = Task {
@@ -157,6 +170,7 @@ struct ChaosClient: Sendable {
     static let allowedOutcomes: Set<String> = [
         "ok", "cancelled", "timedOut", "shutdown", "endOfFile", "closed", "unusable",
         "errno(\(ECONNRESET))", "errno(\(EPIPE))", "errno(\(ECONNREFUSED))",
+        "errno(\(ENOENT))",  // dialing a Unix domain socket whose listener closed
     ]
 
     let index: Int
