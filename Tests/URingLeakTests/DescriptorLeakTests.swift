@@ -1,4 +1,5 @@
-// Thousands of loops, connections and blobs opened and closed: the process
+// Thousands of loops, connections and blobs opened and closed, and
+// connections cut short by cancels, deadlines and shutdowns: the process
 // must end with exactly the descriptors it started with.
 //
 // Counting the process's descriptors is only meaningful when nothing else
@@ -86,6 +87,49 @@ private func churn(loops: Int, connections: Int, blobs: Int, root: String) async
         if round % 2 == 0 { listener.close() }
         await network.shutdown()
         for client in clients { client.close() }
+    }
+    // Connections cut short at every stage: dials out of time mid-handshake,
+    // clients cancelled mid-conversation, handlers mid-echo, accepts armed
+    // ahead, all in flight when the network shuts down.
+    var generator = SeededGenerator(seed: 0x1EA4)
+    for _ in 0..<max(connections / 100, 2) {
+        let network = try Network()
+        let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+        let server = Task {
+            try await listener.serve { _, sink, stream in
+                while true {
+                    let bytes = try await stream.receive(upTo: 64)
+                    if bytes.isEmpty { return }
+                    try await sink.send(bytes)
+                }
+            }
+        }
+        let address = listener.localAddress
+        let clients = (0..<16).map { index in
+            let deadline: Duration? = index % 4 == 0 ? .microseconds(Int.random(in: -100...300, using: &generator)) : nil
+            let exchanges = Int.random(in: 1...10, using: &generator)
+            let client = Task {
+                let (sink, stream) = try await network.dial(address, deadline: deadline.map { .now + $0 })
+                for _ in 0..<exchanges {
+                    try await sink.send([1, 2, 3])
+                    _ = try await stream.receive(exactly: 3)
+                }
+                sink.close()
+            }
+            if Bool.random(using: &generator) {
+                let after = Duration.microseconds(Int.random(in: 0...2000, using: &generator))
+                Task {
+                    try? await Task.sleep(for: after)
+                    client.cancel()
+                }
+            }
+            return client
+        }
+        try await Task.sleep(for: .microseconds(Int.random(in: 0...5000, using: &generator)))
+        await network.shutdown()
+        for client in clients { _ = await client.result }
+        listener.close()
+        _ = await server.result
     }
     let storage = try Storage(directory: root)
     for index in 0..<blobs {
