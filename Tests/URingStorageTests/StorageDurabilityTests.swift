@@ -56,6 +56,31 @@ import URingTestSupport
         await reopened.shutdown()
     }
 
+    @Test func aBlobWhoseMakingFailedIsMadeAgainByTheNextOpen() async throws {
+        let root = try temporaryDirectory("uring-storage-test")
+        defer { removeTree(root) }
+        // The partition's fsync (the second of the three) fails once, as a
+        // directory that cannot be opened (EMFILE) or synced (EIO) would.
+        let probe = LoopProbe()
+        let failures = Atomic<Int>(0)
+        let plan = probe.plan
+        let storage = try Storage(directory: root, faults: FaultPlan(completion: { operation, result in
+            if operation == "fsync" && result == 0 && failures.wrappingAdd(1, ordering: .relaxed).newValue == 2 { return -EIO }
+            return plan.completion(operation, result)
+        }))
+        await #expect(throws: IOError("fsync", errno: EIO, context: root + "/p")) {
+            _ = try await storage.open(partition: "p", name: [1])
+        }
+        var info = stat()
+        try #require(stat(root + "/p/01", &info) == 0)
+        #expect(info.st_size == 0, "emptied, not a blob with a header nothing synced")
+        let before = probe.fsyncs
+        let (_, length, _) = try await storage.open(partition: "p", name: [1])
+        #expect(length == 0)
+        #expect(probe.fsyncs - before == 3, "the file, the partition, and the root")
+        await storage.shutdown()
+    }
+
     @Test func aCancelAfterTheUnlinkStillSyncsTheRemoval() async throws {
         let root = try temporaryDirectory("uring-storage-test")
         defer { removeTree(root) }

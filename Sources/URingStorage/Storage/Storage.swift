@@ -226,6 +226,10 @@ public final class Storage: Sendable {
     /// Makes `file` a blob with `header` (emptying what a torn one holds) and
     /// its existence durable: the file, its entry in the partition, and the
     /// partition's entry, unless this storage synced that before.
+    ///
+    /// A step that fails from the header's write on empties the file again
+    /// (as far as it can): left in place, a header would make the next open
+    /// take the file for a finished blob and sync nothing.
     private func initialize(
         _ file: BlobFile, with header: BlobHeader, size: UInt64, partition: String, partitionPath: String
     ) async throws {
@@ -236,12 +240,18 @@ public final class Storage: Sendable {
                 throw IOError.labelling(error, with: file.label)
             }
         }
-        try await core.handle.write(header.bytes, to: file.fd, at: 0, cancellable: false)
-        try await core.handle.sync(file.fd)
-        try await syncDirectory(partitionPath)
-        if !durablePartitions.withLock({ $0.contains(partition) }) {
-            try await syncDirectory(directory)
-            durablePartitions.withLock { _ = $0.insert(partition) }
+        do {
+            try await core.handle.write(header.bytes, to: file.fd, at: 0, cancellable: false)
+            try await core.handle.sync(file.fd)
+            try await syncDirectory(partitionPath)
+            if !durablePartitions.withLock({ $0.contains(partition) }) {
+                try await syncDirectory(directory)
+                durablePartitions.withLock { _ = $0.insert(partition) }
+            }
+        } catch {
+            // Best effort, on this thread: the loop may be what failed.
+            _ = ftruncate(file.fd, 0)
+            throw error
         }
     }
 
