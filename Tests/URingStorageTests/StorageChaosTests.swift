@@ -3,7 +3,8 @@
 // with deadlines), sync them, and churn other partitions (opening, writing
 // and reading back through the same blob, removing blobs and partitions,
 // scanning) while their operations are cancelled at random moments and the
-// storage (or the group it runs on) shuts down. Whatever the interleaving:
+// storage (or the group it runs on, half the workers on its loops) shuts
+// down. Whatever the interleaving:
 // - every operation ends with an answer it allows;
 // - a read returns what the worker's last acknowledged write to that slot
 //   put there, and a churned blob returns what was just written through it,
@@ -35,8 +36,11 @@ import URingTestSupport
         let blobs = shared
         let progress = OperationCount()
         let workers = (0..<8).map { index in
-            Task {
-                await StorageChaosWorker(index: index, seed: seed &+ UInt64(index + 1) &* 0x2545_F491)
+            // On a group, half the workers run their operations on its
+            // loops, which submit there directly.
+            let loop = index % 2 == 0 ? group?.handles[index / 2 % 2].executor : nil
+            return Task {
+                await StorageChaosWorker(index: index, seed: seed &+ UInt64(index + 1) &* 0x2545_F491, loop: loop)
                     .run(storage, shared: blobs, progress: progress)
             }
         }
@@ -57,6 +61,10 @@ import URingTestSupport
             return reports
         }
 
+        if let group {
+            let direct = group.handles.reduce(0) { $0 + $1.statistics.directSubmissions }
+            #expect(direct > 0, "\(context): no operation ran on a loop")
+        }
         let unexpected = reports.flatMap(\.outcomes).filter { !StorageChaosWorker.allowedOutcomes.contains($0) }
         #expect(unexpected.isEmpty, "\(context): \(Set(unexpected))")
         let reopened = try Storage(directory: root)
@@ -101,6 +109,8 @@ struct StorageChaosWorker: Sendable {
 
     let index: Int
     let seed: UInt64
+    /// Where the operations run: a group's loop, or the global pool.
+    let loop: LoopExecutor?
 
     /// Where `slot` of worker `worker` sits in its blob: each worker has a
     /// region of its own.
@@ -128,7 +138,7 @@ struct StorageChaosWorker: Sendable {
             let cancelAfter = Int.random(in: 0..<4, using: &generator) == 0
                 ? Duration.microseconds(Int.random(in: 0...300, using: &generator)) : nil
             let deadline: Duration? = Bool.random(using: &generator) ? .microseconds(Int.random(in: 0...500, using: &generator)) : nil
-            let operation = Task { () async throws -> Bool in
+            let operation = Task(executorPreference: loop) { () async throws -> Bool in
                 switch kind {
                 case 0:
                     try await blob.write(bytes, at: offset, options: options)
