@@ -73,7 +73,7 @@ import Testing
     /// --direct: the read blob is made for direct I/O, and every engine
     /// reads its data at the same place (past the 4096-byte header).
     @Test func storageReadEnginesRunDirectOnOneLayout() async throws {
-        let fixture = try #require(try await Fixtures.make(for: .storageRead, directory: "/tmp", fileSize: 4 << 20, direct: true))
+        let fixture = try #require(try await StorageFixture.make(for: .storageRead, directory: "/tmp", fileSize: 4 << 20, direct: true))
         do {
             #expect(fixture.readBlob.isDirect)
             #expect(fixture.dataOffset == 4096)
@@ -102,7 +102,7 @@ import Testing
     /// block counted; the line says the batch, the peers' lines do not.
     @Test func storageReadInBatchesCountsEveryBlock() async throws {
         #expect(try BenchCommand.parse(["storage-read", "--batch", "8"]).batch == 8)
-        let fixture = try #require(try await Fixtures.make(for: .storageRead, directory: "/tmp", fileSize: 4 << 20))
+        let fixture = try #require(try await StorageFixture.make(for: .storageRead, directory: "/tmp", fileSize: 4 << 20))
         do {
             for engine in [Engine.uring, .uringLocal, .nio] {
                 let settings = BenchSettings(workload: .storageRead, concurrency: 8, duration: .milliseconds(100), idleSpin: nil, batch: 4)
@@ -138,7 +138,7 @@ import Testing
 
     @Test(arguments: Workload.allCases)
     func everyEngineRunsAndReportsItsLine(_ workload: Workload) async throws {
-        let fixture = try await Fixtures.make(for: workload, directory: "/tmp", fileSize: 4 << 20)
+        let fixture = try await StorageFixture.make(for: workload, directory: "/tmp", fileSize: 4 << 20)
         do {
             try await runEveryEngine(of: workload, fixture: fixture)
         } catch {

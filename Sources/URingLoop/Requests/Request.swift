@@ -11,27 +11,13 @@
 // touch is `lifecycle`, an atomic: the task's cancellation handler moves it
 // from `pending` to `cancelRequested`; the loop moves it to `finished`.
 // That is why `@unchecked Sendable` is sound here.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Synchronization
 import URing
-
-/// What a request needs after a CQE.
-enum CompletionStep {
-    /// The request resumed its caller (with a value or an error).
-    case finished
-    /// Progress was made but more is needed: stage another SQE.
-    case again
-}
-
-/// Why the loop ends a request before the kernel does.
-enum CancelReason {
-    /// The request's deadline passed.
-    case timeout
-    /// The caller's task was cancelled.
-    case task
-    /// The loop is shutting down and cancels what still waits
-    /// (`Handle.shutdown(cancellingInFlight: true)`).
-    case shutdown
-}
 
 @usableFromInline
 class Request: @unchecked Sendable {
@@ -144,9 +130,3 @@ class Request: @unchecked Sendable {
         return step
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif

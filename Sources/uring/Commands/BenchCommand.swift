@@ -119,7 +119,7 @@ struct BenchCommand: AsyncParsableCommand {
                 messageSize: messageSize,
                 batch: workload == .storageRead ? batch : 1,
                 globalLoops: globalLoops)
-            let fixture = try await Fixtures.make(
+            let fixture = try await StorageFixture.make(
                 for: workload, directory: directory, fileSize: UInt64(fileSizeMib) << 20, direct: direct,
                 loop: BenchRunner.loopConfiguration(settings))
             do {
@@ -166,52 +166,6 @@ extension BenchCommand {
             let median = sorted[sorted.count / 2]
             if !json { print(median.line) }
             return median
-        }
-    }
-}
-
-/// What one workload run is asked to do.
-struct BenchSettings: Sendable {
-    var workload: Workload
-    var concurrency: Int
-    var duration: Duration
-    var idleSpin: Int?
-    /// --no-read-pacing turns `LoopConfiguration.pacesDeviceReads` off.
-    var readPacing = true
-    /// --no-cache-first: our storage reads go through the ring even when
-    /// the page cache holds the block (`ReadOptions.cacheFirst` off).
-    var cacheFirst = true
-    var pinLoops = false
-    /// --thread-nice: applied to our loops, the floor thread, NIO's event loop.
-    var threadNice: Int32?
-    var direct = false
-    var messageSize = 64
-    /// storage-read --batch: blocks per call for our engines, from
-    /// concurrency / batch tasks.
-    var batch = 1
-    /// --global-executor: the group installed as the global executor; the
-    /// uring echo engine's network runs on it (the other engines' tasks
-    /// follow their I/O to their own loops).
-    var globalLoops: LoopGroup?
-    /// The read options of our storage engines.
-    var readOptions: ReadOptions { ReadOptions(cacheFirst: cacheFirst) }
-    var seconds: Double { Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18 }
-}
-
-enum Fixtures {
-    /// The files a workload needs, or nil for workloads that need none; the
-    /// fixture's storage (the uring engine's) runs on a loop made with `loop`.
-    static func make(
-        for workload: Workload, directory: String, fileSize: UInt64, direct: Bool = false, loop: LoopConfiguration = LoopConfiguration()
-    ) async throws -> StorageFixture? {
-        switch workload {
-        case .nop, .wake, .echo: return nil
-        case .storageRead:
-            Progress.show("preparing a \(fileSize >> 20) MiB file in \(directory)")
-            defer { Progress.clear() }
-            return try await StorageFixture.make(parent: directory, fileSize: fileSize, needsReadFile: true, direct: direct, loop: loop)
-        case .storageWrite:
-            return try await StorageFixture.make(parent: directory, fileSize: 0, needsReadFile: false, loop: loop)
         }
     }
 }

@@ -84,3 +84,21 @@ final class StorageFixture: Sendable {
         rmdir(path)
     }
 }
+
+extension StorageFixture {
+    /// The files a workload needs, or nil for workloads that need none; the
+    /// fixture's storage (the uring engine's) runs on a loop made with `loop`.
+    static func make(
+        for workload: Workload, directory: String, fileSize: UInt64, direct: Bool = false, loop: LoopConfiguration = LoopConfiguration()
+    ) async throws -> StorageFixture? {
+        switch workload {
+        case .nop, .wake, .echo: return nil
+        case .storageRead:
+            Progress.show("preparing a \(fileSize >> 20) MiB file in \(directory)")
+            defer { Progress.clear() }
+            return try await StorageFixture.make(parent: directory, fileSize: fileSize, needsReadFile: true, direct: direct, loop: loop)
+        case .storageWrite:
+            return try await StorageFixture.make(parent: directory, fileSize: 0, needsReadFile: false, loop: loop)
+        }
+    }
+}
