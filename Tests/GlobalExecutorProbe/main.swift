@@ -188,7 +188,10 @@ close(pair[1])
 // 8. Shutdown with work in flight: 64 tasks issuing requests on both loops
 // each end with `.shutdown` (none hangs, none is resumed twice), including
 // those whose last resumption comes after their loop has exited and so
-// runs on the runtime's pool.
+// runs on the runtime's pool. Beside them, receives that time out or are
+// cancelled mid-flight end once each, with an answer they may give; and an
+// actor called from both loops throughout keeps its exclusion while its
+// jobs move off the loops (a lost increment would show two jobs at once).
 let progress = Atomic<Int>(0)
 let busy = (0..<64).map { index in
     Task.detached { () async -> IOError.Reason? in
@@ -205,11 +208,68 @@ let busy = (0..<64).map { index in
         }
     }
 }
+let receivers = (0..<16).map { index in
+    Task.detached { () async -> [String] in
+        let handle = loops.handles[index % loops.handles.count]
+        var pair: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else { return ["socketpair: errno \(errno)"] }
+        defer { close(pair[0]); close(pair[1]) }
+        let silent = pair[0]
+        var unexpected: [String] = []
+        for round in 0... {
+            // A silent peer: each receive ends by its deadline, its cancel
+            // (half the rounds, after a few hops) or the shutdown.
+            let receive = Task { () async -> String in
+                do {
+                    _ = try await handle.receive(from: silent, count: 16, deadline: .now + .microseconds(200 + 300 * (round % 7)))
+                    return "received"
+                } catch is CancellationError {
+                    return "cancelled"
+                } catch let error as IOError {
+                    return error.reason == .timedOut ? "timed out" : error.reason == .shutdown ? "shutdown" : "\(error)"
+                } catch {
+                    return "\(error)"
+                }
+            }
+            if round % 2 == 1 {
+                for _ in 0..<(round % 5) { await Task.yield() }
+                receive.cancel()
+            }
+            let outcome = await receive.value
+            if outcome == "shutdown" { return unexpected }
+            if outcome != "timed out" && outcome != "cancelled" { unexpected.append(outcome) }
+        }
+        return unexpected
+    }
+}
+let stopCalling = Atomic<Bool>(false)
+let shared = Tally()
+let callers = (0..<8).map { _ in
+    Task.detached { () async -> Int in
+        var made = 0
+        while !stopCalling.load(ordering: .relaxed) {
+            await shared.add(loops)
+            made += 1
+        }
+        return made
+    }
+}
 while progress.load(ordering: .relaxed) < 20_000 { await Task.yield() }
 await loops.shutdown()
 var reasons: [IOError.Reason?] = []
 for task in busy { reasons.append(await task.value) }
 check("shutdown-ends-every-task", reasons.allSatisfy { $0 == .shutdown }, "\(reasons)")
+var unexpectedReceives: [String] = []
+for task in receivers { unexpectedReceives += await task.value }
+check("receives-end-once-across-shutdown", unexpectedReceives.isEmpty, "\(unexpectedReceives)")
+// Some calls after the loops are gone, on the runtime's own threads.
+let callsAtShutdown = await shared.calls
+while await shared.calls < callsAtShutdown + 1_000 { await Task.yield() }
+stopCalling.store(true, ordering: .relaxed)
+var made = 0
+for task in callers { made += await task.value }
+let counted = await shared.calls
+check("actor-exclusion-across-shutdown", counted == made && made > callsAtShutdown, "counted \(counted) of \(made) calls")
 
 // 9. With every loop gone, jobs go back to the runtime's own threads.
 check("after-shutdown-off-loops", await Task.detached { currentLoop(of: loops) == nil }.value)

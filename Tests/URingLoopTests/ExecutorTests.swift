@@ -239,3 +239,42 @@ actor LoopBoundCounter {
         }
     }
 }
+
+extension ExecutorTests {
+    @Test func tasksThatOnlyComputeDoNotHoldShutdown() async throws {
+        // A shutdown drains I/O, not computation: tasks that never stop
+        // running on the loop (a ticker, an actor called in a loop) must
+        // not keep it from exiting. They carry on elsewhere.
+        let handle = try smallLoop()
+        let counter = LoopBoundCounter(executor: handle.executor)
+        let stop = SharedCounter()  // raised once: count 1
+        let yielder = Task(executorPreference: handle.executor) {
+            var turns = 0
+            while stop.count == 0 {
+                await Task.yield()
+                turns += 1
+            }
+            return turns
+        }
+        let caller = Task {
+            var calls = 0
+            while stop.count == 0 {
+                await counter.increment()
+                calls += 1
+            }
+            return calls
+        }
+        while await counter.value < 100 { await Task.yield() }
+        try await within(300, "a shutdown beside tasks that never stop") { await handle.shutdown() }
+        // Both still run, now off the loop.
+        let after = await counter.value
+        while await counter.value < after + 100 { await Task.yield() }
+        stop.increment()
+        let turns = await yielder.value
+        #expect(turns > 0)
+        let calls = await caller.value
+        let counted = await counter.value
+        #expect(counted == calls)
+        #expect(await !counter.ranOnLoop)
+    }
+}

@@ -23,6 +23,8 @@ import URingTestSupport
         "sleep-then-back-on-loop",
         "cancel-mid-flight",
         "shutdown-ends-every-task",
+        "receives-end-once-across-shutdown",
+        "actor-exclusion-across-shutdown",
         "after-shutdown-off-loops",
     ]
 

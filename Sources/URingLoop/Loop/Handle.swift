@@ -24,6 +24,10 @@ public struct Handle: Sendable {
     /// freeing their memory and closing what a late success opened.
     /// Accepts a listener armed ahead of its callers are not waited for:
     /// they end with `.shutdown`, as does a caller waiting for one of them.
+    /// Nor are tasks and actors running on the loop: a shutdown waits for
+    /// I/O, not computation, so one that never ends (a ticker, an actor
+    /// called in a loop) carries on on the global executor (an actor on a
+    /// thread of its own) instead of holding the loop.
     ///
     /// With `cancellingInFlight`, the loop does not wait for requests that
     /// may never finish (a receive from a silent peer, an accept): every

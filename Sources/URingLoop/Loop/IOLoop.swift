@@ -208,7 +208,11 @@ public final class IOLoop {
                 if shutdownStarted == nil { shutdownStarted = now }
                 // From now on, tasks on this thread get `.shutdown` too.
                 local.isClosing = true
-                if waiters.isEmpty && local.jobs.isEmpty && local.directRequests.isEmpty { break }
+                // A shutdown drains I/O, not computation: jobs still queued
+                // (a task that only yields, an actor called in a loop) would
+                // keep coming forever, so they do not hold the loop. They
+                // carry on elsewhere, below, as every later job does.
+                if waiters.isEmpty && local.directRequests.isEmpty { break }
                 if let limit = configuration.shutdownTimeout, now - shutdownStarted! >= limit {
                     abandonRemaining()
                     break
