@@ -196,6 +196,11 @@ actor LoopBoundCounter {
         if !executor.isCurrent { ranOnLoop = false }
     }
 
+    /// Shuts down `handle` (its own loop) from inside the actor.
+    func shutDown(_ handle: Handle) async {
+        await handle.shutdown()
+    }
+
     /// The runtime's isolation check, through `LoopSerialExecutor.checkIsolated`.
     func assertIsolated() {
         executor.serialExecutor.preconditionIsolated()
@@ -275,6 +280,32 @@ extension ExecutorTests {
         let calls = await caller.value
         let counted = await counter.value
         #expect(counted == calls)
+        #expect(await !counter.ranOnLoop)
+    }
+}
+
+extension ExecutorTests {
+    @Test func aTaskOnTheLoopCanShutItDown() async throws {
+        // The shutdown's caller runs on the very thread that must exit: it
+        // suspends, the loop exits, and it resumes elsewhere.
+        let handle = try smallLoop()
+        let resumedOnLoop = try await within(300, "a shutdown from the loop's own thread") {
+            try await handle.run { () async throws -> Bool in
+                try await handle.nop()
+                await handle.shutdown()
+                return handle.executor.isCurrent
+            }
+        }
+        #expect(!resumedOnLoop)
+        #expect(handle.isTerminated)
+        // An actor living on the loop can do the same.
+        let other = try smallLoop()
+        let counter = LoopBoundCounter(executor: other.executor)
+        try await within(300, "a shutdown from an actor on the loop") {
+            await counter.shutDown(other)
+        }
+        #expect(other.isTerminated)
+        await counter.increment()
         #expect(await !counter.ranOnLoop)
     }
 }
