@@ -56,7 +56,10 @@ let package = Package(
         .target(name: "URingTestSupport", dependencies: ["URing", "CURing"], path: "Tests/URingTestSupport"),
         // A process that hands its global executor to a LoopGroup: a takeover
         // lasts for the process, so GlobalExecutorTests run it as a child.
-        .executableTarget(name: "GlobalExecutorProbe", dependencies: ["URingLoop", "URing"], path: "Tests/GlobalExecutorProbe"),
+        .executableTarget(
+            name: "GlobalExecutorProbe", dependencies: ["URingLoop", "URing", "URingNetwork", "URingStorage"],
+            path: "Tests/GlobalExecutorProbe"
+        ),
         .testTarget(name: "URingTests", dependencies: ["URing", "CURing", "URingTestSupport"]),
         .testTarget(
             name: "URingLoopTests",

@@ -9,6 +9,8 @@ import Glibc
 import Synchronization
 import URing
 import URingLoop
+import URingNetwork
+import URingStorage
 
 alarm(240)
 guard CommandLine.arguments.count == 2 else { fail("usage: GlobalExecutorProbe REPORT") }
@@ -185,7 +187,93 @@ check("cancel-mid-flight", outcome == "cancelled on loop", outcome)
 close(pair[0])
 close(pair[1])
 
-// 8. Shutdown with work in flight: 64 tasks issuing requests on both loops
+// 8. A network and a storage on a second group, busy when that group shuts
+// down (cancelling): tasks follow their I/O onto its loops, and when those
+// exit, their jobs come back to the takeover's group. Every client and
+// writer ends (no hang), with an answer it may give; every echo is exact;
+// every write acknowledged before the shutdown reads back afterwards.
+let second = try LoopGroup(count: 2)
+let network = try Network(loops: second)
+let listener = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0))
+let server = Task.detached {
+    try? await listener.serve { _, sink, stream in
+        while true { try await sink.send(try await stream.receive(exactly: 8)) }
+    }
+}
+/// Whether `error` is an answer a connection or a blob may give when its
+/// loops shut down under it (or its peer's did).
+@Sendable func endsWithShutdown(_ error: any Error) -> Bool {
+    guard let error = error as? IOError else { return false }
+    return error.reason == .shutdown || error.reason == .endOfFile || error.errno == ECONNRESET || error.errno == EPIPE
+}
+let exchanges = Atomic<Int>(0)
+let clients = (0..<16).map { client in
+    Task.detached { () async -> String? in
+        do {
+            let (sink, stream) = try await network.dial(listener.localAddress)
+            for round in 0... {
+                let message = (0..<8).map { UInt8(truncatingIfNeeded: client &* 31 &+ round &+ $0) }
+                try await sink.send(message)
+                guard try await stream.receive(exactly: 8) == message else { return "client \(client): a wrong echo" }
+                exchanges.wrappingAdd(1, ordering: .relaxed)
+            }
+            return nil
+        } catch {
+            return endsWithShutdown(error) ? nil : "client \(client): \(error)"
+        }
+    }
+}
+var template = Array("/tmp/uring-takeover-storage-XXXXXX".utf8CString)
+guard let createdRoot = mkdtemp(&template) else { fail("mkdtemp: errno \(errno)") }
+let root = String(cString: createdRoot)
+let storage = try Storage(directory: root, loops: second)
+let writes = Atomic<Int>(0)
+let writers = (0..<8).map { writer in
+    Task.detached { () async -> (acknowledged: Int, failure: String?) in
+        var acknowledged = 0
+        do {
+            let (blob, _, _) = try await storage.open(partition: "takeover", name: [UInt8(writer)])
+            while true {
+                try await blob.write([UInt8](repeating: UInt8(truncatingIfNeeded: acknowledged), count: 8),
+                                     at: UInt64(acknowledged * 8), options: .dataSync)
+                acknowledged += 1
+                writes.wrappingAdd(1, ordering: .relaxed)
+            }
+        } catch {
+            return (acknowledged, endsWithShutdown(error) ? nil : "writer \(writer): \(error)")
+        }
+    }
+}
+while exchanges.load(ordering: .relaxed) < 2_000 || writes.load(ordering: .relaxed) < 100 { await Task.yield() }
+await second.shutdown(cancellingInFlight: true)
+var failures: [String] = []
+for task in clients { if let failure = await task.value { failures.append(failure) } }
+var acknowledged: [Int] = []
+for task in writers {
+    let (count, failure) = await task.value
+    acknowledged.append(count)
+    if let failure { failures.append(failure) }
+}
+listener.close()
+await network.shutdown()
+await server.value
+check("network-and-storage-across-a-group-shutdown", failures.isEmpty, "\(failures)")
+let reopened = try Storage(directory: root)
+var lost: [String] = []
+for (writer, count) in acknowledged.enumerated() {
+    let (blob, length, _) = try await reopened.open(partition: "takeover", name: [UInt8(writer)])
+    guard length >= UInt64(count * 8) else { lost.append("writer \(writer): \(length) bytes for \(count) writes"); continue }
+    let bytes = try await blob.read(at: 0, count: count * 8)
+    for index in 0..<count where bytes[(index * 8)..<(index * 8 + 8)].contains(where: { $0 != UInt8(truncatingIfNeeded: index) }) {
+        lost.append("writer \(writer): write \(index)")
+    }
+}
+try await reopened.remove(partition: "takeover")
+await reopened.shutdown()
+rmdir(root)
+check("acknowledged-writes-survive-the-shutdown", lost.isEmpty && acknowledged.allSatisfy { $0 > 0 }, "\(lost), \(acknowledged)")
+
+// 9. Shutdown with work in flight: 64 tasks issuing requests on both loops
 // each end with `.shutdown` (none hangs, none is resumed twice), including
 // those whose last resumption comes after their loop has exited and so
 // runs on the runtime's pool. Beside them, receives that time out or are
@@ -271,7 +359,7 @@ for task in callers { made += await task.value }
 let counted = await shared.calls
 check("actor-exclusion-across-shutdown", counted == made && made > callsAtShutdown, "counted \(counted) of \(made) calls")
 
-// 9. With every loop gone, jobs go back to the runtime's own threads.
+// 10. With every loop gone, jobs go back to the runtime's own threads.
 check("after-shutdown-off-loops", await Task.detached { currentLoop(of: loops) == nil }.value)
 
 let report = passed.joined(separator: "\n") + "\n"

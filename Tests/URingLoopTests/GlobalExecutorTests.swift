@@ -22,6 +22,8 @@ import URingTestSupport
         "actor-runs-on-loops",
         "sleep-then-back-on-loop",
         "cancel-mid-flight",
+        "network-and-storage-across-a-group-shutdown",
+        "acknowledged-writes-survive-the-shutdown",
         "shutdown-ends-every-task",
         "receives-end-once-across-shutdown",
         "actor-exclusion-across-shutdown",
