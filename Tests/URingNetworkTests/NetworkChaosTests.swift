@@ -90,14 +90,13 @@ import URingTestSupport
         }
         // The shutdown comes once the echoes are under way (or the clients
         // are done), so it meets connections at every stage.
-        let threshold = Int.random(in: 1_000...30_000, using: &generator)
         // (A client waiting for bytes that never come would stall this: it
-        // ends with the shutdown after 10 s, and its echo is checked.)
-        let patience = ContinuousClock.now + .seconds(10)
-        while progress.echoed.load(ordering: .relaxed) < threshold && progress.clientsDone.load(ordering: .relaxed) < clients.count
-            && ContinuousClock.now < patience {
-            try await Task.sleep(for: .microseconds(200))
-        }
+        // ends with the shutdown 10 s after the last echo, and its echo is
+        // checked.)
+        try await untilProgress(
+            reaches: Int.random(in: 1_000...30_000, using: &generator),
+            progress: { progress.echoed.load(ordering: .relaxed) },
+            finished: { progress.clientsDone.load(ordering: .relaxed) == clients.count })
         if Bool.random(using: &generator) { listener.close() }
         if let group {
             await group.shutdown(cancellingInFlight: true)

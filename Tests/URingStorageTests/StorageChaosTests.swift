@@ -45,10 +45,8 @@ import URingTestSupport
             }
         }
         var generator = SeededGenerator(seed: seed)
-        let threshold = Int.random(in: 200...1_000, using: &generator)
-        let patience = ContinuousClock.now + .seconds(10)
-        while progress.value.load(ordering: .relaxed) < threshold && ContinuousClock.now < patience {
-            try await Task.sleep(for: .microseconds(200))
+        try await untilProgress(reaches: Int.random(in: 200...1_000, using: &generator)) {
+            progress.value.load(ordering: .relaxed)
         }
         if let group {
             await group.shutdown()
