@@ -35,7 +35,8 @@ public func untilProgress(
 ) async throws {
     let deadline = ContinuousClock.now + .seconds(seconds)
     var last = progress()
-    var movedAt: ContinuousClock.Instant?
+    // Progress counts from zero: anything already counted has moved.
+    var movedAt: ContinuousClock.Instant? = last > 0 ? .now : nil
     while last < threshold && !finished() {
         let now = ContinuousClock.now
         if let movedAt, now - movedAt >= stall { return }
