@@ -11,6 +11,9 @@
 //   the open that made the directory: an open that failed or was cancelled
 //   after `mkdir`, here or in an earlier process, leaves a partition whose
 //   entry nobody synced.
+// - Both entries are fsynced before the header is written, so a file with
+//   a header has durable entries, whatever stopped its making (a failure,
+//   or a process that died): opening an existing blob syncs nothing.
 // - Making a blob (from its file's creation to the last fsync), and removing
 //   one or a partition (from the unlink to the fsync of its directory), run
 //   to the end once begun, whatever happens to the caller's task: a cancel
@@ -224,15 +227,24 @@ public final class Storage: Sendable {
     }
 
     /// Makes `file` a blob with `header` (emptying what a torn one holds) and
-    /// its existence durable: the file, its entry in the partition, and the
-    /// partition's entry, unless this storage synced that before.
+    /// its existence durable: its entry in the partition, and the partition's
+    /// entry, unless this storage synced that before; then the header and
+    /// the file.
     ///
-    /// A step that fails from the header's write on empties the file again
-    /// (as far as it can): left in place, a header would make the next open
-    /// take the file for a finished blob and sync nothing.
+    /// The entries are synced before the header is written, so a header
+    /// always means durable entries, even when the process died part way
+    /// (an open that finds a header syncs nothing). A failure from the
+    /// header's write on empties the file again, as far as it can: a header
+    /// whose fsync failed may never reach the disk, and left in place it
+    /// would make the next open take the file for a finished blob.
     private func initialize(
         _ file: BlobFile, with header: BlobHeader, size: UInt64, partition: String, partitionPath: String
     ) async throws {
+        try await syncDirectory(partitionPath)
+        if !durablePartitions.withLock({ $0.contains(partition) }) {
+            try await syncDirectory(directory)
+            durablePartitions.withLock { _ = $0.insert(partition) }
+        }
         if size > 0 {
             do {
                 try await core.handle.truncate(file.fd, to: 0)
@@ -243,15 +255,10 @@ public final class Storage: Sendable {
         do {
             try await core.handle.write(header.bytes, to: file.fd, at: 0, cancellable: false)
             try await core.handle.sync(file.fd)
-            try await syncDirectory(partitionPath)
-            if !durablePartitions.withLock({ $0.contains(partition) }) {
-                try await syncDirectory(directory)
-                durablePartitions.withLock { _ = $0.insert(partition) }
-            }
         } catch {
             // Best effort, on this thread: the loop may be what failed.
             _ = ftruncate(file.fd, 0)
-            throw error
+            throw IOError.labelling(error, with: file.label)
         }
     }
 
