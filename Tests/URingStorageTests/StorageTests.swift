@@ -74,6 +74,60 @@ import URingLoop
         }
     }
 
+    @Test func aCreationCutShortBeforeItsHeaderWasDurableIsMadeAgain() async throws {
+        // What a machine that stopped before the header's fsync may leave:
+        // the file's length, with zeros where the header's bytes did not land.
+        let magic = Array("SURB".utf8)
+        let torn: [(String, [UInt8])] = [
+            ("a compact header's length, all zeros", [UInt8](repeating: 0, count: 8)),
+            ("an aligned header's length, all zeros", [UInt8](repeating: 0, count: 4096)),
+            ("part of the magic", [magic[0], magic[1], 0, 0, 0, 0, 0, 0]),
+            ("the magic, no format", magic + [0, 0, 0, 3]),
+            ("an aligned prefix without its magic", [0, 0, 0, 0, 0, 2, 0, 9] + [UInt8](repeating: 0, count: 100)),
+        ]
+        try await withStorage { storage, root in
+            _ = try FileSystem.makeDirectory(root + "/p")
+            for (index, (what, contents)) in torn.enumerated() {
+                let name = [UInt8(index)]
+                try writeRaw(root + "/p/" + BlobName.encode(name), contents)
+                let (blob, length, version) = try await storage.open(partition: "p", name: name, versions: 2...4)
+                #expect(length == 0 && version == 4, "\(what)")
+                try await blob.write([7], at: 0)
+                let reopened = try await storage.open(partition: "p", name: name, versions: 4...4)
+                #expect(reopened.length == 1, "\(what)")
+                #expect(try await reopened.blob.read(at: 0, count: 1) == [7], "\(what)")
+            }
+        }
+    }
+
+    @Test func filesNoCreationCouldLeaveStayCorrupt() async throws {
+        let magic = Array("SURB".utf8)
+        let foreign: [(String, [UInt8])] = [
+            ("zeros past the largest header", [UInt8](repeating: 0, count: 4097)),
+            ("a byte in the padding", [UInt8](repeating: 0, count: 12) + [1] + [UInt8](repeating: 0, count: 3)),
+            ("a format's high byte", [0, 0, 0, 0, 1, 1, 0, 0]),
+            ("a compact format in a file longer than its header", [magic[0], magic[1], magic[2], 0, 0, 1, 0, 0, 0]),
+            ("a byte no header has there", [0, 0, 0, 0x53, 0, 0, 0, 0]),
+        ]
+        try await withStorage { storage, root in
+            _ = try FileSystem.makeDirectory(root + "/p")
+            for (index, (what, contents)) in foreign.enumerated() {
+                let name = [UInt8(index)]
+                let path = root + "/p/" + BlobName.encode(name)
+                try writeRaw(path, contents)
+                do {
+                    _ = try await storage.open(partition: "p", name: name)
+                    Issue.record("opened as a blob: \(what)")
+                } catch let error as IOError {
+                    guard case .corrupt = error.reason else { Issue.record("\(what): \(error)"); continue }
+                }
+                var info = stat()
+                try #require(stat(path, &info) == 0)
+                #expect(info.st_size == contents.count, "left as it was: \(what)")
+            }
+        }
+    }
+
     @Test func readsPastTheEndAndEmptyTransfers() async throws {
         try await withStorage { storage, _ in
             let (blob, _, _) = try await storage.open(partition: "p", name: [1])

@@ -65,4 +65,30 @@ struct BlobHeader: Equatable, Sendable {
         }
         return BlobHeader(layout: layout, blobVersion: version)
     }
+
+    /// Whether `contents`, a whole file that `parse` called corrupt, is
+    /// what a blob's creation leaves when the machine stops before the
+    /// header's fsync: the file's length may reach the disk without its
+    /// bytes, which then read as zeros. So: no longer than the largest
+    /// header, every byte zero or what a header holds there (any version),
+    /// and zeros after the prefix. Such a file holds no data, so making the
+    /// blob again loses nothing; anything else stays `.corrupt`.
+    static func isInterruptedCreation(_ contents: [UInt8]) -> Bool {
+        guard contents.count <= Layout.aligned.size else { return false }
+        for (index, byte) in contents.enumerated() where byte != 0 {
+            switch index {
+            case 0..<4:
+                guard byte == magic[index] else { return false }
+            case 5:
+                // A compact header is the whole file: a longer one is aligned.
+                let compactFits = byte == UInt8(Layout.compact.format) && contents.count <= prefixSize
+                guard compactFits || byte == UInt8(Layout.aligned.format) else { return false }
+            case 6, 7:
+                continue  // the blob's version, whatever the application chose
+            default:
+                return false  // the format's high byte, and the padding
+            }
+        }
+        return true
+    }
 }

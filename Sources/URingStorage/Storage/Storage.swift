@@ -114,10 +114,18 @@ public final class Storage: Sendable {
                     // Not yet O_DIRECT (below), so a warm header comes from the cache.
                     let stored = try await core.handle.read(from: file.fd, at: 0, count: BlobHeader.prefixSize, cancellable: false,
                                                             cacheFirst: true)
-                    header = try BlobHeader.parse(stored, fileSize: size, accepted: versions, context: label)
+                    do throws(IOError) {
+                        header = try BlobHeader.parse(stored, fileSize: size, accepted: versions, context: label)
+                    } catch {
+                        guard case .corrupt = error.reason, size <= UInt64(BlobHeader.Layout.aligned.size) else { throw error }
+                        let contents = try await core.handle.read(from: file.fd, at: 0, count: Int(size), cancellable: false,
+                                                                  cacheFirst: true)
+                        guard BlobHeader.isInterruptedCreation(contents) else { throw error }
+                        // Made again below, as a torn one is.
+                    }
                 }
                 if header == nil {
-                    // New, or torn before its header was complete.
+                    // New, or its creation cut short before the header was durable.
                     let fresh = BlobHeader(layout: direct ? .aligned : .compact, blobVersion: versions.upperBound)
                     try await uninterrupted { [self, size] in
                         try await initialize(file, with: fresh, size: size, partition: partition, partitionPath: partitionPath)
