@@ -85,12 +85,13 @@ import URingTestSupport
     enum FailedSync: Int, CaseIterable, Sendable {
         case partitionEntry = 1, rootEntry, header
 
-        /// Where the error says it happened, in a store at `root`.
-        func context(root: String) -> String {
+        /// Whether an error's `context` names where this fsync failed, in a
+        /// store at `root`.
+        func isNamed(by context: String, root: String) -> Bool {
             switch self {
-            case .partitionEntry: root + "/p"
-            case .rootEntry: root
-            case .header: "p/01: fd "
+            case .partitionEntry: context == root + "/p"
+            case .rootEntry: context == root
+            case .header: context.hasPrefix("p/01: fd ")
             }
         }
 
@@ -120,8 +121,7 @@ import URingTestSupport
         } catch let error as IOError {
             #expect(error.errno == EIO)
             let context = error.context ?? ""
-            #expect(failing == .header ? context.hasPrefix(failing.context(root: root)) : context == failing.context(root: root),
-                    "the error names \(context)")
+            #expect(failing.isNamed(by: context, root: root), "the error names \(context)")
         }
         var info = stat()
         try #require(stat(root + "/p/01", &info) == 0)
