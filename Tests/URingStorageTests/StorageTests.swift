@@ -379,6 +379,47 @@ import URingLoop
         }
     }
 
+    @Test func openBlobsOutliveTheirRemovalAndANameMadeAgainIsANewBlob() async throws {
+        // What a store that compacts relies on: readers keep the blob they
+        // opened while its name is removed and reused.
+        try await withStorage { storage, _ in
+            let synced = [UInt8]((0...255).map { UInt8($0) })
+            let unsynced = [UInt8]((0..<65_536).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+            let (first, _, _) = try await storage.open(partition: "p", name: [1])
+            try await first.write(synced, at: 0)
+            try await first.sync()
+            let (second, _, _) = try await storage.open(partition: "p", name: [1])  // another handle on it
+            let (other, _, _) = try await storage.open(partition: "p", name: [2])
+            try await other.write(unsynced, at: 0)
+
+            try await storage.remove(partition: "p", name: [1])
+            #expect(try await storage.scan(partition: "p").blobs == [[2]])
+            for handle in [first, second] {
+                #expect(try await handle.read(at: 0, count: synced.count) == synced)
+                await expectIOError(.endOfFile) { _ = try await handle.read(at: UInt64(synced.count), count: 1) }
+            }
+            try await second.write([9], at: 256)
+            #expect(try first.length() == 257, "one file behind both handles, unlinked or not")
+
+            try await storage.remove(partition: "p")
+            #expect(try await other.read(at: 0, count: unsynced.count) == unsynced, "unsynced bytes too")
+
+            // Each making of the name is a new, empty blob; the removed ones
+            // keep their bytes.
+            var generations = [(first, synced + [9])]
+            for generation in UInt8(0)..<3 {
+                let (made, length, _) = try await storage.open(partition: "p", name: [1])
+                #expect(length == 0)
+                try await made.write([UInt8](repeating: generation, count: 32), at: 0)
+                try await storage.remove(partition: "p", name: [1])
+                generations.append((made, [UInt8](repeating: generation, count: 32)))
+            }
+            for (blob, contents) in generations {
+                #expect(try await blob.read(at: 0, count: contents.count) == contents)
+            }
+        }
+    }
+
     @Test func metadataGoesThroughTheRingAndAWarmBlobOpensWithOneRequest() async throws {
         let root = try temporaryDirectory("uring-storage-test")
         defer { removeTree(root) }
