@@ -1,7 +1,8 @@
 // A blob against a model: random writes (every durability, vectored, in
 // batches, past the end to leave a hole), reads (cached and uncached, into new memory, into
-// a caller's buffer and in batches, some past the end), resizes both ways and length
-// queries, each checked against an array that holds what the blob should.
+// a caller's buffer and in batches, some past the end), resizes both ways,
+// reserved and discarded space, and length queries, each checked against
+// an array that holds what the blob should.
 // At the end the blob is read back by a new Storage on the same directory.
 //
 // A second test has many tasks write and read their own regions of one
@@ -116,6 +117,22 @@ import URingTestSupport
                     let offset = Int.random(in: 0...(model.count / unit), using: &generator) * unit
                     let size = model.count - offset + unit * Int.random(in: 1...3, using: &generator)
                     await expectIOError(.endOfFile) { _ = try await blob.read(at: UInt64(offset), count: size) }
+                case 8 where Bool.random(using: &generator):
+                    // Space held ahead of the end (the length stays), or
+                    // given back from anywhere, past the end too (the range
+                    // reads as zeros; the length stays). Any offset and
+                    // count, on a direct blob too.
+                    let offset = Int.random(in: 0...(model.count + 3 * 4096), using: &generator)
+                    if Bool.random(using: &generator) {
+                        try await blob.reserve(upTo: UInt64(offset))
+                    } else {
+                        let count = Int.random(in: 0...(model.count + 2), using: &generator)
+                        try await blob.discard(at: UInt64(offset), count: UInt64(count))
+                        if offset < model.count {
+                            let end = min(offset + count, model.count)
+                            model.replaceSubrange(offset..<end, with: [UInt8](repeating: 0, count: end - offset))
+                        }
+                    }
                 case 8:
                     let length = Int.random(in: 0...(model.count / unit + 3), using: &generator) * unit
                     try await blob.resize(to: UInt64(length))

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <linux/io_uring.h>
 #include <linux/openat2.h>
 #include <linux/time_types.h>

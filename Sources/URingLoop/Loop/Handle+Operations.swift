@@ -132,6 +132,36 @@ extension Handle {
         if ringRejected { core.ringTruncates.store(false, ordering: .relaxed) }
     }
 
+    /// Allocates (or with `.punchHole` frees) disk space for `count` bytes
+    /// of the file `fd` refers to, from `offset` (`fallocate`). Writes into
+    /// allocated space cannot fail for want of room on filesystems that
+    /// write in place (ext4, XFS, tmpfs), which is why a log preallocates
+    /// its segments. The kernel always runs this on one of its workers, so
+    /// no thread of ours waits for the filesystem; like `sync`, it is not
+    /// cancelled in flight.
+    ///
+    /// - Throws: `IOError` `.invalidArgument` for a `count` of 0 or a range
+    ///   past the largest file size, or the kernel's errno: `ENOSPC`,
+    ///   `EOPNOTSUPP` (the filesystem lacks the mode), `EBADF` (not open
+    ///   for writing), `ESPIPE` (a pipe or socket), `ENODEV` (not a regular
+    ///   file or directory).
+    public func allocate(
+        _ fd: Int32, at offset: UInt64, count: UInt64, mode: AllocationMode = .allocate,
+        deadline: ContinuousClock.Instant? = nil
+    ) async throws {
+        guard count > 0 else {
+            throw IOError("fallocate", .invalidArgument("count must be positive"), context: "fd \(fd)")
+        }
+        let (end, overflow) = offset.addingReportingOverflow(count)
+        guard !overflow, end <= UInt64(Int64.max) else {
+            throw IOError("fallocate", .invalidArgument("offset \(offset) + \(count) bytes is past the largest file size"),
+                          context: "fd \(fd)")
+        }
+        try await core.perform(DescriptorRequest(
+            "fallocate", fd: fd, entry: .fallocate(fd: fd, mode: mode.rawValue, offset: offset, length: count),
+            deadline: deadline))
+    }
+
     // MARK: Paths
     //
     // Metadata calls that never wait for the disk on the calling thread

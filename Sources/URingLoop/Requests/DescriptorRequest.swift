@@ -1,7 +1,7 @@
 // One operation on a descriptor whose completion carries only success or
-// -errno: fsync and fdatasync, ftruncate, close. The SQE names no memory the
-// request must keep alive, so it is built with the request and one type
-// serves them all.
+// -errno: fsync and fdatasync, ftruncate, fallocate, close. The SQE names no
+// memory the request must keep alive, so it is built with the request and
+// one type serves them all.
 import URing
 
 final class DescriptorRequest: ValueRequest<Void>, @unchecked Sendable {

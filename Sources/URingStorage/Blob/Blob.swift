@@ -183,6 +183,49 @@ public struct Blob: Sendable {
         try await labelled { try await handle.truncate(file.fd, to: physical) }
     }
 
+    /// Holds disk space for the blob's first `length` logical bytes without
+    /// changing its length (`fallocate`, keeping the size). Writes below
+    /// `length` then find their blocks allocated, so they cannot fail for
+    /// want of space on filesystems that write in place (ext4, XFS, tmpfs):
+    /// a log that reserves each segment before appending learns of a full
+    /// disk when it reserves, not part-way through a record. Bytes already
+    /// written stay as they are; the reservation is durable with the next
+    /// `sync`.
+    ///
+    /// - Throws: `IOError` `.invalidArgument` for a length past the largest
+    ///   file size; the kernel's `ENOSPC` or `EFBIG`, or `EOPNOTSUPP` on a
+    ///   filesystem that cannot reserve space.
+    public func reserve(upTo length: UInt64) async throws {
+        let (physical, overflow) = length.addingReportingOverflow(dataOffset)
+        guard !overflow, physical <= UInt64(Int64.max) else {
+            throw IOError("reserve", .invalidArgument("length \(length) is past the largest file size"), context: file.label)
+        }
+        guard length > 0 else { return }
+        try await labelled {
+            try await handle.allocate(file.fd, at: dataOffset, count: length, mode: .allocateKeepingSize)
+        }
+    }
+
+    /// Gives back the disk space of `count` logical bytes from `offset`
+    /// (`fallocate` punching a hole): they read as zeros from then on and
+    /// the blob's length stays, so a store can drop dead records inside a
+    /// blob without rewriting the live ones around them. Filesystems free
+    /// whole blocks only; the covered part of a block at either end is
+    /// zeroed in place. Any offset will do, on a direct blob too.
+    ///
+    /// - Throws: `IOError` `.invalidArgument` for a range past the largest
+    ///   file size, or the kernel's errno (`EOPNOTSUPP` on a filesystem
+    ///   that cannot punch holes).
+    public func discard(at offset: UInt64, count: UInt64) async throws {
+        let (physical, overflow) = offset.addingReportingOverflow(dataOffset)
+        let (end, endOverflow) = physical.addingReportingOverflow(count)
+        guard !overflow, !endOverflow, end <= UInt64(Int64.max) else {
+            throw IOError("discard", .invalidArgument("offset \(offset) + \(count) bytes is past the largest blob"), context: file.label)
+        }
+        guard count > 0 else { return }
+        try await labelled { try await handle.allocate(file.fd, at: physical, count: count, mode: .punchHole) }
+    }
+
     /// Makes every completed write durable: `fsync`, or `fdatasync` with
     /// `dataOnly` (skips metadata that reading the data does not need).
     public func sync(dataOnly: Bool = false) async throws {
