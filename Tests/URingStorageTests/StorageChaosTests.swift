@@ -1,13 +1,14 @@
 // Storage under fire, drawn from a seed: workers write and read their own
 // slots of shared blobs (single and batched, every durability, some reads
-// with deadlines), sync them, and churn other partitions (opening, writing
+// with deadlines), sync them, reserve space past them or discard them
+// (punching a hole), and churn other partitions (opening, writing
 // and reading back through the same blob, removing blobs and partitions,
 // scanning) while their operations are cancelled at random moments and the
 // storage (or the group it runs on, half the workers on its loops) shuts
 // down. Whatever the interleaving:
 // - every operation ends with an answer it allows;
 // - a read returns what the worker's last acknowledged write to that slot
-//   put there, and a churned blob returns what was just written through it,
+//   put there (zeros after a discard of it), and a churned blob returns what was just written through it,
 //   even while another worker removes it;
 // - after the shutdown, a new storage on the same directory opens every
 //   shared blob and reads back every acknowledged write.
@@ -96,7 +97,8 @@ struct StorageChaosWorker: Sendable {
         let index: Int
         let outcomes: [String]
         /// Each slot's last acknowledged contents (a slot whose last write
-        /// failed is left out: it may have gone to the file in part).
+        /// or discard failed is left out: it may have reached the file in
+        /// part).
         let acknowledged: [Slot: [UInt8]]
     }
 
@@ -132,7 +134,10 @@ struct StorageChaosWorker: Sendable {
                          name: [UInt8(index), UInt8.random(in: 0..<4, using: &generator)])  // the worker's own
             let expected = acknowledged[slot]
             let flag = Bool.random(using: &generator)
-            let kind = Int.random(in: 0..<7, using: &generator)
+            let kind = Int.random(in: 0..<8, using: &generator)
+            // Kinds that change the slot: its contents are known only if
+            // they were acknowledged.
+            let changesSlot = kind == 0 || kind == 2 || (kind == 7 && !flag)
             let cancelAfter = Int.random(in: 0..<4, using: &generator) == 0
                 ? Duration.microseconds(Int.random(in: 0...300, using: &generator)) : nil
             let deadline: Duration? = Bool.random(using: &generator) ? .microseconds(Int.random(in: 0...500, using: &generator)) : nil
@@ -162,6 +167,16 @@ struct StorageChaosWorker: Sendable {
                 case 5:
                     try await storage.remove(partition: churn.partition, name: flag ? churn.name : nil)
                     return false
+                case 7 where flag:
+                    // Room past the worker's slot, while others write theirs.
+                    try await blob.reserve(upTo: offset + UInt64(Self.slotSize) * 4)
+                    return false
+                case 7:
+                    // Only what was written: the blob reaches past it (no
+                    // one shortens a shared blob), so it reads as zeros.
+                    guard let expected else { return false }
+                    try await blob.discard(at: offset, count: UInt64(expected.count))
+                    return true
                 default:
                     let scan = try await storage.scan(partition: churn.partition)
                     if !scan.foreignEntries.isEmpty { throw Mismatch(what: "a scan (\(scan.foreignEntries))") }
@@ -176,10 +191,12 @@ struct StorageChaosWorker: Sendable {
             }
             let outcome: String
             do {
-                if try await operation.value { acknowledged[slot] = bytes }
+                if try await operation.value {
+                    acknowledged[slot] = kind == 7 ? [UInt8](repeating: 0, count: expected?.count ?? 0) : bytes
+                }
                 outcome = "ok"
             } catch {
-                if kind == 0 || kind == 2 { acknowledged[slot] = nil }
+                if changesSlot { acknowledged[slot] = nil }
                 outcome = Self.describe(error)
             }
             outcomes.append(outcome)
