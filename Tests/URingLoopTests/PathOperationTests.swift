@@ -136,6 +136,76 @@ import URing
         await handle.shutdown()
     }
 
+    @Test func renameMovesReplacesOrRefusesToReplace() async throws {
+        let directory = try temporaryDirectory()
+        let other = try temporaryDirectory()
+        defer {
+            for name in ["a", "b", "c", "d"] { unlink(directory + "/" + name) }
+            unlink(other + "/e")
+            rmdir(directory)
+            rmdir(other)
+        }
+        let handle = try smallLoop()
+        func make(_ path: String, _ byte: UInt8) async throws {
+            let fd = try await handle.open(path, flags: O_WRONLY | O_CREAT)
+            try await handle.write([byte], to: fd, at: 0)
+            close(fd)
+        }
+        func content(_ path: String) async throws -> [UInt8] {
+            let fd = try await handle.open(path, flags: O_RDONLY)
+            defer { close(fd) }
+            return try await handle.read(from: fd, at: 0, count: 1)
+        }
+        try await make(directory + "/a", 1)
+        try await make(directory + "/b", 2)
+        // Over an existing name: one step, the old file gone.
+        try await handle.rename(directory + "/a", to: directory + "/b")
+        #expect(access(directory + "/a", F_OK) != 0)
+        #expect(try await content(directory + "/b") == [1])
+        // To a new name, relative to directories of their own.
+        let from = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let to = open(other, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        try #require(from >= 0 && to >= 0)
+        defer { close(from); close(to) }
+        try await handle.rename("b", to: "e", relativeTo: from, newRelativeTo: to)
+        #expect(try await content(other + "/e") == [1])
+        try await handle.rename(other + "/e", to: directory + "/c")
+
+        // Refusing to replace, and the kernel's errors naming both paths.
+        try await make(directory + "/d", 4)
+        await expectPathError(.errno(EEXIST), path: "\(directory)/c -> \(directory)/d") {
+            try await handle.rename(directory + "/c", to: directory + "/d", replacing: false)
+        }
+        #expect(try await content(directory + "/c") == [1])
+        #expect(try await content(directory + "/d") == [4])
+        await expectPathError(.errno(ENOENT), path: "\(directory)/a -> \(directory)/d") {
+            try await handle.rename(directory + "/a", to: directory + "/d")
+        }
+        await expectPathError(.invalidArgument("the path contains a NUL byte"), path: directory + "/\0d") {
+            try await handle.rename(directory + "/c", to: directory + "/\0d")
+        }
+        #expect(try await content(directory + "/d") == [4])
+        // A cancelled task renames nothing; nor does a loop that is shut down.
+        let cancelled = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await handle.rename(directory + "/c", to: directory + "/d")
+        }
+        await #expect(throws: CancellationError.self) { try await cancelled.value }
+        await handle.shutdown()
+        await expectIOError(.shutdown) { try await handle.rename(directory + "/c", to: directory + "/d") }
+        #expect(access(directory + "/c", F_OK) == 0)
+        #expect(try readByte(directory + "/d") == 4)
+    }
+
+    private func readByte(_ path: String) throws -> UInt8 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var byte: UInt8 = 0
+        try #require(read(fd, &byte, 1) == 1)
+        return byte
+    }
+
     @Test func aCancelledTaskOpensNothing() async throws {
         let directory = try temporaryDirectory()
         defer { rmdir(directory) }

@@ -1,15 +1,16 @@
 // Storage under fire, drawn from a seed: workers write and read their own
 // slots of shared blobs (single and batched, every durability, some reads
 // with deadlines), sync them, reserve space past them or discard them
-// (punching a hole), and churn other partitions (opening, writing
-// and reading back through the same blob, removing blobs and partitions,
+// (punching a hole), and churn other partitions (opening, writing and reading
+// back through the same blob, removing blobs and partitions, renaming,
 // scanning) while their operations are cancelled at random moments and the
 // storage (or the group it runs on, half the workers on its loops) shuts
 // down. Whatever the interleaving:
 // - every operation ends with an answer it allows;
 // - a read returns what the worker's last acknowledged write to that slot
-//   put there (zeros after a discard of it), and a churned blob returns what was just written through it,
-//   even while another worker removes it;
+//   put there (zeros after a discard of it), and a churned blob returns
+//   what was just written through it, even while another worker removes
+//   it;
 // - after the shutdown, a new storage on the same directory opens every
 //   shared blob and reads back every acknowledged write.
 import Glibc
@@ -177,6 +178,11 @@ struct StorageChaosWorker: Sendable {
                     guard let expected else { return false }
                     try await blob.discard(at: offset, count: UInt64(expected.count))
                     return true
+                case 6 where flag:
+                    // Onto another of the worker's own names, replacing it.
+                    try await storage.rename(partition: churn.partition, from: churn.name,
+                                             to: [churn.name[0], (churn.name[1] + 1) % 4])
+                    return false
                 default:
                     let scan = try await storage.scan(partition: churn.partition)
                     if !scan.foreignEntries.isEmpty { throw Mismatch(what: "a scan (\(scan.foreignEntries))") }

@@ -133,6 +133,29 @@ import URingTestSupport
         await storage.shutdown()
     }
 
+    @Test func aRenameSyncsTheBlobThenThePartitionAndACancelAfterItStillSyncs() async throws {
+        let root = try temporaryDirectory("uring-storage-test")
+        defer { removeTree(root) }
+        let probe = LoopProbe()
+        let storage = try Storage(directory: root, faults: probe.plan)
+        let (blob, _, _) = try await storage.open(partition: "p", name: [1])
+        try await blob.write([1, 2, 3], at: 0)
+        _ = try await storage.open(partition: "p", name: [2])
+        probe.clearLog()
+        // The bytes reach the disk before the name does, and the name
+        // before the call returns.
+        try await storage.rename(partition: "p", from: [1], to: [2])
+        #expect(probe.log.filter { $0 == "fsync" || $0 == "rename" } == ["fsync", "rename", "fsync"])
+
+        // Cancelled the moment the rename is made: still synced, and done.
+        let before = probe.fsyncs
+        let cancelled = await probe.cancelling(at: "rename") { try await storage.rename(partition: "p", from: [2], to: [3]) }
+        #expect(cancelled, "the plan never saw the rename")
+        #expect(probe.fsyncs - before == 2, "the blob's and the partition's")
+        #expect(try await storage.scan(partition: "p").blobs == [[3]])
+        await storage.shutdown()
+    }
+
     @Test func aCancelAfterTheUnlinkStillSyncsTheRemoval() async throws {
         let root = try temporaryDirectory("uring-storage-test")
         defer { removeTree(root) }

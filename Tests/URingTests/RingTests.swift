@@ -112,6 +112,29 @@ import URing
         }
     }
 
+    @Test func renameatMovesAPathAndCanRefuseToReplace() throws {
+        let ring = try Ring(entries: 8)
+        let directory = try temporaryDirectory()
+        defer { unlink(directory + "/b"); unlink(directory + "/c"); rmdir(directory) }
+        for name in ["a", "c"] {
+            let fd = open(directory + "/" + name, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+            try #require(fd >= 0)
+            close(fd)
+        }
+        func rename(_ from: String, _ to: String, flags: UInt32 = 0) throws -> Int32? {
+            try from.withCString { old in
+                try to.withCString { new in
+                    ring.push(.renameat(directory: AT_FDCWD, path: old, newDirectory: AT_FDCWD, newPath: new, flags: flags).userData(1))
+                    return try ring.complete(1).first?.result
+                }
+            }
+        }
+        #expect(try rename(directory + "/a", directory + "/b") == 0)
+        #expect(access(directory + "/a", F_OK) != 0 && access(directory + "/b", F_OK) == 0)
+        #expect(try rename(directory + "/b", directory + "/c", flags: CURING_RENAME_NOREPLACE) == -EEXIST)
+        #expect(try rename(directory + "/a", directory + "/b") == -ENOENT)
+    }
+
     @Test func socketPairSendReceive() throws {
         let ring = try Ring(entries: 8)
         let (left, right) = try socketPair()

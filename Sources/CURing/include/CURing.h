@@ -240,6 +240,7 @@ static inline int curing_block_sigpipe(void) {
 static const int CURING_O_PATH = __O_PATH;
 static const int CURING_O_DIRECT = __O_DIRECT;
 static const int CURING_O_TMPFILE = __O_TMPFILE;  // with O_DIRECTORY's bit, as O_TMPFILE
+static const unsigned CURING_RENAME_NOREPLACE = 1;  // renameat2(2), <linux/fs.h>
 static const int CURING_SOCK_STREAM = SOCK_STREAM;
 static const int CURING_SOCK_CLOEXEC = SOCK_CLOEXEC;
 static const int CURING_SOCK_NONBLOCK = SOCK_NONBLOCK;

@@ -28,6 +28,7 @@ public struct Opcode: RawRepresentable, Sendable, Hashable {
     public static let statx = Opcode(IORING_OP_STATX)
     public static let unlinkat = Opcode(IORING_OP_UNLINKAT)
     public static let mkdirat = Opcode(IORING_OP_MKDIRAT)
+    public static let renameat = Opcode(IORING_OP_RENAMEAT)
     public static let read = Opcode(IORING_OP_READ)
     public static let write = Opcode(IORING_OP_WRITE)
     public static let send = Opcode(IORING_OP_SEND)

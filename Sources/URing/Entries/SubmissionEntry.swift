@@ -166,6 +166,19 @@ extension SubmissionEntry {
         return entry
     }
 
+    /// `renameat2(directory, path, newDirectory, newPath, flags)`:
+    /// `RENAME_NOREPLACE` in `flags` refuses (`EEXIST`) to replace an
+    /// existing `newPath`.
+    @inlinable public static func renameat(
+        directory: Int32, path: UnsafePointer<CChar>, newDirectory: Int32, newPath: UnsafePointer<CChar>, flags: UInt32 = 0
+    ) -> SubmissionEntry {
+        // The new directory goes in `len`, the new path in `addr2`.
+        var entry = SubmissionEntry(opcode: .renameat, fd: directory, address: address(path),
+                                    length: UInt32(bitPattern: newDirectory), offset: address(newPath))
+        entry.raw.rename_flags = flags
+        return entry
+    }
+
     /// `mkdirat(directory, path, mode)`.
     @inlinable public static func mkdirat(directory: Int32, path: UnsafePointer<CChar>, mode: UInt32) -> SubmissionEntry {
         SubmissionEntry(opcode: .mkdirat, fd: directory, address: address(path), length: mode, offset: 0)

@@ -238,6 +238,20 @@ extension Handle {
             "rmdir", kind: .remove(flags: AT_REMOVEDIR), path: path, directory: directory))
     }
 
+    /// Renames `path` to `newPath` (`renameat2`), atomically replacing
+    /// whatever `newPath` names unless `replacing` is false (then `EEXIST`
+    /// if it exists). `newPath` resolves against `newDirectory`, which
+    /// defaults to `directory`.
+    public func rename(
+        _ path: String, to newPath: String, replacing: Bool = true,
+        relativeTo directory: Int32 = AT_FDCWD, newRelativeTo newDirectory: Int32? = nil
+    ) async throws {
+        let flags = replacing ? 0 : CURING_RENAME_NOREPLACE
+        _ = try await core.perform(PathRequest(
+            "rename", kind: .rename(path: newPath, directory: newDirectory ?? directory, flags: flags),
+            path: path, directory: directory))
+    }
+
     // MARK: Sockets
 
     /// Sends every byte of `buffers` (vectored when more than one). After a

@@ -1,8 +1,8 @@
-// A metadata operation on a path: openat, mkdirat, unlinkat. The kernel
-// resolves the path itself (inline when the dentry cache has it, on an
-// io-wq worker when the lookup must read the disk), so the calling thread
-// never blocks on a cold directory. The request owns a NUL-terminated copy
-// of the path, which the kernel reads until the completion.
+// A metadata operation on a path: openat, mkdirat, unlinkat, renameat. The
+// kernel resolves the path itself (inline when the dentry cache has it, on
+// an io-wq worker when the lookup must read the disk), so the calling
+// thread never blocks on a cold directory. The request owns NUL-terminated
+// copies of its paths, which the kernel reads until the completion.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -16,15 +16,19 @@ final class PathRequest: ValueRequest<Int32>, @unchecked Sendable {
         case open(flags: Int32, mode: UInt32)
         case makeDirectory(mode: UInt32)
         case remove(flags: Int32)
+        /// To `path` relative to `directory`.
+        case rename(path: String, directory: Int32, flags: UInt32)
     }
 
     private let kind: Kind
     private let directory: Int32
-    /// The path as the caller gave it, for errors.
+    /// The path as the caller gave it (a rename: both, with an arrow), for errors.
     private let path: String
     /// The kernel's copy source: allocated here, freed in `deinit`, after
     /// the request's only completion.
     private let cPath: UnsafeMutablePointer<CChar>
+    /// A rename's new path, owned the same way.
+    private let cNewPath: UnsafeMutablePointer<CChar>?
 
     /// Not cancellable once submitted, and without a deadline (which would
     /// cancel it): an open the kernel finishes anyway must reach its
@@ -32,24 +36,40 @@ final class PathRequest: ValueRequest<Int32>, @unchecked Sendable {
     /// `.invalidArgument` for a path with a NUL byte inside, which the
     /// kernel would silently cut short.
     init(_ operation: String, kind: Kind, path: String, directory: Int32) throws(IOError) {
-        guard !path.utf8.contains(0) else {
+        var newPath: String?
+        if case .rename(let path, _, _) = kind { newPath = path }
+        for path in [path, newPath].compactMap(\.self) where path.utf8.contains(0) {
             throw IOError(operation, .invalidArgument("the path contains a NUL byte"), context: path)
         }
         guard let copy = strdup(path) else { throw IOError(operation, .errno(ENOMEM), context: path) }
+        var newCopy: UnsafeMutablePointer<CChar>?
+        if let newPath {
+            newCopy = strdup(newPath)
+            guard newCopy != nil else {
+                free(copy)
+                throw IOError(operation, .errno(ENOMEM), context: newPath)
+            }
+        }
         self.kind = kind
         self.directory = directory
-        self.path = path
+        self.path = newPath.map { "\(path) -> \($0)" } ?? path
         cPath = copy
+        cNewPath = newCopy
         super.init(operation: operation, deadline: nil, cancellable: false)
     }
 
-    deinit { free(cPath) }
+    deinit {
+        free(cPath)
+        free(cNewPath)
+    }
 
     override func makeEntry() -> SubmissionEntry {
         switch kind {
         case .open(let flags, let mode): .openat(directory: directory, path: cPath, flags: flags, mode: mode)
         case .makeDirectory(let mode): .mkdirat(directory: directory, path: cPath, mode: mode)
         case .remove(let flags): .unlinkat(directory: directory, path: cPath, flags: flags)
+        case .rename(_, let newDirectory, let flags):
+            .renameat(directory: directory, path: cPath, newDirectory: newDirectory, newPath: cNewPath!, flags: flags)
         }
     }
 

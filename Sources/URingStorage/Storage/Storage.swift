@@ -192,6 +192,54 @@ public final class Storage: Sendable {
         }
     }
 
+    /// Renames blob `from` to `to` in `partition`, replacing any blob named
+    /// `to` in one step: rename(2) is atomic, so after a crash the name `to`
+    /// holds its old blob or the new one, never neither and never a mix.
+    /// That is how to replace a blob's whole contents safely (a manifest, a
+    /// checkpoint): write a new blob under a name of its own, then rename
+    /// it over the old one.
+    ///
+    /// Durable on return: `from`'s bytes are fsynced before the rename, so
+    /// the name never points at bytes that had not reached the disk, and
+    /// the partition's directory after it. A task cancelled once the rename
+    /// is made still returns normally, after the directory's fsync. Open
+    /// blobs keep their files: one opened as `from` reads and writes the
+    /// blob now named `to`, and one of the replaced blob keeps its bytes,
+    /// as after `remove`. Renaming a blob to its own name changes nothing.
+    ///
+    /// - Throws: `IOError` `.notFound` if `from` (or the partition) does not
+    ///   exist.
+    public func rename(partition: String, from: [UInt8], to: [UInt8]) async throws {
+        try PartitionName.validate(partition)
+        try BlobName.validate(from, partition: partition)
+        try BlobName.validate(to, partition: partition)
+        let partitionPath = directory + "/" + partition
+        let label = partition + "/" + BlobName.encode(from)
+        let source = partitionPath + "/" + BlobName.encode(from)
+        let target = partitionPath + "/" + BlobName.encode(to)
+        @Sendable func failure(_ error: any Error) -> any Error {
+            guard let error = error as? IOError else { return error }
+            return error.errno == ENOENT ? IOError("rename", .notFound, context: label) : IOError.labelling(error, with: label)
+        }
+        try await metadataLock.withLock {
+            do {
+                let fd = try await core.handle.open(source, flags: O_RDONLY)
+                defer { close(fd) }
+                try await core.handle.sync(fd)
+            } catch {
+                throw failure(error)
+            }
+            try await uninterrupted { [self] in
+                do {
+                    try await core.handle.rename(source, to: target)
+                } catch {
+                    throw failure(error)
+                }
+                try await syncDirectory(partitionPath)
+            }
+        }
+    }
+
     /// Lists a partition's blobs (and reports entries that are not blobs).
     ///
     /// - Throws: `IOError` `.notFound` if the partition does not exist,
