@@ -133,6 +133,25 @@ import URingTestSupport
         await storage.shutdown()
     }
 
+    @Test func aWriteThenSyncSyncsAfterItsWrite() async throws {
+        // (That the single write and its sync are one request, one trip to
+        // the loop, is `WriteThenSyncTests`' to show.)
+        let root = try temporaryDirectory("uring-storage-test")
+        defer { removeTree(root) }
+        let probe = LoopProbe()
+        let storage = try Storage(directory: root, faults: probe.plan)
+        let (blob, _, _) = try await storage.open(partition: "p", name: [1])
+        try await blob.write([1], at: 0)
+        probe.clearLog()
+        try await blob.write([2, 3], at: 1, options: .writeThenSync)
+        try await blob.write(batch: [(3, [IOBuffer(bytes: [4])])], options: .writeThenSync)
+        #expect(probe.log == ["write", "fdatasync", "write", "fdatasync"])
+        await storage.shutdown()
+        let reopened = try Storage(directory: root)
+        #expect(try await reopened.open(partition: "p", name: [1]).blob.read(at: 0, count: 4) == [1, 2, 3, 4])
+        await reopened.shutdown()
+    }
+
     @Test func aRenameSyncsTheBlobThenThePartitionAndACancelAfterItStillSyncs() async throws {
         let root = try temporaryDirectory("uring-storage-test")
         defer { removeTree(root) }

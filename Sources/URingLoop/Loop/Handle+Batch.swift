@@ -63,7 +63,7 @@ extension Handle {
     ) async throws -> [Result<Void, any Error>] {
         try await performBatch(batch, operation: "write") { write throws(IOError) in
             (try writeRequest(write.buffers, to: write.fd, at: write.offset, rwFlags: rwFlags, deadline: deadline,
-                              cancellable: false), ())
+                              cancellable: false, thenSync: false), ())
         }
     }
 

@@ -33,24 +33,30 @@ extension Handle {
     @usableFromInline
     func writeRequest(
         _ buffers: [IOBuffer], to fd: Int32, at offset: UInt64?, rwFlags: Int32, deadline: ContinuousClock.Instant?,
-        cancellable: Bool
+        cancellable: Bool, thenSync: Bool
     ) throws(IOError) -> ValueRequest<Void>? {
         let total = buffers.reduce(0) { $0 + $1.count }
         try Handle.check(count: total, capacity: total, offset: offset, operation: "write")
-        guard total > 0 else { return nil }
+        guard total > 0 else { return syncRequest(fd, thenSync: thenSync, deadline: deadline) }
         return WriteRequest(fd: fd, offset: offset, vectors: IOVectors(buffers), rwFlags: rwFlags, deadline: deadline,
-                            cancellable: cancellable)
+                            cancellable: cancellable, thenSync: thenSync)
     }
 
     @usableFromInline
     func writeRequest(
         _ buffer: IOBuffer, to fd: Int32, at offset: UInt64?, rwFlags: Int32, deadline: ContinuousClock.Instant?,
-        cancellable: Bool
+        cancellable: Bool, thenSync: Bool
     ) throws(IOError) -> ValueRequest<Void>? {
         try Handle.check(count: buffer.count, capacity: buffer.count, offset: offset, operation: "write")
-        guard buffer.count > 0 else { return nil }
+        guard buffer.count > 0 else { return syncRequest(fd, thenSync: thenSync, deadline: deadline) }
         return WriteRequest(fd: fd, offset: offset, vectors: IOVectors(buffer), rwFlags: rwFlags, deadline: deadline,
-                            cancellable: cancellable)
+                            cancellable: cancellable, thenSync: thenSync)
+    }
+
+    /// An empty write asked to sync still syncs; otherwise it needs no request.
+    private func syncRequest(_ fd: Int32, thenSync: Bool, deadline: ContinuousClock.Instant?) -> ValueRequest<Void>? {
+        guard thenSync else { return nil }
+        return DescriptorRequest("fdatasync", fd: fd, entry: .fsync(fd: fd, dataOnly: true), deadline: deadline)
     }
 
     @usableFromInline

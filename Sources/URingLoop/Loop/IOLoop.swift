@@ -375,7 +375,7 @@ public final class IOLoop {
         }
         var result = completion.result
         if let faults, let request = waiters.request(for: completion.userData) {
-            result = faults.completion(request.operation, result)
+            result = faults.completion(request.stepName, result)
         }
         switch waiters.complete(userData: completion.userData, result: result) {
         case .ignored:
@@ -585,7 +585,7 @@ public final class IOLoop {
                 // The wake poll's and the cancels' CQEs match nothing here.
                 guard let request = abandoned.removeValue(forKey: completion.userData) else { return }
                 var result = completion.result
-                if let faults { result = faults.completion(request.operation, result) }
+                if let faults { result = faults.completion(request.stepName, result) }
                 request.discardLateResult(result)
             }
             if abandoned.isEmpty { return }

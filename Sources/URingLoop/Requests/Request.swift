@@ -30,6 +30,10 @@ class Request: @unchecked Sendable {
     let lifecycle = Atomic<UInt8>(Request.pending)
     /// The operation's name, for errors.
     let operation: String
+    /// What the SQE in flight does, for fault plans: `operation`, unless
+    /// the request goes on to an operation of another kind (a write that
+    /// then syncs).
+    var stepName: String { operation }
     /// When the request times out, if ever.
     let deadline: ContinuousClock.Instant?
     /// Whether cancelling the caller's task cancels the request in flight.

@@ -127,14 +127,14 @@ public struct Blob: Sendable {
     public func write(_ buffers: [IOBuffer], at offset: UInt64, options: WriteOptions = .buffered) async throws {
         let (loop, fd, physical, flags) = try writeTarget(buffers, at: offset, options: options)
         do {
+            // With `.writeThenSync` the loop follows the write with the
+            // fdatasync itself: one trip to the loop, not two.
+            let thenSync = options.durability == .writeThenSync
             do {
-                try await loop.write(buffers, to: fd, at: physical, rwFlags: flags, cancellable: false)
+                try await loop.write(buffers, to: fd, at: physical, rwFlags: flags, cancellable: false, thenSync: thenSync)
             } catch {
                 guard let retry = retryFlags(afterRejecting: error, of: flags) else { throw error }
-                try await loop.write(buffers, to: fd, at: physical, rwFlags: retry, cancellable: false)
-            }
-            if options.durability == .writeThenSync {
-                try await loop.sync(fd, dataOnly: true)
+                try await loop.write(buffers, to: fd, at: physical, rwFlags: retry, cancellable: false, thenSync: thenSync)
             }
         } catch {
             throw labelled(error)
