@@ -255,7 +255,7 @@ extension Handle {
     ) async throws {
         let flags = replacing ? 0 : CURING_RENAME_NOREPLACE
         _ = try await core.perform(PathRequest(
-            "rename", kind: .rename(path: newPath, directory: newDirectory ?? directory, flags: flags),
+            "rename", kind: .rename(newPath: newPath, newDirectory: newDirectory ?? directory, flags: flags),
             path: path, directory: directory))
     }
 

@@ -16,8 +16,8 @@ final class PathRequest: ValueRequest<Int32>, @unchecked Sendable {
         case open(flags: Int32, mode: UInt32)
         case makeDirectory(mode: UInt32)
         case remove(flags: Int32)
-        /// To `path` relative to `directory`.
-        case rename(path: String, directory: Int32, flags: UInt32)
+        /// To `newPath`, relative to `newDirectory`.
+        case rename(newPath: String, newDirectory: Int32, flags: UInt32)
     }
 
     private let kind: Kind
@@ -37,9 +37,9 @@ final class PathRequest: ValueRequest<Int32>, @unchecked Sendable {
     /// kernel would silently cut short.
     init(_ operation: String, kind: Kind, path: String, directory: Int32) throws(IOError) {
         var newPath: String?
-        if case .rename(let path, _, _) = kind { newPath = path }
-        for path in [path, newPath].compactMap(\.self) where path.utf8.contains(0) {
-            throw IOError(operation, .invalidArgument("the path contains a NUL byte"), context: path)
+        if case .rename(let target, _, _) = kind { newPath = target }
+        for candidate in [path, newPath].compactMap(\.self) where candidate.utf8.contains(0) {
+            throw IOError(operation, .invalidArgument("the path contains a NUL byte"), context: candidate)
         }
         guard let copy = strdup(path) else { throw IOError(operation, .errno(ENOMEM), context: path) }
         var newCopy: UnsafeMutablePointer<CChar>?
