@@ -204,8 +204,9 @@ public final class Storage: Sendable {
     /// the partition's directory after it. A task cancelled once the rename
     /// is made still returns normally, after the directory's fsync. Open
     /// blobs keep their files: one opened as `from` reads and writes the
-    /// blob now named `to`, and one of the replaced blob keeps its bytes,
-    /// as after `remove`. Renaming a blob to its own name changes nothing.
+    /// blob now named `to` (its `name`, and its errors, still say `from`),
+    /// and one of the replaced blob keeps its bytes, as after `remove`.
+    /// Renaming a blob to its own name changes nothing.
     ///
     /// - Throws: `IOError` `.notFound` if `from` (or the partition) does not
     ///   exist.
