@@ -3,8 +3,9 @@
 //
 // Invariants:
 // - Names are validated before anything touches the filesystem.
-// - open/remove/scan are serialised by `metadataLock`, so two opens of one
-//   new blob cannot both initialise it (and truncate each other's data).
+// - open/remove/rename/scan are serialised by `metadataLock`, so two opens
+//   of one new blob cannot both initialise it (and truncate each other's
+//   data).
 // - A blob exists durably once `open` returns: its header, its directory
 //   entry and its partition's own entry are fsynced. The partition's entry
 //   is fsynced by the first blob this storage creates there, not only by
@@ -14,13 +15,15 @@
 // - Both entries are fsynced before the header is written, so a file with
 //   a header has durable entries, whatever stopped its making (a failure,
 //   or a process that died): opening an existing blob syncs nothing.
-// - Making a blob (from its file's creation to the last fsync), and removing
-//   one or a partition (from the unlink to the fsync of its directory), run
-//   to the end once begun, whatever happens to the caller's task: a cancel
+// - Making a blob (from its file's creation to the last fsync), removing
+//   one or a partition (from the unlink to the fsync of its directory), and
+//   renaming one (from the rename to the fsync of its directory) run to the
+//   end once begun, whatever happens to the caller's task: a cancel
 //   there would leave a file that later opens as a blob whose header and
 //   entries were never made durable, or a removal that a retry finds done
 //   (`.notFound`) while nothing synced it.
-// - Removal is durable when `remove` returns (the directory is fsynced).
+// - Removal and renaming are durable when they return (the directory is
+//   fsynced; a renamed blob's bytes are fsynced before the rename).
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
