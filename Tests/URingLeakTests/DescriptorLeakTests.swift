@@ -1,4 +1,4 @@
-// Thousands of loops, connections and blobs opened and closed, and
+// Thousands of loops, connections and blobs opened, renamed and closed, and
 // connections cut short by cancels, deadlines and shutdowns: the process
 // must end with exactly the descriptors it started with.
 //
@@ -136,7 +136,24 @@ private func churn(loops: Int, connections: Int, blobs: Int, root: String) async
         let name = [UInt8(truncatingIfNeeded: index), UInt8(truncatingIfNeeded: index >> 8)]
         let (blob, _, _) = try await storage.open(partition: "leak", name: name)
         try await blob.write([7], at: 0)
-        if index % 2 == 0 { try await storage.remove(partition: "leak", name: name) }
+        switch index % 4 {
+        case 0, 2:
+            try await storage.remove(partition: "leak", name: name)
+        case 1:
+            // A rename opens the blob to sync it: closed on success and
+            // when the blob is missing.
+            try await storage.rename(partition: "leak", from: name, to: name + [0xFF])
+            do {
+                try await storage.rename(partition: "leak", from: name, to: [0])
+                Issue.record("a missing blob renamed")
+            } catch let error as IOError where error.reason == .notFound {}
+        default:
+            // ...and when the task is cancelled part way.
+            let rename = Task { try await storage.rename(partition: "leak", from: name, to: name + [0xFE]) }
+            try await Task.sleep(for: .microseconds(Int.random(in: 0...300)))
+            rename.cancel()
+            _ = await rename.result
+        }
     }
     try await storage.remove(partition: "leak")
     await storage.shutdown()
