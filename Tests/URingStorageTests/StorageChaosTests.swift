@@ -133,6 +133,7 @@ struct StorageChaosWorker: Sendable {
                 .randomElement(using: &generator)!
             let churn = (partition: "churn\(Int.random(in: 0..<2, using: &generator))",
                          name: [UInt8(index), UInt8.random(in: 0..<4, using: &generator)])  // the worker's own
+            let renameInto = "churn\(Int.random(in: 0..<2, using: &generator))"
             let expected = acknowledged[slot]
             let flag = Bool.random(using: &generator)
             let kind = Int.random(in: 0..<8, using: &generator)
@@ -179,9 +180,11 @@ struct StorageChaosWorker: Sendable {
                     try await blob.discard(at: offset, count: UInt64(expected.count))
                     return true
                 case 6 where flag:
-                    // Onto another of the worker's own names, replacing it.
+                    // Onto another of the worker's own names, replacing it,
+                    // in either churn partition (made again if removed).
                     try await storage.rename(partition: churn.partition, from: churn.name,
-                                             to: [churn.name[0], (churn.name[1] + 1) % 4])
+                                             to: [churn.name[0], (churn.name[1] + 1) % 4],
+                                             toPartition: renameInto)
                     return false
                 default:
                     let scan = try await storage.scan(partition: churn.partition)

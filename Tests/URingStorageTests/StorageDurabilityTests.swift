@@ -172,6 +172,13 @@ import URingTestSupport
         #expect(cancelled, "the plan never saw the rename")
         #expect(probe.fsyncs - before == 2, "the blob's and the partition's")
         #expect(try await storage.scan(partition: "p").blobs == [[3]])
+
+        // To a partition that does not exist yet: made, its entry synced,
+        // then the rename and both directories.
+        probe.clearLog()
+        try await storage.rename(partition: "p", from: [3], to: [3], toPartition: "q")
+        #expect(probe.log.filter { ["fsync", "rename", "mkdir"].contains($0) } == ["fsync", "mkdir", "fsync", "rename", "fsync", "fsync"])
+        #expect(try await storage.scan(partition: "q").blobs == [[3]])
         await storage.shutdown()
     }
 

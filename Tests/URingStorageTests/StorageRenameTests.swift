@@ -47,6 +47,53 @@ import URingTestSupport
         }
     }
 
+    @Test func aBlobMovesToAnotherPartitionMadeForItOrReplacesOneThere() async throws {
+        try await withStorage { storage, root in
+            let (staged, _, _) = try await storage.open(partition: "staging", name: [1])
+            try await staged.write(Array("v2".utf8), at: 0)
+            try await storage.rename(partition: "staging", from: [1], to: [9], toPartition: "live")
+            #expect(try await storage.scan(partition: "staging").blobs.isEmpty)
+            #expect(try await storage.scan(partition: "live").blobs == [[9]])
+            try await staged.write(Array("!".utf8), at: 2)
+
+            // Into a partition that has a blob of that name: replaced.
+            let (next, _, _) = try await storage.open(partition: "staging", name: [2])
+            try await next.write(Array("v3".utf8), at: 0)
+            try await storage.rename(partition: "staging", from: [2], to: [9], toPartition: "live")
+            #expect(try await storage.scan(partition: "live").blobs == [[9]])
+            #expect(try await staged.read(at: 0, count: 3) == Array("v2!".utf8), "the replaced blob's handle keeps its bytes")
+
+            let reopened = try Storage(directory: root)
+            let (live, length, _) = try await reopened.open(partition: "live", name: [9])
+            #expect(length == 2)
+            #expect(try await live.read(at: 0, count: 2) == Array("v3".utf8))
+            #expect(try await reopened.scan(partition: "staging").blobs.isEmpty)
+            await reopened.shutdown()
+        }
+    }
+
+    @Test func aDestinationThatCannotBeAPartitionIsRefusedKeepingTheBlob() async throws {
+        try await withStorage { storage, root in
+            let (blob, _, _) = try await storage.open(partition: "p", name: [1])
+            try await blob.write([5], at: 0)
+            await expectIOError(.invalidArgument("'../q' may only contain A-Z, a-z, 0-9, '_' and '-'")) {
+                try await storage.rename(partition: "p", from: [1], to: [1], toPartition: "../q")
+            }
+            // A file where the partition would be: the kernel's ENOTDIR, named.
+            let file = open(root + "/q", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+            try #require(file >= 0)
+            close(file)
+            do {
+                try await storage.rename(partition: "p", from: [1], to: [1], toPartition: "q")
+                Issue.record("a blob renamed into a file")
+            } catch let error as IOError {
+                #expect(error.reason == .errno(ENOTDIR) && error.description.contains("p/01"), "\(error)")
+            }
+            #expect(try await storage.scan(partition: "p").blobs == [[1]])
+            #expect(try await blob.read(at: 0, count: 1) == [5])
+        }
+    }
+
     @Test func badNamesAndMissingBlobsAreRefusedChangingNothing() async throws {
         try await withStorage { storage, root in
             let (blob, _, _) = try await storage.open(partition: "p", name: [1])

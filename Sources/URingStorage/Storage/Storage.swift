@@ -195,32 +195,38 @@ public final class Storage: Sendable {
         }
     }
 
-    /// Renames blob `from` to `to` in `partition`, replacing any blob named
-    /// `to` in one step: rename(2) is atomic, so after a crash the name `to`
-    /// holds its old blob or the new one, never neither and never a mix.
-    /// That is how to replace a blob's whole contents safely (a manifest, a
+    /// Renames blob `from` of `partition` to `to`, in `toPartition` (default:
+    /// the same one; made if missing), replacing any blob of that name in
+    /// one step: rename(2) is atomic, so after a crash the name `to` holds
+    /// its old blob or the new one, never neither and never a mix. That is
+    /// how to replace a blob's whole contents safely (a manifest, a
     /// checkpoint): write a new blob under a name of its own, then rename
-    /// it over the old one.
+    /// it over the old one; or to publish one written in a staging
+    /// partition.
     ///
     /// Durable on return: `from`'s bytes are fsynced before the rename, so
     /// the name never points at bytes that had not reached the disk, and
-    /// the partition's directory after it. A task cancelled once the rename
-    /// is made still returns normally, after the directory's fsync. Open
-    /// blobs keep their files: one opened as `from` reads and writes the
-    /// blob now named `to` (its `name`, and its errors, still say `from`),
-    /// and one of the replaced blob keeps its bytes, as after `remove`.
-    /// Renaming a blob to its own name changes nothing.
+    /// the directories after it (the destination partition's, and the
+    /// source's when it is another). A task cancelled once the rename is
+    /// made still returns normally, after those fsyncs. Open blobs keep
+    /// their files: one opened as `from` reads and writes the blob now
+    /// named `to` (its `partition` and `name`, and its errors, still say
+    /// where it was), and one of the replaced blob keeps its bytes, as
+    /// after `remove`. Renaming a blob to its own name changes nothing.
     ///
-    /// - Throws: `IOError` `.notFound` if `from` (or the partition) does not
+    /// - Throws: `IOError` `.notFound` if `from` (or its partition) does not
     ///   exist.
-    public func rename(partition: String, from: [UInt8], to: [UInt8]) async throws {
+    public func rename(partition: String, from: [UInt8], to: [UInt8], toPartition: String? = nil) async throws {
+        let destination = toPartition ?? partition
         try PartitionName.validate(partition)
+        try PartitionName.validate(destination)
         try BlobName.validate(from, partition: partition)
-        try BlobName.validate(to, partition: partition)
-        let partitionPath = directory + "/" + partition
+        try BlobName.validate(to, partition: destination)
+        let sourceDirectory = directory + "/" + partition
+        let targetDirectory = directory + "/" + destination
         let label = partition + "/" + BlobName.encode(from)
-        let source = partitionPath + "/" + BlobName.encode(from)
-        let target = partitionPath + "/" + BlobName.encode(to)
+        let source = sourceDirectory + "/" + BlobName.encode(from)
+        let target = targetDirectory + "/" + BlobName.encode(to)
         @Sendable func failure(_ error: any Error) -> any Error {
             guard let error = error as? IOError else { return error }
             return error.errno == ENOENT ? IOError("rename", .notFound, context: label) : IOError.labelling(error, with: label)
@@ -233,13 +239,25 @@ public final class Storage: Sendable {
             } catch {
                 throw failure(error)
             }
+            if destination != partition {
+                // Made (and its own entry synced) as an open would.
+                do {
+                    try await core.handle.makeDirectory(targetDirectory)
+                } catch let error as IOError where error.errno == EEXIST {
+                    // There already; the rename says whether it is a directory.
+                } catch {
+                    throw IOError.labelling(error, with: label)
+                }
+                try await syncPartitionEntry(destination)
+            }
             try await uninterrupted { [self] in
                 do {
                     try await core.handle.rename(source, to: target)
                 } catch {
                     throw failure(error)
                 }
-                try await syncDirectory(partitionPath)
+                try await syncDirectory(targetDirectory)
+                if destination != partition { try await syncDirectory(sourceDirectory) }
             }
         }
     }
@@ -301,10 +319,7 @@ public final class Storage: Sendable {
         _ file: BlobFile, with header: BlobHeader, size: UInt64, partition: String, partitionPath: String
     ) async throws {
         try await syncDirectory(partitionPath)
-        if !durablePartitions.withLock({ $0.contains(partition) }) {
-            try await syncDirectory(directory)
-            durablePartitions.withLock { _ = $0.insert(partition) }
-        }
+        try await syncPartitionEntry(partition)
         if size > 0 {
             do {
                 try await core.handle.truncate(file.fd, to: 0)
@@ -320,6 +335,14 @@ public final class Storage: Sendable {
             _ = ftruncate(file.fd, 0)
             throw IOError.labelling(error, with: file.label)
         }
+    }
+
+    /// fsyncs the root, making `partition`'s entry durable, unless this
+    /// storage did so since the partition last came to exist.
+    private func syncPartitionEntry(_ partition: String) async throws {
+        guard !durablePartitions.withLock({ $0.contains(partition) }) else { return }
+        try await syncDirectory(directory)
+        durablePartitions.withLock { _ = $0.insert(partition) }
     }
 
     /// Removes a directory tree (files, subdirectories; with `keepingTop`,
