@@ -192,7 +192,11 @@ import URing
         }
         await #expect(throws: CancellationError.self) { try await cancelled.value }
         await handle.shutdown()
-        await expectIOError(.shutdown) { try await handle.rename(directory + "/c", to: directory + "/d") }
+        await expectPathError(.shutdown, path: "\(directory)/c -> \(directory)/d") {
+            try await handle.rename(directory + "/c", to: directory + "/d")
+        }
+        await expectPathError(.shutdown, path: directory + "/e") { try await handle.makeDirectory(directory + "/e") }
+        await expectPathError(.shutdown, path: directory + "/c") { try await handle.removeFile(directory + "/c") }
         #expect(access(directory + "/c", F_OK) == 0)
         #expect(try readByte(directory + "/d") == 4)
     }

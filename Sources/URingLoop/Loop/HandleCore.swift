@@ -136,14 +136,14 @@ final class HandleCore: Sendable {
     func submit(batch: [Request]) {
         if executor.isCurrent {
             if executor.local.isClosing {
-                for request in batch { request.fail(IOError(request.operation, .shutdown)) }
+                for request in batch { request.fail(request.error(for: .shutdown)) }
             } else {
                 for request in batch { executor.local.directRequests.append(request) }
             }
             return
         }
         guard let queued = channel.enqueue(contentsOf: batch) else {
-            for request in batch { request.fail(IOError(request.operation, .shutdown)) }
+            for request in batch { request.fail(request.error(for: .shutdown)) }
             return
         }
         // Parked ones are published by the loop when it promotes them.
@@ -155,7 +155,7 @@ final class HandleCore: Sendable {
             // Already on the loop thread: stage it at the next pass, with no
             // lock, no sequence and no eventfd.
             if executor.local.isClosing {
-                request.fail(IOError(request.operation, .shutdown))
+                request.fail(request.error(for: .shutdown))
             } else {
                 executor.local.directRequests.append(request)
             }
@@ -164,7 +164,7 @@ final class HandleCore: Sendable {
         switch channel.enqueue(request) {
         case .queued: waker.publish()
         case .parked: break
-        case .closed: request.fail(IOError(request.operation, .shutdown))
+        case .closed: request.fail(request.error(for: .shutdown))
         }
     }
 }

@@ -224,7 +224,7 @@ public final class IOLoop {
         // this loop as its preference continues on the global executor, an
         // actor on the orphan thread (see `LoopJobRouter`).
         curing_set_current_loop(nil)
-        local.directRequests.removeAll { $0.fail(IOError($0.operation, .shutdown)) }
+        local.directRequests.removeAll { $0.fail($0.error(for: .shutdown)) }
         let serial = executor.serialExecutor
         for job in channel.terminate() { LoopJobRouter.runElsewhere(job, serial: serial) }
         local.jobs.removeAll { LoopJobRouter.runElsewhere($0, serial: serial) }

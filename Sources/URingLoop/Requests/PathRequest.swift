@@ -102,6 +102,11 @@ final class PathRequest: ValueRequest<Int32>, @unchecked Sendable {
         return .finished
     }
 
+    /// Every error names the path, the loop's own refusals too.
+    override func error(for reason: CancelReason) -> any Error {
+        IOError.labelling(super.error(for: reason), with: path)
+    }
+
     /// An open that completed after its caller was answered would leave its
     /// descriptor open for nobody.
     override func discardLateResult(_ result: Int32) {
