@@ -485,6 +485,27 @@ import URingLoop
         }
     }
 
+    @Test func partitionsAreTheRootsDirectoriesWithPartitionNames() async throws {
+        try await withStorage { storage, root in
+            #expect(try await storage.partitions() == [])
+            _ = try await storage.open(partition: "p1", name: [1])
+            _ = try await storage.open(partition: "p0", name: [2])
+            // One an interrupted open left empty is a partition too; a file,
+            // a link to a partition and a directory no partition could be
+            // named are not.
+            _ = try FileSystem.makeDirectory(root + "/empty")
+            _ = try FileSystem.makeDirectory(root + "/has.dot")
+            try writeRaw(root + "/file", [])
+            try #require(symlink(root + "/p1", root + "/link") == 0)
+            #expect(try await storage.partitions() == ["empty", "p0", "p1"])
+            try await storage.remove(partition: "p0")
+            try await storage.rename(partition: "p1", from: [1], to: [1], toPartition: "p2")
+            #expect(try await storage.partitions() == ["empty", "p1", "p2"])
+            await storage.shutdown()
+            await expectIOError(.shutdown) { _ = try await storage.partitions() }
+        }
+    }
+
     @Test func invalidNamesAreRejectedWithoutTouchingTheFilesystem() async throws {
         try await withStorage { storage, root in
             for partition in ["", "../x", "a/b", ".", "..", "with space", "ünï"] {

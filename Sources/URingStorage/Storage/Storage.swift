@@ -284,6 +284,28 @@ public final class Storage: Sendable {
         }
     }
 
+    /// The partitions under the root, sorted: its directories whose names
+    /// are partition names. Anything else there (files, links, directories
+    /// no partition could be named) is left out.
+    ///
+    /// - Throws: `IOError` from listing the root, `.shutdown` after
+    ///   `shutdown` (as every other call).
+    public func partitions() async throws -> [String] {
+        // Listing never touches the loop; refused anyway, as documented.
+        if core.handle.isTerminated { throw IOError("partitions", .shutdown, context: directory) }
+        return try await metadataLock.withLock {
+            try FileSystem.list(directory).filter { entry in
+                guard entry.isDirectory else { return false }
+                do throws(IOError) {
+                    try PartitionName.validate(entry.name)
+                    return true
+                } catch {
+                    return false
+                }
+            }.map(\.name).sorted()
+        }
+    }
+
     /// Opens (creating) the blob file at `path`, and its partition directory
     /// first if that is missing. An existing blob opens without creating,
     /// which the kernel usually answers from its caches on this thread (see

@@ -53,25 +53,27 @@ enum FileSystem {
     }
 
     /// The entries of a directory (without "." and ".."), with whether each
-    /// is a regular file (not following symlinks).
-    static func list(_ path: String) throws(IOError) -> [(name: String, isRegularFile: Bool)] {
+    /// is a regular file or a directory (not following symlinks).
+    static func list(_ path: String) throws(IOError) -> [(name: String, isRegularFile: Bool, isDirectory: Bool)] {
         guard let directory = opendir(path) else {
             let code = curing_errno()
             throw IOError("opendir", code == ENOENT ? .notFound : .errno(code), context: path)
         }
         defer { closedir(directory) }
-        var entries: [(String, Bool)] = []
+        var entries: [(String, Bool, Bool)] = []
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
             if name == "." || name == ".." { continue }
-            var isFile = entry.pointee.d_type == UInt8(DT_REG)
-            if entry.pointee.d_type == UInt8(DT_UNKNOWN) {
+            var type = entry.pointee.d_type
+            if type == UInt8(DT_UNKNOWN) {
+                // Filesystems that do not say: ask, without following a link.
                 var info = stat()
-                isFile = lstat(path + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+                let mode = lstat(path + "/" + name, &info) == 0 ? info.st_mode & S_IFMT : 0
+                type = mode == S_IFREG ? UInt8(DT_REG) : mode == S_IFDIR ? UInt8(DT_DIR) : UInt8(DT_UNKNOWN)
             }
-            entries.append((name, isFile))
+            entries.append((name, type == UInt8(DT_REG), type == UInt8(DT_DIR)))
         }
         return entries
     }
