@@ -89,4 +89,58 @@ private final class StepLog: Sendable {
         await handle.shutdown()
         #expect(handle.statistics.pendingRequests == 0)
     }
+
+    @Test func aBatchIsSyncedByTheLoopOnceEveryWriteSucceeded() async throws {
+        let fd = try temporaryFile()
+        defer { close(fd) }
+        let steps = StepLog()
+        let handle = try steps.loop()
+        let batch = (0..<3).map { BatchWrite(IOBuffer(bytes: [UInt8($0 + 1)]), to: fd, at: UInt64($0)) }
+        let outcomes = try await handle.write(batch: batch, thenSync: true)
+        #expect(outcomes.allSatisfy { if case .success = $0 { true } else { false } })
+        #expect(steps.log == ["write", "write", "write", "fdatasync"])
+        #expect(try await handle.read(from: fd, at: 0, count: 3) == [1, 2, 3])
+        // A batch with nothing to write still syncs; one for two
+        // descriptors is refused before anything is written.
+        _ = try await handle.write(batch: [BatchWrite(IOBuffer(capacity: 4), to: fd, at: 0)], thenSync: true)
+        let other = try temporaryFile()
+        defer { close(other) }
+        await expectIOError(.invalidArgument("a batch that syncs must write to one descriptor")) {
+            _ = try await handle.write(batch: [BatchWrite(IOBuffer(bytes: [9]), to: fd, at: 0),
+                                               BatchWrite(IOBuffer(bytes: [9]), to: other, at: 0)], thenSync: true)
+        }
+        #expect(steps.log == ["write", "write", "write", "fdatasync", "read", "fdatasync"])
+        await handle.shutdown()
+        // The batch's sync came from the loop thread itself; the empty
+        // batch's went through the channel, as any call's does.
+        #expect(handle.statistics.directSubmissions == 1)
+    }
+
+    @Test func aBatchWithAFailedWriteIsNotSyncedAndAFailedSyncIsThrown() async throws {
+        let fd = try temporaryFile()
+        defer { close(fd) }
+        let writes = Locked(0)
+        let steps = StepLog { operation, result in
+            if operation == "write", writes.withLock({ $0 += 1; return $0 }) == 2 { return -EIO }
+            return operation == "fdatasync" ? -ENOSPC : result
+        }
+        let handle = try steps.loop()
+        let batch = (0..<3).map { BatchWrite(IOBuffer(bytes: [7]), to: fd, at: UInt64($0)) }
+        let outcomes = try await handle.write(batch: batch, thenSync: true)
+        #expect(outcomes.filter { if case .failure = $0 { true } else { false } }.count == 1)
+        #expect(steps.log == ["write", "write", "write"], "no sync after a failed write")
+        do {
+            _ = try await handle.write(batch: batch, thenSync: true)
+            Issue.record("a failed sync reported success")
+        } catch let error as IOError {
+            #expect(error.reason == .errno(ENOSPC) && error.description.hasPrefix("fdatasync failed"), "\(error)")
+        }
+        #expect(steps.log.suffix(4) == ["write", "write", "write", "fdatasync"])
+        // A loop that is shut down writes nothing and syncs nothing.
+        await handle.shutdown()
+        let refused = try await handle.write(batch: batch, thenSync: true)
+        #expect(refused.allSatisfy { if case .failure = $0 { true } else { false } })
+        #expect(steps.log.count == 7)
+        #expect(handle.statistics.pendingRequests == 0)
+    }
 }

@@ -55,13 +55,28 @@ extension Handle {
     /// As for reads: regular files and block devices, not cancelled in
     /// flight.
     ///
+    /// `thenSync`: once every element has succeeded, `fdatasync` their
+    /// descriptor (all elements must share one) before returning, which
+    /// makes the batch and every earlier write durable. The loop submits the
+    /// sync itself when the last write ends, so the caller makes one trip to
+    /// the loop, not two. After any element fails there is no sync.
+    ///
     /// - Throws: `CancellationError` if the task was cancelled before the
     ///   call; `IOError` `.invalidArgument` for an element whose end is past
-    ///   the largest file offset, before any write is submitted.
+    ///   the largest file offset, or with `thenSync` a batch for more than
+    ///   one descriptor, before any write is submitted; the sync's
+    ///   `IOError` when only the sync failed.
     public func write(
-        batch: [BatchWrite], rwFlags: Int32 = 0, deadline: ContinuousClock.Instant? = nil
+        batch: [BatchWrite], rwFlags: Int32 = 0, deadline: ContinuousClock.Instant? = nil, thenSync: Bool = false
     ) async throws -> [Result<Void, any Error>] {
-        try await performBatch(batch, operation: "write") { write throws(IOError) in
+        var syncing: Int32?
+        if thenSync, let fd = batch.first?.fd {
+            guard batch.allSatisfy({ $0.fd == fd }) else {
+                throw IOError("write", .invalidArgument("a batch that syncs must write to one descriptor"))
+            }
+            syncing = fd
+        }
+        return try await performBatch(batch, operation: "write", syncing: syncing) { write throws(IOError) in
             (try writeRequest(write.buffers, to: write.fd, at: write.offset, rwFlags: rwFlags, deadline: deadline,
                               cancellable: false, thenSync: false), ())
         }
@@ -70,10 +85,12 @@ extension Handle {
     /// Makes each element's request (nil: nothing to transfer, answered at
     /// once with the second value), hands them over together, and waits
     /// once for all. `checkingFirst`, when given, runs over every element
-    /// before any request is made.
+    /// before any request is made. `syncing`: the descriptor to fdatasync
+    /// once every element has succeeded, from the loop thread when the last
+    /// one ends (with no request at all, here); its failure is thrown.
     private func performBatch<Element, Value: Sendable>(
         _ batch: [Element], operation: String, checkingFirst check: ((Element) throws(IOError) -> Void)? = nil,
-        _ makeRequest: (Element) throws(IOError) -> (ValueRequest<Value>?, Value)
+        syncing: Int32? = nil, _ makeRequest: (Element) throws(IOError) -> (ValueRequest<Value>?, Value)
     ) async throws -> [Result<Value, any Error>] {
         if Task.isCancelled { throw CancellationError() }
         if let check {
@@ -98,16 +115,31 @@ extension Handle {
                 throw IOError.labelling(error, with: "\(operation) \(index) of the batch of \(batch.count)")
             }
         }
-        guard !requests.isEmpty else { return results }
+        guard !requests.isEmpty else {
+            if let syncing { try await sync(syncing, dataOnly: true) }
+            return results
+        }
         let collector = BatchCollector<Value>(count: requests.count)
-        let outcomes = await withUnsafeContinuation { continuation in
-            collector.continuation = continuation
+        let (outcomes, synced) = await withUnsafeContinuation {
+            (continuation: UnsafeContinuation<([Result<Value, any Error>], Result<Void, any Error>?), Never>) in
+            collector.finish = { [core] outcomes in
+                let allSucceeded = outcomes.allSatisfy { if case .success = $0 { true } else { false } }
+                guard let syncing, allSucceeded else {
+                    continuation.resume(returning: (outcomes, nil))
+                    return
+                }
+                // Called by the last write's handler, on the loop thread: the
+                // sync is staged there directly, with no trip back first.
+                let sync = DescriptorRequest("fdatasync", fd: syncing, entry: .fsync(fd: syncing, dataOnly: true), deadline: nil)
+                core.submit(sync) { continuation.resume(returning: (outcomes, $0)) }
+            }
             for (slot, entry) in requests.enumerated() {
                 entry.request.completionHandler = { collector.record($0, at: slot) }
             }
             core.submit(batch: requests.map(\.request))
         }
         for (slot, entry) in requests.enumerated() { results[entry.index] = outcomes[slot] }
+        if case .failure(let error)? = synced { throw error }
         return results
     }
 }

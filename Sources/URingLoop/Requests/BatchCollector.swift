@@ -1,22 +1,24 @@
-// Gathers the outcomes of a batch's requests and resumes its caller once,
-// when the last of them ends.
+// Gathers the outcomes of a batch's requests and hands them on once, when
+// the last of them ends (to resume the caller, or to sync first).
 //
 // Invariants (why `@unchecked Sendable` is sound):
-// - `continuation` is set by the submitting task before it hands over any
+// - `finish` is set by the submitting task before it hands over any
 //   request of the batch (through the channel's lock, or on the loop thread
 //   itself), so every completion handler that may read it runs after the write;
 // - each slot of `outcomes` is written once, by the handler of its own
 //   request, before that handler's decrement of `remaining` (release); the
 //   handler whose decrement reaches zero acquired every earlier one (an
 //   atomic read-modify-write chain), so it reads all slots written, and it
-//   alone resumes the caller. Handlers run on the loop thread, or on the
+//   alone calls `finish`. Handlers run on the loop thread, or on the
 //   submitter's thread for a request the loop refused (shut down).
 import Synchronization
 
 final class BatchCollector<Value: Sendable>: @unchecked Sendable {
     private let outcomes: UnsafeMutableBufferPointer<Result<Value, any Error>>
     private let remaining: Atomic<Int>
-    var continuation: UnsafeContinuation<[Result<Value, any Error>], Never>?
+    /// Called once, by the handler of the last request to end, with every
+    /// outcome in order.
+    var finish: (([Result<Value, any Error>]) -> Void)?
 
     /// For `count` requests (at least one).
     init(count: Int) {
@@ -31,11 +33,11 @@ final class BatchCollector<Value: Sendable>: @unchecked Sendable {
         outcomes.deallocate()
     }
 
-    /// Records the outcome of request `index`; the last one resumes the caller.
+    /// Records the outcome of request `index`; the last one calls `finish`.
     func record(_ outcome: Result<Value, any Error>, at index: Int) {
         (outcomes.baseAddress! + index).initialize(to: outcome)
         guard remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 else { return }
-        let continuation = self.continuation.take()!
-        continuation.resume(returning: Array(outcomes))
+        let finish = self.finish.take()!
+        finish(Array(outcomes))
     }
 }

@@ -51,7 +51,8 @@ extension Blob {
 
     /// Writes each element's buffers, back to back, at its logical offset,
     /// all at once, and returns once every write has ended. With
-    /// `.writeThenSync` one `fdatasync` follows the whole batch, so the
+    /// `.writeThenSync` one `fdatasync` follows the whole batch (submitted
+    /// by the loop when the last write ends: one trip to the loop), so the
     /// batch is durable on return for the cost of one sync; with
     /// `.dataSync` each write is (`RWF_DSYNC`). On a direct blob each
     /// offset, buffer length and buffer address must be a multiple of 4096.
@@ -61,7 +62,8 @@ extension Blob {
     /// - Throws: an element's `IOError` (its context says which), as for
     ///   `read(batch:)`: `.invalidArgument` before any I/O; otherwise the
     ///   first failure in batch order once all the writes have ended (the
-    ///   others went to the file; there is then no sync).
+    ///   others went to the file, not necessarily synced); the sync's
+    ///   failure once all succeeded.
     public func write(
         batch: [(offset: UInt64, buffers: [IOBuffer])], options: WriteOptions = .buffered,
         deadline: ContinuousClock.Instant? = nil
@@ -80,18 +82,21 @@ extension Blob {
             }
         }
         guard let loop else { return }
-        var outcomes = try await loop.write(batch: writes, rwFlags: flags, deadline: deadline)
-        try await retryRejected(&outcomes, of: writes, flags: flags) { try await loop.write(batch: $0, rwFlags: $1, deadline: deadline) }
+        // With `.writeThenSync` the loop syncs once every write succeeded,
+        // in the same trip (after a retry of rejected elements, that one).
+        let thenSync = options.durability == .writeThenSync
+        var outcomes: [Result<Void, any Error>]
+        do {
+            outcomes = try await loop.write(batch: writes, rwFlags: flags, deadline: deadline, thenSync: thenSync)
+            try await retryRejected(&outcomes, of: writes, flags: flags) {
+                try await loop.write(batch: $0, rwFlags: $1, deadline: deadline, thenSync: thenSync)
+            }
+        } catch {
+            throw labelled(error)
+        }
         for (index, outcome) in outcomes.enumerated() {
             if case .failure(let error) = outcome {
                 throw labelled(IOError.labelling(error, with: "write \(index) of the batch of \(batch.count)"))
-            }
-        }
-        if options.durability == .writeThenSync {
-            do {
-                try await loop.sync(file.fd, dataOnly: true)
-            } catch {
-                throw labelled(error)
             }
         }
     }
