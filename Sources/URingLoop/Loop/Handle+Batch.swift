@@ -122,15 +122,15 @@ extension Handle {
         let collector = BatchCollector<Value>(count: requests.count)
         let (outcomes, synced) = await withUnsafeContinuation {
             (continuation: UnsafeContinuation<([Result<Value, any Error>], Result<Void, any Error>?), Never>) in
+            let sync = syncing.map { syncRequest($0, dataOnly: true, deadline: nil) }
             collector.finish = { [core] outcomes in
                 let allSucceeded = outcomes.allSatisfy { if case .success = $0 { true } else { false } }
-                guard let syncing, allSucceeded else {
+                guard let sync, allSucceeded else {
                     continuation.resume(returning: (outcomes, nil))
                     return
                 }
                 // Called by the last write's handler, on the loop thread: the
                 // sync is staged there directly, with no trip back first.
-                let sync = DescriptorRequest("fdatasync", fd: syncing, entry: .fsync(fd: syncing, dataOnly: true), deadline: nil)
                 core.submit(sync) { continuation.resume(returning: (outcomes, $0)) }
             }
             for (slot, entry) in requests.enumerated() {

@@ -106,8 +106,7 @@ extension Handle {
 
     /// `fsync` (or `fdatasync` when `dataOnly`).
     public func sync(_ fd: Int32, dataOnly: Bool = false, deadline: ContinuousClock.Instant? = nil) async throws {
-        try await core.perform(DescriptorRequest(
-            dataOnly ? "fdatasync" : "fsync", fd: fd, entry: .fsync(fd: fd, dataOnly: dataOnly), deadline: deadline))
+        try await core.perform(syncRequest(fd, dataOnly: dataOnly, deadline: deadline))
     }
 
     /// Sets the size of the file `fd` refers to (`ftruncate`): through the

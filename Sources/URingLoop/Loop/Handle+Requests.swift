@@ -37,7 +37,7 @@ extension Handle {
     ) throws(IOError) -> ValueRequest<Void>? {
         let total = buffers.reduce(0) { $0 + $1.count }
         try Handle.check(count: total, capacity: total, offset: offset, operation: "write")
-        guard total > 0 else { return syncRequest(fd, thenSync: thenSync, deadline: deadline) }
+        guard total > 0 else { return thenSync ? syncRequest(fd, dataOnly: true, deadline: deadline) : nil }
         return WriteRequest(fd: fd, offset: offset, vectors: IOVectors(buffers), rwFlags: rwFlags, deadline: deadline,
                             cancellable: cancellable, thenSync: thenSync)
     }
@@ -48,15 +48,15 @@ extension Handle {
         cancellable: Bool, thenSync: Bool
     ) throws(IOError) -> ValueRequest<Void>? {
         try Handle.check(count: buffer.count, capacity: buffer.count, offset: offset, operation: "write")
-        guard buffer.count > 0 else { return syncRequest(fd, thenSync: thenSync, deadline: deadline) }
+        guard buffer.count > 0 else { return thenSync ? syncRequest(fd, dataOnly: true, deadline: deadline) : nil }
         return WriteRequest(fd: fd, offset: offset, vectors: IOVectors(buffer), rwFlags: rwFlags, deadline: deadline,
                             cancellable: cancellable, thenSync: thenSync)
     }
 
-    /// An empty write asked to sync still syncs; otherwise it needs no request.
-    private func syncRequest(_ fd: Int32, thenSync: Bool, deadline: ContinuousClock.Instant?) -> ValueRequest<Void>? {
-        guard thenSync else { return nil }
-        return DescriptorRequest("fdatasync", fd: fd, entry: .fsync(fd: fd, dataOnly: true), deadline: deadline)
+    /// `fsync`, or `fdatasync` when `dataOnly` (an empty write asked to
+    /// sync still syncs, and a batch's sync is one of these too).
+    func syncRequest(_ fd: Int32, dataOnly: Bool, deadline: ContinuousClock.Instant?) -> ValueRequest<Void> {
+        DescriptorRequest(dataOnly ? "fdatasync" : "fsync", fd: fd, entry: .fsync(fd: fd, dataOnly: dataOnly), deadline: deadline)
     }
 
     @usableFromInline
