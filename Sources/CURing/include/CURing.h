@@ -242,6 +242,7 @@ static const int CURING_O_DIRECT = __O_DIRECT;
 static const int CURING_O_TMPFILE = __O_TMPFILE;  // with O_DIRECTORY's bit, as O_TMPFILE
 static const unsigned CURING_RENAME_NOREPLACE = 1;  // renameat2(2), <linux/fs.h>
 static const int CURING_SOCK_STREAM = SOCK_STREAM;
+static const int CURING_SOCK_DGRAM = SOCK_DGRAM;
 static const int CURING_SOCK_CLOEXEC = SOCK_CLOEXEC;
 static const int CURING_SOCK_NONBLOCK = SOCK_NONBLOCK;
 

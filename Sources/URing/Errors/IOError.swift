@@ -143,6 +143,9 @@ public struct IOError: Error, Sendable, Hashable, CustomStringConvertible {
         case EROFS: return "EROFS"
         case EXDEV: return "EXDEV"
         case EDQUOT: return "EDQUOT"
+        case EMSGSIZE: return "EMSGSIZE"
+        case EDESTADDRREQ: return "EDESTADDRREQ"
+        case EAFNOSUPPORT: return "EAFNOSUPPORT"
         default: return "errno \(code)"
         }
     }

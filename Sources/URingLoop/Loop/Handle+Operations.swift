@@ -321,6 +321,38 @@ extension Handle {
                                  deadline: deadline).bytes
     }
 
+    /// Sends the valid bytes of `buffer` as one datagram on `fd` (`sendmsg`):
+    /// to `address`, or with nil to the peer a connected socket was
+    /// connected to. A datagram leaves whole or not at all; an empty one is
+    /// a datagram too.
+    ///
+    /// - Throws: the kernel's errno, naming the size and destination:
+    ///   `EMSGSIZE` for more than the protocol carries in one datagram
+    ///   (65,507 bytes over UDP/IPv4), `EDESTADDRREQ` for no address on a
+    ///   socket that is not connected, `ECONNREFUSED` on a connected socket
+    ///   whose peer refused an earlier one.
+    public func sendDatagram(
+        _ buffer: IOBuffer, on fd: Int32, to address: SocketAddress? = nil, deadline: ContinuousClock.Instant? = nil
+    ) async throws {
+        try await core.perform(DatagramSendRequest(fd: fd, buffer: buffer, to: address, deadline: deadline))
+    }
+
+    /// Receives one datagram on `fd` into `buffer` (`recvmsg`), setting
+    /// `buffer.count` to its length.
+    ///
+    /// - Returns: the sender's address (for a socket that was shut down
+    ///   while waiting, an empty one, family `AF_UNSPEC`, and no bytes).
+    /// - Throws: `IOError` `.errno(EMSGSIZE)` when the datagram was longer
+    ///   than `buffer.capacity`: the kernel keeps only what fits and drops
+    ///   the rest, so the datagram is reported, with both sizes and its
+    ///   sender, instead of returned cut short; the next receive gets the
+    ///   next datagram.
+    public func receiveDatagram(
+        on fd: Int32, into buffer: IOBuffer, deadline: ContinuousClock.Instant? = nil
+    ) async throws -> SocketAddress {
+        try await core.perform(DatagramReceiveRequest(fd: fd, buffer: buffer, deadline: deadline))
+    }
+
     /// Accepts one connection on a listening socket.
     public func accept(on fd: Int32, deadline: ContinuousClock.Instant? = nil) async throws -> AcceptedSocket {
         try await core.perform(AcceptRequest(fd: fd, deadline: deadline))

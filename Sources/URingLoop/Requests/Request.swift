@@ -75,6 +75,12 @@ class Request: @unchecked Sendable {
         preconditionFailure("\(type(of: self)) must override onCompletion(_:)")
     }
 
+    /// The kernel asked for a retry (`-EAGAIN`, `-EINTR`) and no cancel is
+    /// pending: by default the same SQE goes again at once. A request whose
+    /// retry must first wait for something (a datagram send, for room)
+    /// changes its next SQE here.
+    func willRetry(after result: Int32) {}
+
     /// Resumes the caller with `error`.
     func fail(_ error: any Error) {
         preconditionFailure("\(type(of: self)) must override fail(_:)")
@@ -124,7 +130,10 @@ class Request: @unchecked Sendable {
                 fail(error(for: cancelReason))
                 return .finished
             }
-            if result != -ECANCELED { return .again }
+            if result != -ECANCELED {
+                willRetry(after: result)
+                return .again
+            }
         }
         let step = onCompletion(result)
         if step == .again, let cancelReason {

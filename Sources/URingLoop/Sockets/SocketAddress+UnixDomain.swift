@@ -52,4 +52,21 @@ extension SocketAddress {
             return path.isEmpty ? nil : String(decoding: path, as: UTF8.self)
         }
     }
+
+    /// The name of a Linux abstract Unix domain socket address (a
+    /// `sun_path` starting with a NUL byte: no file, the name alone, as the
+    /// kernel gives a datagram socket it binds on its own), with bytes that
+    /// are not printable as `\xNN`; nil for any other address.
+    var abstractUnixDomainName: String? {
+        guard family == AF_UNIX else { return nil }
+        let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!
+        let end = min(Int(length), MemoryLayout<sockaddr_un>.size)
+        guard end > pathOffset else { return nil }
+        return withUnsafeBytes(of: storage) { raw in
+            guard raw[pathOffset] == 0 else { return nil }
+            return raw[(pathOffset + 1)..<end].map { byte in
+                (0x21...0x7e).contains(byte) ? String(UnicodeScalar(byte)) : (byte < 16 ? "\\x0" : "\\x") + String(byte, radix: 16)
+            }.joined()
+        }
+    }
 }

@@ -102,7 +102,8 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     public var description: String {
         switch family {
         case AF_INET6: "[\(host)]:\(port)"
-        case AF_UNIX: host.isEmpty ? "unix:(unnamed)" : "unix:\(host)"
+        case AF_UNIX:
+            if let name = abstractUnixDomainName { "unix:@\(name)" } else { host.isEmpty ? "unix:(unnamed)" : "unix:\(host)" }
         default: "\(host):\(port)"
         }
     }

@@ -14,7 +14,7 @@ struct FeaturesCommand: ParsableCommand {
         (.fallocate, "FALLOCATE"), (.ftruncate, "FTRUNCATE"), (.openat, "OPENAT"), (.close, "CLOSE"),
         (.mkdirat, "MKDIRAT"), (.unlinkat, "UNLINKAT"), (.renameat, "RENAMEAT"), (.pollAdd, "POLL_ADD"),
         (.asyncCancel, "ASYNC_CANCEL"), (.send, "SEND"), (.sendmsg, "SENDMSG"), (.recv, "RECV"),
-        (.accept, "ACCEPT"), (.connect, "CONNECT"),
+        (.recvmsg, "RECVMSG"), (.accept, "ACCEPT"), (.connect, "CONNECT"),
         (.readv, "READV"), (.readFixed, "READ_FIXED"), (.sendZeroCopy, "SEND_ZC"), (.socket, "SOCKET"),
         (.bind, "BIND"), (.listen, "LISTEN"),
     ]

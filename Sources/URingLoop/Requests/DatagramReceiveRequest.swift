@@ -1,0 +1,42 @@
+// recvmsg of one datagram into a buffer, with its sender's address. MSG_TRUNC
+// makes the kernel report a datagram's full length even when the buffer held
+// only its start, so one that did not fit is an error naming both sizes
+// instead of a silently shortened message.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import URing
+
+final class DatagramReceiveRequest: ValueRequest<SocketAddress>, @unchecked Sendable {
+    let fd: Int32
+    /// Kept alive while the kernel writes into it.
+    private let buffer: IOBuffer
+    private var header: DatagramHeader
+
+    init(fd: Int32, buffer: IOBuffer, deadline: ContinuousClock.Instant?) {
+        self.fd = fd
+        self.buffer = buffer
+        header = DatagramHeader(base: buffer.base, count: buffer.capacity, address: nil, forReceive: true)
+        super.init(operation: "recvmsg", deadline: deadline)
+    }
+
+    override func makeEntry() -> SubmissionEntry {
+        .recvmsg(fd: fd, message: header.message(resettingForReceive: true), flags: Int32(MSG_TRUNC))
+    }
+
+    override func onCompletion(_ result: Int32) -> CompletionStep {
+        if result < 0 {
+            fail(IOError(operation, errno: result, context: "fd \(fd)"))
+        } else if Int(result) > buffer.capacity || header.wasTruncated {
+            let length = Int(result) > buffer.capacity ? "\(result) bytes" : "more than \(buffer.capacity) bytes"
+            fail(IOError(operation, .errno(EMSGSIZE), context:
+                "fd \(fd): a datagram of \(length) from \(header.sender) did not fit a buffer of \(buffer.capacity) and was dropped"))
+        } else {
+            buffer.count = Int(result)
+            succeed(header.sender)
+        }
+        return .finished
+    }
+}

@@ -1,0 +1,109 @@
+// Datagram sends and receives at the loop's level: a send that finds its
+// receiver's queue full waits in the ring for room and then sends the whole
+// datagram (the kernel's own retry would send an empty one), a deadline
+// ends that wait with nothing sent, and a receive reports its sender.
+import CURing
+import Glibc
+import Testing
+import URing
+@testable import URingLoop
+import URingTestSupport
+
+@Suite struct DatagramRequestTests {
+    /// A Unix domain datagram server at a fresh path and a client connected
+    /// to it, whose queue at the server (a few datagrams) is already full.
+    private func fullQueue() throws -> (server: Int32, client: Int32, queued: Int, path: String) {
+        let directory = try temporaryDirectory()
+        let path = "\(directory)/queue.sock"
+        let server = socket(AF_UNIX, CURING_SOCK_DGRAM | CURING_SOCK_CLOEXEC, 0)
+        let client = socket(AF_UNIX, CURING_SOCK_DGRAM | CURING_SOCK_CLOEXEC, 0)
+        try #require(server >= 0 && client >= 0)
+        var address = try SocketAddress(unixDomainSocketPath: path)
+        try withUnsafePointer(to: &address.storage) {
+            try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                try #require(bind(server, $0, address.length) == 0)
+                try #require(connect(client, $0, address.length) == 0)
+            }
+        }
+        var queued = 0
+        var byte: UInt8 = 1
+        while Glibc.send(client, &byte, 1, Int32(MSG_DONTWAIT)) == 1 { queued += 1 }
+        try #require(errno == EAGAIN && queued > 0)
+        return (server, client, queued, path)
+    }
+
+    private func cleanUp(_ queue: (server: Int32, client: Int32, queued: Int, path: String)) {
+        close(queue.server)
+        close(queue.client)
+        unlink(queue.path)
+        rmdir(String(queue.path.dropLast("/queue.sock".count)))
+    }
+
+    private func receiveNow(_ fd: Int32) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: 256)
+        let count = recv(fd, &bytes, bytes.count, Int32(MSG_DONTWAIT))
+        return count < 0 ? nil : Array(bytes.prefix(count))
+    }
+
+    @Test func aSendThatFindsNoRoomWaitsAndSendsTheWholeDatagram() async throws {
+        let queue = try fullQueue()
+        defer { cleanUp(queue) }
+        let handle = try smallLoop()
+        let client = queue.client
+        let sending = Task { try await handle.sendDatagram(IOBuffer(bytes: [9, 8, 7, 6, 5]), on: client) }
+        try await until("the send waits for room") { handle.statistics.pendingRequests == 1 }
+        for _ in 0..<queue.queued { #expect(receiveNow(queue.server) == [1]) }
+        try await sending.value
+        var datagram: [UInt8]?
+        for _ in 0..<1000 where datagram == nil {
+            datagram = receiveNow(queue.server)
+            if datagram == nil { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        #expect(datagram == [9, 8, 7, 6, 5])
+        #expect(receiveNow(queue.server) == nil, "more than one datagram arrived")
+        await handle.shutdown()
+    }
+
+    @Test func aDeadlineEndsTheWaitForRoomWithNothingSent() async throws {
+        let queue = try fullQueue()
+        defer { cleanUp(queue) }
+        let handle = try smallLoop()
+        await expectIOError(.timedOut) {
+            try await handle.sendDatagram(IOBuffer(bytes: [9]), on: queue.client, deadline: .now + .milliseconds(50))
+        }
+        for _ in 0..<queue.queued { #expect(receiveNow(queue.server) == [1]) }
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(receiveNow(queue.server) == nil, "a timed-out send still sent")
+        await handle.shutdown()
+    }
+
+    /// A UDP socket bound to a free port on loopback, and its address.
+    private func boundLoopbackUDPSocket() throws -> (fd: Int32, address: SocketAddress) {
+        let fd = socket(AF_INET, CURING_SOCK_DGRAM | CURING_SOCK_CLOEXEC, 0)
+        try #require(fd >= 0)
+        var address = try SocketAddress(host: "127.0.0.1", port: 0)
+        try #require(withUnsafePointer(to: &address.storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, address.length) }
+        } == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &address.storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        address.length = length
+        return (fd, address)
+    }
+
+    @Test func aReceiveReportsItsSenderAndLength() async throws {
+        let handle = try smallLoop()
+        let (fd, address) = try boundLoopbackUDPSocket()
+        defer { close(fd) }
+        let (other, otherAddress) = try boundLoopbackUDPSocket()
+        defer { close(other) }
+        try await handle.sendDatagram(IOBuffer(bytes: [1, 2, 3]), on: other, to: address)
+        let buffer = IOBuffer(capacity: 8)
+        let sender = try await handle.receiveDatagram(on: fd, into: buffer)
+        #expect(buffer.bytes == [1, 2, 3])
+        #expect(sender.description == otherAddress.description)
+        await handle.shutdown()
+    }
+}
