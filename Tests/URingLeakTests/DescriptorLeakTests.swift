@@ -1,6 +1,6 @@
-// Thousands of loops, connections and blobs opened, renamed and closed, and
-// connections cut short by cancels, deadlines and shutdowns: the process
-// must end with exactly the descriptors it started with.
+// Thousands of loops, connections, datagram sockets and blobs opened,
+// renamed and closed, and connections cut short by cancels, deadlines and
+// shutdowns: the process must end with exactly the descriptors it started with.
 //
 // Counting the process's descriptors is only meaningful when nothing else
 // runs in it, and `swift test` runs suites in parallel. So the parent test
@@ -73,6 +73,37 @@ private func churn(loops: Int, connections: Int, blobs: Int, root: String) async
         } catch let error as IOError where error.reason == .timedOut {}
     }
     await network.shutdown()
+    // Datagram sockets closed with a receive in flight or just released,
+    // failed binds and connects (which must close the socket they made),
+    // and one waiting when its network shuts down.
+    let datagrams = try Network()
+    for round in 0..<connections / 10 {
+        let server = try datagrams.bindDatagram(try SocketAddress(host: "127.0.0.1", port: 0))
+        let client = try await datagrams.connectDatagram(to: server.localAddress)
+        try await client.send([1])
+        _ = try await server.receive()
+        do throws(IOError) {
+            _ = try datagrams.bindDatagram(server.localAddress)
+            Issue.record("a port was bound twice")
+        } catch {
+            #expect(error.errno == EADDRINUSE, "\(error)")
+        }
+        do {
+            _ = try await datagrams.connectDatagram(to: try SocketAddress(unixDomainSocketPath: root + "/no-such.sock"))
+            Issue.record("a missing path was connected")
+        } catch let error as IOError where error.errno == ENOENT {}
+        if round % 2 == 0 {
+            let waiting = Task { try await server.receive() }
+            try await Task.sleep(for: .microseconds(Int.random(in: 0...1000)))
+            server.close()
+            _ = await waiting.result
+        }
+    }
+    let waiting = try datagrams.bindDatagram(try SocketAddress(host: "127.0.0.1", port: 0))
+    let pending = Task { try await waiting.receive() }
+    try await Task.sleep(for: .milliseconds(1))
+    await datagrams.shutdown()
+    _ = await pending.result
     // Connections a listener accepted ahead and nobody took: closed with
     // the listener (even rounds), or by its release after the network's
     // shutdown ended its armed accepts (odd rounds); the listening socket

@@ -94,11 +94,7 @@ public final class Network: Sendable {
             if address.family != AF_UNIX {
                 try SocketOptions.set(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1, label: "SO_REUSEADDR")
             }
-            var storage = address.storage
-            let bound = withUnsafePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, address.length) }
-            }
-            guard bound == 0 else { throw IOError("bind", errno: curing_errno(), context: "\(address)") }
+            try SocketOptions.bind(fd, to: address)
             socketFile = address.unixDomainSocketPath.flatMap(SocketFile.init(boundAt:))
             guard listen(fd, backlog) == 0 else { throw IOError("listen", errno: curing_errno(), context: "\(address)") }
             return Listener(fd: fd, network: self, localAddress: try SocketOptions.localAddress(of: fd), socketFile: socketFile)

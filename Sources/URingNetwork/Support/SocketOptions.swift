@@ -17,6 +17,23 @@ enum SocketOptions {
         return fd
     }
 
+    /// A new datagram socket of `address`'s family (UDP for IPv4 and
+    /// IPv6), close-on-exec.
+    static func makeDatagramSocket(for address: SocketAddress) throws(IOError) -> Int32 {
+        let fd = socket(address.family, CURING_SOCK_DGRAM | CURING_SOCK_CLOEXEC, 0)
+        guard fd >= 0 else { throw IOError("socket", errno: curing_errno(), context: "\(address)") }
+        return fd
+    }
+
+    /// Binds `fd` to `address`.
+    static func bind(_ fd: Int32, to address: SocketAddress) throws(IOError) {
+        var storage = address.storage
+        let bound = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, address.length) }
+        }
+        guard bound == 0 else { throw IOError("bind", errno: curing_errno(), context: "\(address)") }
+    }
+
     static func set(_ fd: Int32, level: Int32, name: Int32, value: Int32, label: String) throws(IOError) {
         var value = value
         guard setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) == 0 else {

@@ -1,0 +1,145 @@
+// A datagram socket (UDP, or a Unix domain datagram socket) whose sends and
+// receives run on the ring: sends on the network's send loop, receives on
+// its receive loop, as for connections.
+//
+// Closing: `close()` retires the descriptor (`ClosableDescriptor`): calls
+// after it are refused before anything is submitted, and it shuts the
+// socket down so that a receive waiting in the ring ends (the kernel
+// completes it with no bytes and no sender, which `receive` tells from an
+// empty datagram by the closed mark). The descriptor, and with it the port,
+// is released as soon as no call holds it: at once, or when the calls in
+// flight have returned.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import URing
+import URingLoop
+
+/// Sends and receives whole datagrams, each with its own address.
+public final class DatagramSocket: Sendable {
+    /// The most a UDP datagram carries (65,507 bytes over IPv4, 65,527 over
+    /// IPv6), rounded up: what `receive()` makes room for by default, so it
+    /// never drops part of a UDP datagram.
+    public static let maximumUDPPayload = 65_536
+
+    private let descriptor: ClosableDescriptor
+    let sendLoop: Handle
+    let receiveLoop: Handle
+    /// This end's address (with the real port when bound to port 0; for a
+    /// Unix domain socket connected without a path, the name the kernel
+    /// gave it, so that replies can reach it).
+    public let localAddress: SocketAddress
+    /// Where a connected socket sends, and the only sender it receives
+    /// from; nil for a socket that was only bound.
+    public let peer: SocketAddress?
+    private let sendTimeout: Duration?
+    /// The socket file a Unix domain bind created, removed on close.
+    private let socketFile: SocketFile?
+
+    init(fd: Int32, localAddress: SocketAddress, peer: SocketAddress?, sendLoop: Handle, receiveLoop: Handle,
+         sendTimeout: Duration?, socketFile: SocketFile?) {
+        descriptor = ClosableDescriptor(fd)
+        self.localAddress = localAddress
+        self.peer = peer
+        self.sendLoop = sendLoop
+        self.receiveLoop = receiveLoop
+        self.sendTimeout = sendTimeout
+        self.socketFile = socketFile
+    }
+
+    deinit {
+        // The descriptor closes itself, if `close()` has not.
+        if !descriptor.isClosed { socketFile?.remove() }
+    }
+
+    /// Sends `bytes` as one datagram to `address`, or with nil to the
+    /// connected peer. Within `deadline`, by default the network's
+    /// read/write timeout (a datagram waits only while the socket's send
+    /// buffer is full, as a Unix domain receiver's queue can be).
+    ///
+    /// - Throws: `IOError` `.errno(EMSGSIZE)` for a datagram longer than the
+    ///   protocol carries, `.errno(EDESTADDRREQ)` for no address on an
+    ///   unconnected socket, `.errno(ECONNREFUSED)` on a connected UDP socket
+    ///   after its peer's port refused an earlier datagram, `.invalidArgument`
+    ///   once closed; the socket stays usable after any kernel error.
+    public func send(_ bytes: [UInt8], to address: SocketAddress? = nil,
+                     deadline: ContinuousClock.Instant? = nil) async throws {
+        try await send(IOBuffer(bytes: bytes), to: address, deadline: deadline)
+    }
+
+    /// Sends the valid bytes of `buffer` as one datagram (see
+    /// `send(_:to:deadline:)`); the buffer is the socket's until this returns.
+    public func send(_ buffer: IOBuffer, to address: SocketAddress? = nil,
+                     deadline: ContinuousClock.Instant? = nil) async throws {
+        let sent: Void?
+        do {
+            sent = try await descriptor.borrow { fd in
+                try await sendLoop.sendDatagram(buffer, on: fd, to: address,
+                                                deadline: deadline ?? sendTimeout.map { .now + $0 })
+            }
+        } catch {
+            try refuseIfClosed("sendmsg")
+            throw IOError.labelling(error, with: "\(localAddress)")
+        }
+        guard sent != nil else { throw closedError("sendmsg") }
+    }
+
+    /// Waits for the next datagram, of at most `maxLength` bytes. Without a
+    /// deadline it waits until one comes, the socket is closed, the task is
+    /// cancelled or the network shuts down: a datagram socket has no peer to
+    /// fall silent, so the read/write timeout does not apply.
+    ///
+    /// - Throws: `IOError` `.errno(EMSGSIZE)` for a datagram longer than
+    ///   `maxLength`, which the kernel drops (the error names its size and
+    ///   sender; the next receive gets the next datagram); `.timedOut`;
+    ///   `.invalidArgument` once closed (a receive waiting then too).
+    public func receive(maxLength: Int = DatagramSocket.maximumUDPPayload,
+                        deadline: ContinuousClock.Instant? = nil) async throws -> Datagram {
+        guard maxLength >= 0 else {
+            throw IOError("recvmsg", .invalidArgument("negative maximum length \(maxLength)"), context: "\(localAddress)")
+        }
+        let buffer = try IOBuffer(capacity: maxLength, orThrowFor: "recvmsg")
+        let sender = try await receive(into: buffer, deadline: deadline)
+        return Datagram(bytes: buffer.bytes, sender: sender)
+    }
+
+    /// Receives the next datagram into `buffer` (`count` becomes its
+    /// length), with no copy: see `receive(maxLength:deadline:)`, with
+    /// `buffer.capacity` as the largest datagram taken.
+    ///
+    /// - Returns: the sender's address.
+    public func receive(into buffer: IOBuffer, deadline: ContinuousClock.Instant? = nil) async throws -> SocketAddress {
+        let sender: SocketAddress?
+        do {
+            sender = try await descriptor.borrow { fd in
+                try await receiveLoop.receiveDatagram(on: fd, into: buffer, deadline: deadline)
+            }
+        } catch {
+            try refuseIfClosed("recvmsg")
+            throw IOError.labelling(error, with: "\(localAddress)")
+        }
+        // A receive that `close` ended looks like an empty datagram from
+        // nobody: the mark tells them apart.
+        guard let sender, !descriptor.isClosed else { throw closedError("recvmsg") }
+        return sender
+    }
+
+    /// Closes the socket: a waiting receive fails, and so do later calls.
+    /// The port (or path) is free again as soon as no call is in flight:
+    /// at once, or when the calls this close ended have returned. A Unix
+    /// domain socket's file is removed (unless another socket has replaced
+    /// it).
+    public func close() {
+        if descriptor.close({ _ = Glibc.shutdown($0, Int32(SHUT_RDWR)) }) { socketFile?.remove() }
+    }
+
+    private func refuseIfClosed(_ operation: String) throws(IOError) {
+        if descriptor.isClosed { throw closedError(operation) }
+    }
+
+    private func closedError(_ operation: String) -> IOError {
+        IOError(operation, .invalidArgument("the socket is closed"), context: "\(localAddress)")
+    }
+}
