@@ -260,7 +260,8 @@ extension Handle {
 
     // MARK: Sockets
 
-    /// Sends every byte of `buffers` (vectored when more than one). After a
+    /// Sends every byte of `buffers` (vectored when more than one) on a
+    /// stream socket; a datagram socket takes `sendDatagram`. After a
     /// failure part of the data may have been sent: do not reuse the stream.
     @inlinable @inline(__always)
     public func send(_ buffers: [IOBuffer], to fd: Int32, deadline: ContinuousClock.Instant? = nil) async throws {
