@@ -1,5 +1,6 @@
 // `uring echo-server`: a plain TCP (or, with `--unix`, Unix domain socket)
-// echo server on URingNetwork, until SIGINT or SIGTERM. By default connections are served by ordinary tasks
+// echo server on URingNetwork, until SIGINT or SIGTERM; with `--udp`, one
+// that echoes datagrams. By default connections are served by ordinary tasks
 // (the `uring` engine's shape); `--on-loops` serves each one on its loop
 // (the `uring-local` engine's); `--global-executor` installs the loops as
 // the process's global executor and serves with ordinary tasks, which the
@@ -14,7 +15,8 @@ import URingNetwork
 
 struct EchoServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "echo-server", abstract: "Echo every byte back to TCP (or Unix domain socket) clients, until SIGINT/SIGTERM.")
+        commandName: "echo-server",
+        abstract: "Echo every byte back to TCP (or Unix domain socket) clients, or with --udp every datagram to its sender, until SIGINT/SIGTERM.")
 
     @Option(help: "Address to listen on: numeric IPv4 or IPv6, or a name (its first address, in the resolver's order).")
     var host = "127.0.0.1"
@@ -25,6 +27,9 @@ struct EchoServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Listen on a Unix domain socket at this path instead of TCP (the server removes its socket file when it stops).",
                                valueName: "path"))
     var unix: String?
+
+    @Flag(help: "Echo datagrams instead: UDP, or with --unix a Unix domain datagram socket; each datagram goes back whole to its sender.")
+    var udp = false
 
     @Flag(help: "Serve each connection on its loop: a group of one loop per CPU, each connection's task running on its loop's thread.")
     var onLoops = false
@@ -45,6 +50,7 @@ struct EchoServerCommand: AsyncParsableCommand {
     var stopWhenInputEnds = false
 
     func validate() throws {
+        if udp && onLoops { throw ValidationError("--on-loops serves connections; with --udp there are none (--global-executor works)") }
         if onLoops && globalExecutor { throw ValidationError("--on-loops and --global-executor are two different shapes; choose one") }
         if pinLoops && !onLoops && !globalExecutor { throw ValidationError("--pin-loops needs --on-loops or --global-executor") }
         try BenchRunner.validateLoopOptions(idleSpin: idleSpin, threadNice: threadNice)
@@ -90,17 +96,23 @@ struct EchoServerCommand: AsyncParsableCommand {
     /// Starts the server this command describes, with the loop group it
     /// runs on (`--on-loops` or `--global-executor`; the caller shuts it
     /// down after the server).
-    func start() async throws -> (URingEchoServer, LoopGroup?) {
+    func start() async throws -> (any LocalEchoServer, LoopGroup?) {
         let loop = BenchRunner.loopConfiguration(idleSpin: idleSpin, threadNice: threadNice,
                                                  base: NetworkConfiguration.defaultLoop)
         var configuration = URingEchoServer.defaultConfiguration
         configuration.loop = loop
         let address = try await listeningAddress()
-        guard onLoops || globalExecutor else { return (try URingEchoServer(address: address, configuration: configuration), nil) }
+        guard onLoops || globalExecutor else {
+            if udp { return (try await URingDatagramEchoServer.start(address: address, configuration: configuration), nil) }
+            return (try URingEchoServer(address: address, configuration: configuration), nil)
+        }
         let loops = try LoopGroup(configuration: loop, pinningLoopsToCPUs: pinLoops)
         do {
             // For the rest of the process: a takeover cannot be undone.
             if globalExecutor { try loops.unsafeInstallAsGlobalExecutor() }
+            if udp {
+                return (try await URingDatagramEchoServer.start(address: address, configuration: configuration, loops: loops), loops)
+            }
             return (try URingEchoServer(address: address, configuration: configuration, loops: loops, preferLoops: onLoops), loops)
         } catch {
             await loops.shutdown()

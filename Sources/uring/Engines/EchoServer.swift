@@ -6,3 +6,4 @@ protocol EchoServer: Sendable {
     var port: UInt16 { get }
     func stop() async throws
 }
+

@@ -5,7 +5,7 @@ import URingLoop
 import URingNetwork
 
 /// Echo on URingNetwork: one task per connection, `receive(into:)` then `send`.
-final class URingEchoServer: EchoServer {
+final class URingEchoServer: LocalEchoServer {
     let network: Network
     let listener: Listener
     private let acceptor: Task<Void, Never>
