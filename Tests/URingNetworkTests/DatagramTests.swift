@@ -228,6 +228,61 @@ import URingTestSupport
         await expectIOError(.shutdown) { _ = try await network.connectDatagram(to: socket.localAddress) }
     }
 
+    @Test func broadcastNeedsItsOption() async throws {
+        try await withNetwork { network in
+            let listener = try network.bindDatagram(try loopback("0.0.0.0"))
+            let broadcast = try SocketAddress(host: "127.255.255.255", port: listener.localAddress.port)
+            let plain = try network.bindDatagram(try loopback())
+            await expectIOError(.errno(EACCES)) { try await plain.send([1], to: broadcast) }
+            let allowed = try network.bindDatagram(try loopback(), options: DatagramOptions(broadcast: true))
+            try await allowed.send([2], to: broadcast)
+            let datagram = try await listener.receive(deadline: .now + .seconds(60))
+            #expect(datagram.bytes == [2])
+            #expect(datagram.sender.description == allowed.localAddress.description)
+        }
+    }
+
+    @Test func reusePortLetsSocketsShareAPortAndOneOfThemGetsEachDatagram() async throws {
+        try await withNetwork { network in
+            let shared = DatagramOptions(reusePort: true)
+            let first = try network.bindDatagram(try loopback(), options: shared)
+            await expectIOError(.errno(EADDRINUSE)) { _ = try network.bindDatagram(first.localAddress) }
+            let second = try network.bindDatagram(first.localAddress, options: shared)
+            #expect(second.localAddress.port == first.localAddress.port)
+            let client = try await network.connectDatagram(to: first.localAddress)
+            try await client.send([3])
+            let received = try await withThrowingTaskGroup(of: [UInt8].self) { group in
+                for socket in [first, second] {
+                    group.addTask { try await socket.receive().bytes }
+                }
+                let bytes = try #require(try await group.next())
+                group.cancelAll()
+                return bytes
+            }
+            #expect(received == [3])
+        }
+    }
+
+    @Test func bufferSizesAreAskedForAndReadBack() async throws {
+        try await withNetwork { network in
+            // The kernel doubles what it is asked for (its bookkeeping).
+            let small = try network.bindDatagram(
+                try loopback(), options: DatagramOptions(receiveBufferSize: 4096, sendBufferSize: 8192))
+            #expect(try small.receiveBufferSize == 8192)
+            #expect(try small.sendBufferSize == 16384)
+            let plain = try network.bindDatagram(try loopback())
+            let large = try network.bindDatagram(try loopback(), options: DatagramOptions(receiveBufferSize: 1 << 20))
+            #expect(try large.receiveBufferSize > plain.receiveBufferSize)
+            for size in [0, -1, Int(Int32.max) + 1] {
+                await expectIOError(.invalidArgument("a buffer size must be in 1...2147483647, got \(size)")) {
+                    _ = try network.bindDatagram(try loopback(), options: DatagramOptions(receiveBufferSize: size))
+                }
+            }
+            small.close()
+            await expectIOError(.invalidArgument("the socket is closed")) { _ = try small.receiveBufferSize }
+        }
+    }
+
     @Test func onAGroupASocketUsesOneOfItsLoops() async throws {
         let loops = try LoopGroup(count: 2)
         let network = try Network(loops: loops)

@@ -43,19 +43,33 @@ final class ClosableDescriptor: Sendable {
     /// Runs `body` with the descriptor held open, or returns nil without
     /// running it once `close()` was called.
     func borrow<T>(_ body: (Int32) async throws -> T) async rethrows -> T? {
+        guard hold() else { return nil }
+        defer { letGo() }
+        return try await body(fd)
+    }
+
+    /// `borrow` for a body that does not suspend (a `getsockopt`).
+    func borrowNow<T, E: Error>(_ body: (Int32) throws(E) -> T) throws(E) -> T? {
+        guard hold() else { return nil }
+        defer { letGo() }
+        return try body(fd)
+    }
+
+    /// Counts one more holder, unless closed.
+    private func hold() -> Bool {
         var current = state.load(ordering: .relaxed)
         while true {
-            guard current & Self.closedBit == 0 else { return nil }
+            guard current & Self.closedBit == 0 else { return false }
             let (exchanged, found) = state.compareExchange(
                 expected: current, desired: current + Self.holder, ordering: .acquiring)
-            if exchanged { break }
+            if exchanged { return true }
             current = found
         }
-        defer {
-            let after = state.subtract(Self.holder, ordering: .acquiringAndReleasing).newValue
-            if after == Self.closedBit { release() }
-        }
-        return try await body(fd)
+    }
+
+    /// Counts one holder fewer; the last after a close releases.
+    private func letGo() {
+        if state.subtract(Self.holder, ordering: .acquiringAndReleasing).newValue == Self.closedBit { release() }
     }
 
     /// Retires the descriptor: later borrows are refused, and it is closed
@@ -74,7 +88,7 @@ final class ClosableDescriptor: Sendable {
             current = found
         }
         beforeRelease(fd)
-        if state.subtract(Self.holder, ordering: .acquiringAndReleasing).newValue == Self.closedBit { release() }
+        letGo()
         return true
     }
 

@@ -55,6 +55,31 @@ public final class DatagramSocket: Sendable {
         if !descriptor.isClosed { socketFile?.remove() }
     }
 
+    /// The receive buffer the kernel granted (`SO_RCVBUF`, read back): what
+    /// it queues for this socket before dropping datagrams, bookkeeping
+    /// included (see `DatagramOptions.receiveBufferSize`).
+    ///
+    /// - Throws: `IOError` `.invalidArgument` once closed.
+    public var receiveBufferSize: Int {
+        get throws(IOError) { try bufferSize(SO_RCVBUF, "SO_RCVBUF") }
+    }
+
+    /// The send buffer the kernel granted (`SO_SNDBUF`, read back).
+    ///
+    /// - Throws: `IOError` `.invalidArgument` once closed.
+    public var sendBufferSize: Int {
+        get throws(IOError) { try bufferSize(SO_SNDBUF, "SO_SNDBUF") }
+    }
+
+    private func bufferSize(_ name: Int32, _ label: String) throws(IOError) -> Int {
+        // Held like a call, so that the number cannot be another file's.
+        let size = try descriptor.borrowNow { fd throws(IOError) in
+            try SocketOptions.get(fd, level: SOL_SOCKET, name: name, label: label)
+        }
+        guard let size else { throw closedError("getsockopt(\(label))") }
+        return Int(size)
+    }
+
     /// Sends `bytes` as one datagram to `address`, or with nil to the
     /// connected peer. Within `deadline`, by default the network's
     /// read/write timeout (a datagram waits only while the socket's send

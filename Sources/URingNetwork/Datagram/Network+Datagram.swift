@@ -18,12 +18,16 @@ extension Network {
     /// - Throws: `IOError` `.shutdown` once the network (or its group) is
     ///   shut down; `.errno(EADDRINUSE)` for a port or path already taken
     ///   (a stale socket file of a process that did not close its socket:
-    ///   remove it first if nothing uses it).
-    public func bindDatagram(_ address: SocketAddress) throws(IOError) -> DatagramSocket {
+    ///   remove it first if nothing uses it, or for UDP, `reusePort` on
+    ///   every socket sharing it); `.invalidArgument` for a buffer size
+    ///   that is not positive or above `Int32.max`.
+    public func bindDatagram(_ address: SocketAddress, options: DatagramOptions = DatagramOptions()) throws(IOError)
+        -> DatagramSocket {
         guard !isShutDown else { throw IOError("bind", .shutdown, context: "\(address)") }
         let fd = try SocketOptions.makeDatagramSocket(for: address)
         var socketFile: SocketFile?
         do throws(IOError) {
+            try SocketOptions.apply(options, to: fd, address: address)
             try SocketOptions.bind(fd, to: address)
             socketFile = address.unixDomainSocketPath.flatMap(SocketFile.init(boundAt:))
             return datagramSocket(fd: fd, localAddress: try SocketOptions.localAddress(of: fd), peer: nil,
@@ -43,11 +47,14 @@ extension Network {
     ///
     /// - Throws: `IOError` `.shutdown` once the network is shut down; for a
     ///   Unix domain path, `.errno(ENOENT)` when no socket file is there and
-    ///   `.errno(ECONNREFUSED)` when nothing is bound to it.
-    public func connectDatagram(to address: SocketAddress) async throws -> DatagramSocket {
+    ///   `.errno(ECONNREFUSED)` when nothing is bound to it; `.invalidArgument`
+    ///   for a buffer size that is not positive or above `Int32.max`.
+    public func connectDatagram(to address: SocketAddress, options: DatagramOptions = DatagramOptions()) async throws
+        -> DatagramSocket {
         guard !isShutDown else { throw IOError("connect", .shutdown, context: "\(address)") }
         let fd = try SocketOptions.makeDatagramSocket(for: address)
         do {
+            try SocketOptions.apply(options, to: fd, address: address)
             if address.family == AF_UNIX {
                 // Autobind: an address of the family alone asks the kernel
                 // for an abstract name, without which no reply could come back.

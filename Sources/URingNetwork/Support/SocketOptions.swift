@@ -25,6 +25,36 @@ enum SocketOptions {
         return fd
     }
 
+    /// Sets a datagram socket's options, before it binds or connects.
+    static func apply(_ options: DatagramOptions, to fd: Int32, address: SocketAddress) throws(IOError) {
+        do throws(IOError) {
+            if options.broadcast { try set(fd, level: SOL_SOCKET, name: SO_BROADCAST, value: 1, label: "SO_BROADCAST") }
+            if options.reusePort { try set(fd, level: SOL_SOCKET, name: SO_REUSEPORT, value: 1, label: "SO_REUSEPORT") }
+            for (size, name, label) in [(options.receiveBufferSize, SO_RCVBUF, "SO_RCVBUF"),
+                                        (options.sendBufferSize, SO_SNDBUF, "SO_SNDBUF")] {
+                guard let size else { continue }
+                guard size > 0 && size <= Int(Int32.max) else {
+                    throw IOError("setsockopt(\(label))", .invalidArgument("a buffer size must be in 1...\(Int32.max), got \(size)"))
+                }
+                try set(fd, level: SOL_SOCKET, name: name, value: Int32(size), label: label)
+            }
+        } catch {
+            var labelled = error
+            labelled.context = labelled.context.map { "\(address): \($0)" } ?? "\(address)"
+            throw labelled
+        }
+    }
+
+    /// An integer option's value, as the kernel reports it.
+    static func get(_ fd: Int32, level: Int32, name: Int32, label: String) throws(IOError) -> Int32 {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, level, name, &value, &length) == 0 else {
+            throw IOError("getsockopt(\(label))", errno: curing_errno())
+        }
+        return value
+    }
+
     /// Binds `fd` to `address`.
     static func bind(_ fd: Int32, to address: SocketAddress) throws(IOError) {
         var storage = address.storage
