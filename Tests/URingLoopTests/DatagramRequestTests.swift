@@ -106,4 +106,51 @@ import URingTestSupport
         #expect(sender.description == otherAddress.description)
         await handle.shutdown()
     }
+
+    @Test func aBatchSendsEachDatagramAndReportsEachOutcomeInOrder() async throws {
+        let handle = try smallLoop(size: 16)
+        let (first, firstAddress) = try boundLoopbackUDPSocket()
+        defer { close(first) }
+        let (second, secondAddress) = try boundLoopbackUDPSocket()
+        defer { close(second) }
+        let (sender, _) = try boundLoopbackUDPSocket()
+        defer { close(sender) }
+        let outcomes = try await handle.sendDatagrams([
+            OutgoingDatagram(IOBuffer(bytes: [1]), to: firstAddress),
+            OutgoingDatagram(IOBuffer(bytes: [2, 2]), to: secondAddress),
+            OutgoingDatagram(IOBuffer(bytes: [UInt8](repeating: 0, count: 65_508)), to: firstAddress),  // too long for UDP
+            OutgoingDatagram(IOBuffer(bytes: [3, 3, 3]), to: firstAddress),
+            OutgoingDatagram(IOBuffer(bytes: [4])),  // no address on a socket that is not connected
+        ], on: sender)
+        #expect(outcomes.count == 5)
+        for index in [0, 1, 3] {
+            #expect((try? outcomes[index].get()) != nil, "datagram \(index): \(outcomes[index])")
+        }
+        #expect(outcomes[2].errno == EMSGSIZE, "\(outcomes[2])")
+        #expect(outcomes[4].errno == EDESTADDRREQ, "\(outcomes[4])")
+        let buffer = IOBuffer(capacity: 16)
+        _ = try await handle.receiveDatagram(on: first, into: buffer)
+        #expect(buffer.bytes == [1])
+        _ = try await handle.receiveDatagram(on: first, into: buffer)
+        #expect(buffer.bytes == [3, 3, 3])
+        _ = try await handle.receiveDatagram(on: second, into: buffer)
+        #expect(buffer.bytes == [2, 2])
+        #expect(try await handle.sendDatagrams([], on: sender).isEmpty)
+
+        // A loop that has shut down answers every element.
+        await handle.shutdown()
+        let refused = try await handle.sendDatagrams(
+            [OutgoingDatagram(IOBuffer(bytes: [5]), to: firstAddress), OutgoingDatagram(IOBuffer(bytes: [6]), to: firstAddress)],
+            on: sender)
+        #expect(refused.map { ($0.error as? IOError)?.reason } == [.shutdown, .shutdown])
+    }
+}
+
+private extension Result where Success == Void {
+    var error: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+
+    var errno: Int32? { (error as? IOError)?.errno }
 }

@@ -283,6 +283,39 @@ import URingTestSupport
         }
     }
 
+    @Test func aBatchFansOutToManyPeersInOneCall() async throws {
+        try await withNetwork { network in
+            let sender = try network.bindDatagram(try loopback())
+            let peers = try (0..<16).map { _ in try network.bindDatagram(try loopback()) }
+            let batch = peers.enumerated().map { index, peer in
+                OutgoingDatagram(IOBuffer(bytes: pattern(10 + index, seed: index)), to: peer.localAddress)
+            }
+            let outcomes = try await sender.send(batch: batch)
+            #expect(outcomes.count == peers.count)
+            #expect(outcomes.allSatisfy { (try? $0.get()) != nil }, "\(outcomes)")
+            for (index, peer) in peers.enumerated() {
+                let datagram = try await peer.receive()
+                #expect(datagram.bytes == pattern(10 + index, seed: index))
+                #expect(datagram.sender.description == sender.localAddress.description)
+            }
+            // An element's failure is its own, labelled with the socket.
+            let mixed = try await sender.send(batch: [
+                OutgoingDatagram(IOBuffer(bytes: [UInt8](repeating: 1, count: 70_000)), to: peers[0].localAddress),
+                OutgoingDatagram(IOBuffer(bytes: [9]), to: peers[0].localAddress),
+            ])
+            guard case .failure(let error as IOError) = mixed[0] else {
+                Issue.record("a datagram of 70,000 bytes: \(mixed[0])")
+                return
+            }
+            #expect(error.errno == EMSGSIZE)
+            #expect(error.context?.hasPrefix("\(sender.localAddress):") == true, "\(error)")
+            #expect((try? mixed[1].get()) != nil)
+            #expect(try await peers[0].receive().bytes == [9])
+            sender.close()
+            await expectClosed { _ = try await sender.send(batch: batch) }
+        }
+    }
+
     @Test func onAGroupASocketUsesOneOfItsLoops() async throws {
         let loops = try LoopGroup(count: 2)
         let network = try Network(loops: loops)

@@ -1,5 +1,5 @@
-// Many reads or writes, one wait: a batch handed to the loop together and
-// awaited as one.
+// Many reads, writes or datagram sends, one wait: a batch handed to the
+// loop together and awaited as one.
 //
 // Each request on its own costs its task a hand-off to the loop and a
 // resume back, and the resume (a pool thread woken, or a hop) costs as much
@@ -79,6 +79,25 @@ extension Handle {
         return try await performBatch(batch, operation: "write", syncing: syncing) { write throws(IOError) in
             (try writeRequest(write.buffers, to: write.fd, at: write.offset, rwFlags: rwFlags, deadline: deadline,
                               cancellable: false, thenSync: false), ())
+        }
+    }
+
+    /// Sends every element of `batch` as one datagram on `fd` (see
+    /// `sendDatagram`), all handed to the loop together, and returns when
+    /// all have ended, with one outcome per element, in order: a fan-out
+    /// (a message to every peer) in one trip instead of one per peer. One
+    /// element's failure (`EMSGSIZE`, a refused or unreachable destination)
+    /// does not end the others. The datagrams are submitted in order; on a
+    /// socket with room they leave in that order. A datagram that waits for
+    /// room ends at `deadline` at the latest; cancelling the task after the
+    /// call does not end it.
+    ///
+    /// - Throws: `CancellationError` if the task was cancelled before the call.
+    public func sendDatagrams(
+        _ batch: [OutgoingDatagram], on fd: Int32, deadline: ContinuousClock.Instant? = nil
+    ) async throws -> [Result<Void, any Error>] {
+        try await performBatch(batch, operation: "sendmsg") { datagram throws(IOError) in
+            (DatagramSendRequest(fd: fd, buffer: datagram.buffer, to: datagram.destination, deadline: deadline), ())
         }
     }
 

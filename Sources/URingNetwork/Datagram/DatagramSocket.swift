@@ -112,6 +112,30 @@ public final class DatagramSocket: Sendable {
         guard sent != nil else { throw closedError("sendmsg") }
     }
 
+    /// Sends each element as one datagram, all handed to the send loop in
+    /// one trip (a message to many peers), and returns when all have ended:
+    /// one outcome per element, in order, each as `send` would end (one
+    /// failing does not stop the others). Within `deadline`, by default the
+    /// read/write timeout; a task cancelled after the call still gets every
+    /// outcome.
+    ///
+    /// - Throws: `IOError` `.invalidArgument` once closed, before anything
+    ///   is sent; `CancellationError` if the task was already cancelled.
+    public func send(batch: [OutgoingDatagram], deadline: ContinuousClock.Instant? = nil) async throws
+        -> [Result<Void, any Error>] {
+        let outcomes: [Result<Void, any Error>]?
+        do {
+            outcomes = try await descriptor.borrow { fd in
+                try await sendLoop.sendDatagrams(batch, on: fd, deadline: deadline ?? sendTimeout.map { .now + $0 })
+            }
+        } catch {
+            try refuseIfClosed("sendmsg")
+            throw error
+        }
+        guard let outcomes else { throw closedError("sendmsg") }
+        return outcomes.map { $0.mapError { IOError.labelling($0, with: "\(localAddress)") } }
+    }
+
     /// Waits for the next datagram, of at most `maxLength` bytes. Without a
     /// deadline it waits until one comes, the socket is closed, the task is
     /// cancelled or the network shuts down: a datagram socket has no peer to
