@@ -156,6 +156,44 @@ import URingTestSupport
         }
     }
 
+    @Test func connectingByNameTakesTheFirstAddressTheKernelAccepts() async throws {
+        try await withNetwork { network in
+            // localhost, from /etc/hosts: the server listens on its first address.
+            let first = try #require(try await SocketAddress.resolve(host: "localhost", port: 0).first)
+            let server = try network.bindDatagram(first)
+            let client = try await network.connectDatagram(host: "localhost", port: server.localAddress.port)
+            try await client.send([1])
+            #expect(try await server.receive().sender.description == client.localAddress.description)
+
+            // A broadcast address is refused at once (no SO_BROADCAST): the
+            // next address is taken.
+            let port = server.localAddress.port
+            let named = try await network.connectDatagram(
+                host: "example.test", port: port, options: DatagramOptions(), deadline: nil,
+                lookup: { _ in .success([try! SocketAddress(host: "127.255.255.255", port: 0),
+                                         try! SocketAddress(host: first.host, port: 0)]) })
+            #expect(named.peer?.description == server.localAddress.description)
+            try await named.send([2])
+            #expect(try await server.receive().bytes == [2])
+
+            // Every address refused: the last refusal, naming the host.
+            do {
+                _ = try await network.connectDatagram(
+                    host: "example.test", port: port, options: DatagramOptions(), deadline: nil,
+                    lookup: { _ in .success([try! SocketAddress(host: "127.255.255.255", port: 0)]) })
+                Issue.record("a broadcast address was connected without SO_BROADCAST")
+            } catch let error as IOError {
+                #expect(error.errno == EACCES)
+                #expect(error.context?.hasPrefix("example.test port \(port), 1 address(es) tried") == true, "\(error)")
+            }
+            // A name with no address.
+            await expectIOError(.notFound) {
+                _ = try await network.connectDatagram(host: "nowhere.test", port: port, options: DatagramOptions(),
+                                                      deadline: nil, lookup: { _ in .success([]) })
+            }
+        }
+    }
+
     @Test func unixDomainDatagramsGetRepliesAndTheirFileIsRemovedOnClose() async throws {
         let directory = try temporaryDirectory()
         defer { rmdir(directory) }

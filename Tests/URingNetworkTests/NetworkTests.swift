@@ -543,6 +543,33 @@ import URingTestSupport
         }
     }
 
+    @Test func reusePortLetsListenersShareAPortAndTheLastOneStillAccepts() async throws {
+        try await withNetwork { network in
+            let first = try network.bind(try SocketAddress(host: "127.0.0.1", port: 0), reusePort: true)
+            await expectIOError(.errno(EADDRINUSE)) { _ = try network.bind(first.localAddress) }
+            let second = try network.bind(first.localAddress, reusePort: true)
+            #expect(second.localAddress.port == first.localAddress.port)
+            // The old listener stops; the new one takes every connection.
+            first.close()
+            for _ in 0..<4 {
+                async let accepted = second.accept()
+                let (sink, stream) = try await network.dial(first.localAddress)
+                let server = try await accepted
+                try await sink.send([1, 2])
+                #expect(try await server.stream.receive(exactly: 2) == [1, 2])
+                sink.close()
+                server.sink.close()
+                _ = stream
+            }
+            second.close()
+            let directory = try temporaryDirectory()
+            defer { rmdir(directory) }
+            await expectIOError(.invalidArgument("reusePort is for TCP: a Unix domain path has one listener")) {
+                _ = try network.bind(try SocketAddress(unixDomainSocketPath: directory + "/one.sock"), reusePort: true)
+            }
+        }
+    }
+
     @Test func bindingOnAShutDownNetworkIsRefused() async throws {
         let network = try Network()
         await network.shutdown()

@@ -72,6 +72,40 @@ extension Network {
         }
     }
 
+    /// A datagram socket connected to `host` by name: its addresses are
+    /// looked up (`SocketAddress.resolve`, in the order the resolver
+    /// prefers) and the first one a socket can be connected to is taken.
+    /// Connecting a datagram socket sends nothing, so unlike a TCP dial
+    /// nothing answers: an address is skipped only when the kernel refuses
+    /// it at once (no route to its network, a family this host lacks).
+    /// A numeric host is parsed, with no lookup. `deadline` bounds the lookup.
+    ///
+    /// - Throws: the lookup's `IOError` (`.notFound`, `.errno(EAGAIN)` for a
+    ///   resolver that did not answer), `.timedOut`, or the last address's
+    ///   failure, naming the host and how many addresses were tried.
+    public func connectDatagram(host: String, port: UInt16, options: DatagramOptions = DatagramOptions(),
+                                deadline: ContinuousClock.Instant? = nil) async throws -> DatagramSocket {
+        try await connectDatagram(host: host, port: port, options: options, deadline: deadline,
+                                  lookup: SocketAddress.systemLookup)
+    }
+
+    /// `connectDatagram(host:port:)` with the lookup chosen (this package's tests).
+    package func connectDatagram(
+        host: String, port: UInt16, options: DatagramOptions, deadline: ContinuousClock.Instant?,
+        lookup: @escaping @Sendable (String) -> Result<[SocketAddress], IOError>
+    ) async throws -> DatagramSocket {
+        let addresses = try await SocketAddress.resolve(host: host, port: port, deadline: deadline, lookup: lookup)
+        var lastError: any Error = IOError("connect", .notFound, context: host)
+        for address in addresses {
+            do {
+                return try await connectDatagram(to: address, options: options)
+            } catch let error as IOError where error.errno != nil {
+                lastError = error
+            }
+        }
+        throw IOError.labelling(lastError, with: "\(host) port \(port), \(addresses.count) address(es) tried")
+    }
+
     private func datagramSocket(fd: Int32, localAddress: SocketAddress, peer: SocketAddress?,
                                 socketFile: SocketFile?) -> DatagramSocket {
         let loop = group?.next()

@@ -83,8 +83,15 @@ public final class Network: Sendable {
     ///   nothing can ever accept. `.errno(EADDRINUSE)` for a Unix domain
     ///   path where a file already exists (a stale socket file of a server
     ///   that stopped without closing: remove it first if nothing serves
-    ///   there).
-    public func bind(_ address: SocketAddress, backlog: Int32 = 1024) throws(IOError) -> Listener {
+    ///   there); for a TCP port already listened on, `.errno(EADDRINUSE)`
+    ///   unless every listener on it set `reusePort`.
+    ///
+    /// `reusePort` (`SO_REUSEPORT`, TCP only): several listeners, in this
+    /// process or others of the same user, may share the address, and the
+    /// kernel spreads new connections over them. A new version of a server
+    /// can start listening before the old one stops, so no connection is
+    /// refused in between.
+    public func bind(_ address: SocketAddress, backlog: Int32 = 1024, reusePort: Bool = false) throws(IOError) -> Listener {
         guard !isShutDown else {
             throw IOError("bind", .shutdown, context: "\(address)")
         }
@@ -93,6 +100,12 @@ public final class Network: Sendable {
         do throws(IOError) {
             if address.family != AF_UNIX {
                 try SocketOptions.set(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1, label: "SO_REUSEADDR")
+                if reusePort {
+                    try SocketOptions.set(fd, level: SOL_SOCKET, name: SO_REUSEPORT, value: 1, label: "SO_REUSEPORT")
+                }
+            } else if reusePort {
+                throw IOError("bind", .invalidArgument("reusePort is for TCP: a Unix domain path has one listener"),
+                              context: "\(address)")
             }
             try SocketOptions.bind(fd, to: address)
             socketFile = address.unixDomainSocketPath.flatMap(SocketFile.init(boundAt:))
