@@ -363,6 +363,24 @@ import URingTestSupport
         #expect(a.receiveLoop.executor !== b.receiveLoop.executor)
         try await a.send([1], to: b.localAddress)
         #expect(try await b.receive().bytes == [1])
+        // A task on the socket's executor stages its calls on the loop
+        // directly, with no trip through the channel.
+        #expect(b.executor === b.receiveLoop.executor)
+        let before = b.receiveLoop.statistics.directSubmissions
+        let echoed = Task(executorPreference: b.executor) {
+            for _ in 0..<10 {
+                let datagram = try await b.receive()
+                try await b.send(datagram.bytes, to: datagram.sender)
+            }
+        }
+        for round in 0..<10 {
+            try await a.send([UInt8(round)], to: b.localAddress)
+            #expect(try await a.receive().bytes == [UInt8(round)])
+        }
+        try await echoed.value
+        try await until("the loop publishes its statistics") {
+            b.receiveLoop.statistics.directSubmissions >= before + 20
+        }
         a.close()
         b.close()
         await loops.shutdown()

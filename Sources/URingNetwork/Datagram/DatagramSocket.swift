@@ -55,6 +55,12 @@ public final class DatagramSocket: Sendable {
         if !descriptor.isClosed { socketFile?.remove() }
     }
 
+    /// The receive loop's executor: a task that prefers it (`Task(executorPreference:)`)
+    /// runs on the loop thread, where its receives are staged and resumed
+    /// with no hop between threads. On a `LoopGroup` the socket's sends run
+    /// on the same loop.
+    public var executor: LoopExecutor { receiveLoop.executor }
+
     /// The receive buffer the kernel granted (`SO_RCVBUF`, read back): what
     /// it queues for this socket before dropping datagrams, bookkeeping
     /// included (see `DatagramOptions.receiveBufferSize`).
