@@ -32,6 +32,8 @@ import Testing
             (["storage-read", "--batch", "5"], "--batch must divide the concurrency (32), got 5"),
             (["storage-read", "--batch", "8", "--concurrency", "4"], "--batch must divide the concurrency (4), got 8"),
             (["echo", "--batch", "4"], "--batch applies to storage-read only"),
+            (["udp-echo", "--message-size", "65508"],
+             "udp-echo sends each message as one datagram: --message-size must be at most 65507, got 65508"),
         ]
         expectRefused(BenchCommand.self, cases)
     }

@@ -86,6 +86,21 @@ enum BenchRunner {
             return try await measureEcho(settings, engine: engine, server: NIOAsyncEchoServer(
                 host: "127.0.0.1", port: 0, pinnedCPU: settings.pinLoops ? LoopGroup.usableCPUs().first : nil,
                 niceness: settings.threadNice))
+        case (.udpEcho, .uring):
+            var configuration = URingEchoServer.defaultConfiguration
+            configuration.loop = loopConfiguration(settings)
+            return try await measureDatagramEcho(settings, engine: engine, server: URingDatagramEchoServer.start(
+                address: try URingLoop.SocketAddress(host: "127.0.0.1", port: 0), configuration: configuration))
+        case (.udpEcho, .uringLocal):
+            return try await withLocalGroup(settings) { group in
+                try await measureDatagramEcho(settings, engine: engine, server: URingDatagramEchoServer.start(
+                    address: try URingLoop.SocketAddress(host: "127.0.0.1", port: 0),
+                    configuration: URingEchoServer.defaultConfiguration, loops: group, preferLoop: true))
+            }
+        case (.udpEcho, .nio):
+            return try await measureDatagramEcho(settings, engine: engine, server: await NIODatagramEchoServer(
+                host: "127.0.0.1", port: 0, pinnedCPU: settings.pinLoops ? LoopGroup.usableCPUs().first : nil,
+                niceness: settings.threadNice))
         default:
             throw BenchError("engine \(engine.rawValue) does not run \(settings.workload.rawValue)")
         }
@@ -106,6 +121,21 @@ enum BenchRunner {
         }
     }
 
+    /// The datagram echo client against `server` for the run; the server is
+    /// stopped on every path.
+    private static func measureDatagramEcho(_ settings: BenchSettings, engine: Engine, server: any EchoServer) async throws
+        -> BenchResult {
+        do {
+            let measurement = try await DatagramEchoClient.run(
+                port: server.port, clients: settings.concurrency, messageSize: settings.messageSize, duration: settings.duration)
+            try await server.stop()
+            return BenchResult(workload: settings.workload, engine: engine, concurrency: settings.concurrency, measurement: measurement)
+        } catch {
+            try? await server.stop()
+            throw error
+        }
+    }
+
     /// The wake workload idles between requests so every one meets a sleeping thread.
     private static func pause(_ settings: BenchSettings) -> Duration? {
         settings.workload == .wake ? .microseconds(500) : nil
@@ -115,7 +145,7 @@ enum BenchRunner {
     /// for echo, with room for every connection), with --idle-spin,
     /// --thread-nice and --no-read-pacing.
     static func loopConfiguration(_ settings: BenchSettings) -> LoopConfiguration {
-        let base = settings.workload == .echo ? NetworkConfiguration.defaultLoop : LoopConfiguration()
+        let base = [.echo, .udpEcho].contains(settings.workload) ? NetworkConfiguration.defaultLoop : LoopConfiguration()
         var configuration = loopConfiguration(idleSpin: settings.idleSpin, threadNice: settings.threadNice, base: base)
         configuration.pacesDeviceReads = settings.readPacing
         return configuration

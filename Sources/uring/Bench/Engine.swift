@@ -23,7 +23,7 @@ enum Engine: String, CaseIterable, ExpressibleByArgument, Sendable {
         case .uringLocal: return "ours, tasks on the loops (executor preference): no thread crossings"
         case .uringGlobal: return "ours, ordinary tasks in a process that gave the loops its global executor"
         case .floor: return "no io_uring: a bare thread resuming continuations, what any cross-thread design costs"
-        case .nio: return "SwiftNIO: NIOFileSystem on its thread pool; for echo, a channel handler on one event loop"
+        case .nio: return "SwiftNIO: NIOFileSystem on its thread pool; for echo and udp-echo, a channel handler on one event loop"
         case .nioAsync: return "SwiftNIO: a plain task per NIOAsyncChannel (the shape of ours with ordinary tasks)"
         case .pread: return "blocking pread/pwrite, one dedicated thread per task"
         }

@@ -7,6 +7,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument, Sendable {
     case storageRead = "storage-read"
     case storageWrite = "storage-write"
     case echo
+    /// Not in the default suite: the datagram layer's echo, for the record.
+    case udpEcho = "udp-echo"
 
     /// The engines measured by default, ours first.
     var engines: [Engine] {
@@ -15,6 +17,7 @@ enum Workload: String, CaseIterable, ExpressibleByArgument, Sendable {
         case .storageRead: return [.uring, .uringLocal, .nio, .pread]
         case .storageWrite: return [.uring, .uringLocal, .nio, .pread]
         case .echo: return [.uring, .uringLocal, .uringGlobal, .nio, .nioAsync]
+        case .udpEcho: return [.uring, .uringLocal, .nio]
         }
     }
 
@@ -22,9 +25,13 @@ enum Workload: String, CaseIterable, ExpressibleByArgument, Sendable {
         switch self {
         case .nop: return 64
         case .wake: return 1
-        case .storageRead, .storageWrite, .echo: return 32
+        case .storageRead, .storageWrite, .echo, .udpEcho: return 32
         }
     }
+
+    /// What `uring bench` runs when no workload is named (and `uring` on
+    /// its own): the five of issue #6.
+    static let defaultSuite: [Workload] = [.nop, .wake, .storageRead, .storageWrite, .echo]
 
     /// Seconds per run in the quick default suite: nineteen engines, three
     /// runs each, and the 256 MiB file's preparation stay under a minute.

@@ -92,7 +92,7 @@ extension StorageFixture {
         for workload: Workload, directory: String, fileSize: UInt64, direct: Bool = false, loop: LoopConfiguration = LoopConfiguration()
     ) async throws -> StorageFixture? {
         switch workload {
-        case .nop, .wake, .echo: return nil
+        case .nop, .wake, .echo, .udpEcho: return nil
         case .storageRead:
             Progress.show("preparing a \(fileSize >> 20) MiB file in \(directory)")
             defer { Progress.clear() }
