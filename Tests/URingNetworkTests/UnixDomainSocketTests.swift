@@ -21,6 +21,24 @@ import URingTestSupport
         #expect(try SocketAddress(unixDomainSocketPath: longest).unixDomainSocketPath == longest)
     }
 
+    /// Linux's abstract names (a NUL byte first, no file), as the kernel
+    /// gives a datagram socket it binds on its own: no path, and written
+    /// `unix:@name`, bytes that are not printable escaped.
+    @Test func anAbstractNameIsNoPathAndIsWrittenWithAnAt() {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let name: [UInt8] = [0] + Array("b43ff".utf8) + [0x01]
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: name) }
+        var storage = sockaddr_storage()
+        withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: address, as: sockaddr_un.self) }
+        let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!
+        let abstract = SocketAddress(storage: storage, length: socklen_t(pathOffset + name.count))
+        #expect(abstract.unixDomainSocketPath == nil)
+        #expect(abstract.description == "unix:@b43ff\\x01")
+        // An unnamed one (the family alone) stays unnamed.
+        #expect(SocketAddress(storage: storage, length: socklen_t(pathOffset)).description == "unix:(unnamed)")
+    }
+
     @Test func pathsTheKernelCannotTakeAreRefused() {
         let tooLong = String(repeating: "x", count: SocketAddress.maximumUnixDomainSocketPathLength + 1)
         #expect(throws: IOError("address", .invalidArgument(

@@ -163,7 +163,8 @@ public final class DatagramSocket: Sendable {
 
     /// Receives the next datagram into `buffer` (`count` becomes its
     /// length), with no copy: see `receive(maxLength:deadline:)`, with
-    /// `buffer.capacity` as the largest datagram taken.
+    /// `buffer.capacity` as the largest datagram taken. The buffer is the
+    /// socket's until this returns: receives running at once need one each.
     ///
     /// - Returns: the sender's address.
     public func receive(into buffer: IOBuffer, deadline: ContinuousClock.Instant? = nil) async throws -> SocketAddress {

@@ -89,8 +89,10 @@ enum BenchRunner {
         case (.udpEcho, .uring):
             var configuration = URingEchoServer.defaultConfiguration
             configuration.loop = loopConfiguration(settings)
+            // Under --global-executor on the installed group, as echo's.
             return try await measureDatagramEcho(settings, engine: engine, server: URingDatagramEchoServer.start(
-                address: try URingLoop.SocketAddress(host: "127.0.0.1", port: 0), configuration: configuration))
+                address: try URingLoop.SocketAddress(host: "127.0.0.1", port: 0), configuration: configuration,
+                loops: settings.globalLoops))
         case (.udpEcho, .uringLocal):
             return try await withLocalGroup(settings) { group in
                 try await measureDatagramEcho(settings, engine: engine, server: URingDatagramEchoServer.start(
