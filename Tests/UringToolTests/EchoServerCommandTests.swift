@@ -79,7 +79,6 @@ import URingNetwork
             (["--unix", ""], "a Unix domain socket path must not be empty"),
             (["--unix", String(repeating: "x", count: 108)], "a Unix domain socket path holds at most 107 bytes"),
             (["--host", ""], "a host name must be non-empty and without NUL bytes"),
-            (["--udp", "--on-loops"], "--on-loops serves connections; with --udp there are none (--global-executor works)"),
         ]
         expectRefused(EchoServerCommand.self, cases)
     }

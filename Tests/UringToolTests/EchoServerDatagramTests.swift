@@ -48,6 +48,33 @@ import URingTestSupport
         try await server.stop()
     }
 
+    /// With --on-loops the echoing tasks run on the socket's loop: their
+    /// receives and sends are staged there directly.
+    @Test func onLoopsEchoesFromTheSocketsLoop() async throws {
+        let (server, group) = try await EchoServerCommand.parse(["--udp", "--port", "0", "--on-loops"]).start()
+        guard let loops = group else {
+            try await server.stop()
+            Issue.record("--udp --on-loops started no loop group")
+            return
+        }
+        do {
+            let client = socket(AF_INET, CURING_SOCK_DGRAM | CURING_SOCK_CLOEXEC, 0)
+            try #require(client >= 0)
+            defer { close(client) }
+            try expectEchoes(client, to: server.localAddress)
+            try await until("the loops publish their statistics") {
+                // Three datagrams, each a receive and a send.
+                loops.handles.reduce(0) { $0 + $1.statistics.directSubmissions } >= 6
+            }
+        } catch {
+            try await server.stop()
+            await loops.shutdown()
+            throw error
+        }
+        try await server.stop()
+        await loops.shutdown()
+    }
+
     @Test func echoesOnAUnixDomainDatagramSocketAndStopsOnSIGTERM() async throws {
         let tool = try builtExecutable("uring")
         let directory = try temporaryDirectory()

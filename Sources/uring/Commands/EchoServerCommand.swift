@@ -31,7 +31,7 @@ struct EchoServerCommand: AsyncParsableCommand {
     @Flag(help: "Echo datagrams instead: UDP, or with --unix a Unix domain datagram socket; each datagram goes back whole to its sender.")
     var udp = false
 
-    @Flag(help: "Serve each connection on its loop: a group of one loop per CPU, each connection's task running on its loop's thread.")
+    @Flag(help: "Serve each connection on its loop: a group of one loop per CPU, each connection's task running on its loop's thread (with --udp, the echoing tasks on the socket's loop).")
     var onLoops = false
 
     @Flag(help: "Install a group of one loop per CPU as Swift Concurrency's global executor and serve on it with ordinary tasks.")
@@ -50,7 +50,6 @@ struct EchoServerCommand: AsyncParsableCommand {
     var stopWhenInputEnds = false
 
     func validate() throws {
-        if udp && onLoops { throw ValidationError("--on-loops serves connections; with --udp there are none (--global-executor works)") }
         if onLoops && globalExecutor { throw ValidationError("--on-loops and --global-executor are two different shapes; choose one") }
         if pinLoops && !onLoops && !globalExecutor { throw ValidationError("--pin-loops needs --on-loops or --global-executor") }
         try BenchRunner.validateLoopOptions(idleSpin: idleSpin, threadNice: threadNice)
@@ -111,7 +110,8 @@ struct EchoServerCommand: AsyncParsableCommand {
             // For the rest of the process: a takeover cannot be undone.
             if globalExecutor { try loops.unsafeInstallAsGlobalExecutor() }
             if udp {
-                return (try await URingDatagramEchoServer.start(address: address, configuration: configuration, loops: loops), loops)
+                return (try await URingDatagramEchoServer.start(address: address, configuration: configuration, loops: loops,
+                                                                preferLoop: onLoops), loops)
             }
             return (try URingEchoServer(address: address, configuration: configuration, loops: loops, preferLoops: onLoops), loops)
         } catch {
