@@ -144,6 +144,72 @@ import URingTestSupport
             on: sender)
         #expect(refused.map { ($0.error as? IOError)?.reason } == [.shutdown, .shutdown])
     }
+
+    /// Sends `datagrams` from `sender` to `address`. Over loopback a UDP
+    /// datagram is in the receiver's queue when `sendto` returns.
+    private func queue(_ datagrams: [[UInt8]], from sender: Int32, to address: SocketAddress) throws {
+        var storage = address.storage
+        for datagram in datagrams {
+            let sent = withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(sender, datagram, datagram.count, 0, $0, address.length) }
+            }
+            try #require(sent == datagram.count)
+        }
+    }
+
+    @Test func aBatchOfReceivesTakesWhatIsQueuedInOneTrip() async throws {
+        let handle = try smallLoop()
+        let (fd, address) = try boundLoopbackUDPSocket()
+        defer { close(fd) }
+        let (sender, senderAddress) = try boundLoopbackUDPSocket()
+        defer { close(sender) }
+        try queue([[1], [2, 2], [], [4, 4, 4, 4], [5]], from: sender, to: address)
+        let buffers = (0..<3).map { _ in IOBuffer(capacity: 16) }
+        // Three buffers: three datagrams, the empty one included.
+        var received = try await within(60, "a batch") { try await handle.receiveDatagrams(on: fd, into: buffers) }
+        #expect(received.senders.map(\.description) == Array(repeating: senderAddress.description, count: 3))
+        #expect(buffers.map(\.bytes) == [[1], [2, 2], []])
+        #expect(received.trailingError == nil)
+        // The rest, and the batch ends when the socket has nothing more.
+        received = try await within(60, "the rest") { try await handle.receiveDatagrams(on: fd, into: buffers) }
+        #expect(received.senders.count == 2)
+        #expect(buffers.prefix(2).map(\.bytes) == [[4, 4, 4, 4], [5]])
+        // An empty socket: the first receive waits, as a single one does.
+        await expectIOError(.timedOut) {
+            _ = try await handle.receiveDatagrams(on: fd, into: buffers, deadline: .now + .milliseconds(30))
+        }
+        let waiting = Task { try await handle.receiveDatagrams(on: fd, into: buffers) }
+        try await until("the receive waits") { handle.statistics.pendingRequests == 1 }
+        try queue([[7]], from: sender, to: address)
+        #expect(try await waiting.value.senders.count == 1)
+        #expect(buffers[0].bytes == [7])
+        await expectIOError(.invalidArgument("a batch of receives needs a buffer")) {
+            _ = try await handle.receiveDatagrams(on: fd, into: [])
+        }
+        await handle.shutdown()
+    }
+
+    @Test func aDatagramTooLongAfterTheFirstEndsTheBatchWithoutLosingTheOthers() async throws {
+        let handle = try smallLoop()
+        let (fd, address) = try boundLoopbackUDPSocket()
+        defer { close(fd) }
+        let (sender, _) = try boundLoopbackUDPSocket()
+        defer { close(sender) }
+        try queue([[1], [UInt8](repeating: 2, count: 100), [3]], from: sender, to: address)
+        let buffers = (0..<4).map { _ in IOBuffer(capacity: 10) }
+        let received = try await handle.receiveDatagrams(on: fd, into: buffers)
+        #expect(received.senders.count == 1)
+        #expect(buffers[0].bytes == [1])
+        #expect(received.trailingError?.errno == EMSGSIZE)
+        #expect(received.trailingError?.context?.contains("a datagram of 100 bytes") == true, "\(String(describing: received.trailingError))")
+        // The one after it is still there.
+        #expect(try await handle.receiveDatagrams(on: fd, into: buffers).senders.count == 1)
+        #expect(buffers[0].bytes == [3])
+        // Too long as the first: thrown, as a single receive does.
+        try queue([[UInt8](repeating: 2, count: 100)], from: sender, to: address)
+        await expectIOError(.errno(EMSGSIZE)) { _ = try await handle.receiveDatagrams(on: fd, into: buffers) }
+        await handle.shutdown()
+    }
 }
 
 private extension Result where Success == Void {

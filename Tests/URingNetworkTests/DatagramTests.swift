@@ -104,6 +104,32 @@ import URingTestSupport
         }
     }
 
+    @Test func aBatchOfReceivesTakesWhatQueuedAndATrailingErrorComesNext() async throws {
+        try await withNetwork { network in
+            let a = try network.bindDatagram(try loopback())
+            let b = try network.bindDatagram(try loopback())
+            for bytes in [[1], [2, 2], pattern(100), [4]] as [[UInt8]] { try await a.send(bytes, to: b.localAddress) }
+            let buffers = (0..<8).map { _ in IOBuffer(capacity: 50) }
+            let senders = try await b.receive(into: buffers)
+            #expect(senders.count == 2)
+            #expect(senders.allSatisfy { $0.description == a.localAddress.description })
+            #expect(buffers.prefix(2).map(\.bytes) == [[1], [2, 2]])
+            // The datagram too long for its buffer is reported next, with
+            // the socket's address, and then the one after it arrives.
+            do {
+                _ = try await b.receive(into: buffers)
+                Issue.record("the batch's trailing error was not thrown")
+            } catch let error as IOError {
+                #expect(error.errno == EMSGSIZE)
+                #expect(error.context?.hasPrefix("\(b.localAddress): ") == true, "\(error)")
+            }
+            #expect(try await b.receive(into: buffers).count == 1)
+            #expect(buffers[0].bytes == [4])
+            b.close()
+            await expectClosed { _ = try await b.receive(into: buffers) }
+        }
+    }
+
     @Test func sendsTheKernelRefusesAreTypedAndTheSocketGoesOn() async throws {
         try await withNetwork { network in
             let a = try network.bindDatagram(try loopback())

@@ -354,6 +354,26 @@ extension Handle {
         try await core.perform(DatagramReceiveRequest(fd: fd, buffer: buffer, deadline: deadline))
     }
 
+    /// Receives up to `buffers.count` datagrams on `fd`, one per buffer, in
+    /// one trip: waits for the first as `receiveDatagram` does, then takes
+    /// whatever else the socket already holds, without waiting, until the
+    /// buffers are full or the socket has nothing more. Each filled buffer's
+    /// `count` is its datagram's length.
+    ///
+    /// - Returns: one sender per filled buffer, in order, and the error
+    ///   that ended the batch after its first datagram, if one did (a
+    ///   datagram too long for its buffer, `EMSGSIZE`, was dropped by the
+    ///   kernel; report it as the next receive's). A deadline or cancel
+    ///   that comes after the first datagram ends the batch with what it has.
+    /// - Throws: as `receiveDatagram`, when no datagram was received;
+    ///   `IOError` `.invalidArgument` for no buffers.
+    public func receiveDatagrams(
+        on fd: Int32, into buffers: [IOBuffer], deadline: ContinuousClock.Instant? = nil
+    ) async throws -> ReceivedDatagrams {
+        guard !buffers.isEmpty else { throw IOError("recvmsg", .invalidArgument("a batch of receives needs a buffer")) }
+        return try await core.perform(DatagramBatchReceiveRequest(fd: fd, buffers: buffers, deadline: deadline))
+    }
+
     /// Accepts one connection on a listening socket.
     public func accept(on fd: Int32, deadline: ContinuousClock.Instant? = nil) async throws -> AcceptedSocket {
         try await core.perform(AcceptRequest(fd: fd, deadline: deadline))

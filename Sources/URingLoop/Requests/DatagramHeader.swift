@@ -41,6 +41,14 @@ struct DatagramHeader: ~Copyable {
 
     deinit { layout.deallocate() }
 
+    /// Points the header's one iovec at `count` bytes at `base` (the next
+    /// buffer of a batch of receives).
+    mutating func retarget(base: UnsafeMutableRawPointer, count: Int) {
+        let vector = (UnsafeMutableRawPointer(layout) + MemoryLayout<Layout>.offset(of: \.vector)!)
+            .assumingMemoryBound(to: iovec.self)
+        vector.pointee = iovec(iov_base: base, iov_len: count)
+    }
+
     /// The msghdr to submit. For a receive, the room for the sender's
     /// address is reset first: the kernel shrinks `msg_namelen` to what it
     /// wrote, and `msg_flags` is its output alone.

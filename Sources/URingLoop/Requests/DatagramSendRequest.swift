@@ -42,8 +42,9 @@ final class DatagramSendRequest: ValueRequest<Void>, @unchecked Sendable {
                         flags: Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
     }
 
-    override func willRetry(after result: Int32) {
+    override func retryStep(after result: Int32) -> CompletionStep {
         if result == -EAGAIN { waitingForRoom = true }
+        return .again
     }
 
     override func onCompletion(_ result: Int32) -> CompletionStep {

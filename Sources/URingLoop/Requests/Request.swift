@@ -76,10 +76,12 @@ class Request: @unchecked Sendable {
     }
 
     /// The kernel asked for a retry (`-EAGAIN`, `-EINTR`) and no cancel is
-    /// pending: by default the same SQE goes again at once. A request whose
-    /// retry must first wait for something (a datagram send, for room)
-    /// changes its next SQE here.
-    func willRetry(after result: Int32) {}
+    /// pending: by default the same SQE goes again at once (`.again`). A
+    /// request whose retry must first wait for something (a datagram send,
+    /// for room) changes its next SQE here; one for which `-EAGAIN` means
+    /// "nothing more for now" (a batch of receives that has some) resumes
+    /// its caller and returns `.finished`.
+    func retryStep(after result: Int32) -> CompletionStep { .again }
 
     /// Resumes the caller with `error`.
     func fail(_ error: any Error) {
@@ -121,23 +123,29 @@ class Request: @unchecked Sendable {
         }
     }
 
+    /// Ends the request for a cancel (a deadline, the task, a shutdown) that
+    /// reached it between SQEs or interrupted one: by default with the
+    /// cancel's error. A request that already holds results its caller must
+    /// not lose (a batch of receives with datagrams taken from the socket)
+    /// delivers them instead.
+    func end(cancelledFor reason: CancelReason) {
+        fail(error(for: reason))
+    }
+
     /// Applies a CQE. A requested cancel turns `-ECANCELED` (and retries) into
     /// the cancel's error; a success that races the cancel is still delivered,
     /// since its effect (bytes consumed or written) has happened.
     final func complete(_ result: Int32, cancelReason: CancelReason?) -> CompletionStep {
         if result == -ECANCELED || result == -EINTR || result == -EAGAIN {
             if let cancelReason {
-                fail(error(for: cancelReason))
+                end(cancelledFor: cancelReason)
                 return .finished
             }
-            if result != -ECANCELED {
-                willRetry(after: result)
-                return .again
-            }
+            if result != -ECANCELED { return retryStep(after: result) }
         }
         let step = onCompletion(result)
         if step == .again, let cancelReason {
-            fail(error(for: cancelReason))
+            end(cancelledFor: cancelReason)
             return .finished
         }
         return step

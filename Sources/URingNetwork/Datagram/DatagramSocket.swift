@@ -38,6 +38,9 @@ public final class DatagramSocket: Sendable {
     private let sendTimeout: Duration?
     /// The socket file a Unix domain bind created, removed on close.
     private let socketFile: SocketFile?
+    /// An error that ended a batch of receives after its first datagram:
+    /// the next receive throws it.
+    private let pendingError = Locked<IOError?>(nil)
 
     init(fd: Int32, localAddress: SocketAddress, peer: SocketAddress?, sendLoop: Handle, receiveLoop: Handle,
          sendTimeout: Duration?, socketFile: SocketFile?) {
@@ -105,17 +108,9 @@ public final class DatagramSocket: Sendable {
     /// `send(_:to:deadline:)`); the buffer is the socket's until this returns.
     public func send(_ buffer: IOBuffer, to address: SocketAddress? = nil,
                      deadline: ContinuousClock.Instant? = nil) async throws {
-        let sent: Void?
-        do {
-            sent = try await descriptor.borrow { fd in
-                try await sendLoop.sendDatagram(buffer, on: fd, to: address,
-                                                deadline: deadline ?? sendTimeout.map { .now + $0 })
-            }
-        } catch {
-            try refuseIfClosed("sendmsg")
-            throw IOError.labelling(error, with: "\(localAddress)")
+        try await withDescriptor("sendmsg") { fd in
+            try await sendLoop.sendDatagram(buffer, on: fd, to: address, deadline: deadline ?? sendTimeout.map { .now + $0 })
         }
-        guard sent != nil else { throw closedError("sendmsg") }
     }
 
     /// Sends each element as one datagram, all handed to the send loop in
@@ -129,16 +124,9 @@ public final class DatagramSocket: Sendable {
     ///   is sent; `CancellationError` if the task was already cancelled.
     public func send(batch: [OutgoingDatagram], deadline: ContinuousClock.Instant? = nil) async throws
         -> [Result<Void, any Error>] {
-        let outcomes: [Result<Void, any Error>]?
-        do {
-            outcomes = try await descriptor.borrow { fd in
-                try await sendLoop.sendDatagrams(batch, on: fd, deadline: deadline ?? sendTimeout.map { .now + $0 })
-            }
-        } catch {
-            try refuseIfClosed("sendmsg")
-            throw error
+        let outcomes = try await withDescriptor("sendmsg") { fd in
+            try await sendLoop.sendDatagrams(batch, on: fd, deadline: deadline ?? sendTimeout.map { .now + $0 })
         }
-        guard let outcomes else { throw closedError("sendmsg") }
         return outcomes.map { $0.mapError { IOError.labelling($0, with: "\(localAddress)") } }
     }
 
@@ -150,7 +138,8 @@ public final class DatagramSocket: Sendable {
     /// - Throws: `IOError` `.errno(EMSGSIZE)` for a datagram longer than
     ///   `maxLength`, which the kernel drops (the error names its size and
     ///   sender; the next receive gets the next datagram); `.timedOut`;
-    ///   `.invalidArgument` once closed (a receive waiting then too).
+    ///   `.invalidArgument` once closed (a receive waiting then too); the
+    ///   error a batch of receives ended with after its first datagram.
     public func receive(maxLength: Int = DatagramSocket.maximumUDPPayload,
                         deadline: ContinuousClock.Instant? = nil) async throws -> Datagram {
         guard maxLength >= 0 else {
@@ -168,19 +157,60 @@ public final class DatagramSocket: Sendable {
     ///
     /// - Returns: the sender's address.
     public func receive(into buffer: IOBuffer, deadline: ContinuousClock.Instant? = nil) async throws -> SocketAddress {
-        let sender: SocketAddress?
-        do {
-            sender = try await descriptor.borrow { fd in
-                try await receiveLoop.receiveDatagram(on: fd, into: buffer, deadline: deadline)
-            }
-        } catch {
-            try refuseIfClosed("recvmsg")
-            throw IOError.labelling(error, with: "\(localAddress)")
+        try throwPendingError()
+        let sender = try await withDescriptor("recvmsg") { fd in
+            try await receiveLoop.receiveDatagram(on: fd, into: buffer, deadline: deadline)
         }
         // A receive that `close` ended looks like an empty datagram from
         // nobody: the mark tells them apart.
-        guard let sender, !descriptor.isClosed else { throw closedError("recvmsg") }
+        try refuseIfClosed("recvmsg")
         return sender
+    }
+
+    /// Receives up to `buffers.count` datagrams, one per buffer, for one
+    /// trip to the loop: waits for the first (as `receive(into:)`), then
+    /// takes what else the socket already holds, without waiting. A server
+    /// that was away while datagrams queued up gets them all at once. Each
+    /// filled buffer's `count` is its datagram's length; the buffers are the
+    /// socket's until this returns.
+    ///
+    /// - Returns: the senders, one per filled buffer, from the first.
+    /// - Throws: as `receive(into:)` when no datagram came. An error after
+    ///   the first datagram (one too long for its buffer: `EMSGSIZE`) does
+    ///   not cost the datagrams before it: they are returned, and the next
+    ///   receive throws it.
+    public func receive(into buffers: [IOBuffer], deadline: ContinuousClock.Instant? = nil) async throws
+        -> [SocketAddress] {
+        try throwPendingError()
+        let received = try await withDescriptor("recvmsg") { fd in
+            try await receiveLoop.receiveDatagrams(on: fd, into: buffers, deadline: deadline)
+        }
+        try refuseIfClosed("recvmsg")  // as for a single receive
+        if var trailing = received.trailingError {
+            trailing.context = trailing.context.map { "\(localAddress): \($0)" } ?? "\(localAddress)"
+            pendingError.withLock { $0 = trailing }
+        }
+        return received.senders
+    }
+
+    /// Runs `body` with the descriptor held open. Once the socket is closed
+    /// (before, or while `body` ran) the closed error stands in for
+    /// whatever the close caused; other errors get the socket's address.
+    private func withDescriptor<T>(_ operation: String, _ body: (Int32) async throws -> T) async throws -> T {
+        let result: T?
+        do {
+            result = try await descriptor.borrow(body)
+        } catch {
+            try refuseIfClosed(operation)
+            throw IOError.labelling(error, with: "\(localAddress)")
+        }
+        guard let result else { throw closedError(operation) }
+        return result
+    }
+
+    /// Throws (once) the error a batch of receives ended with.
+    private func throwPendingError() throws(IOError) {
+        if let error = pendingError.withLock({ $0.take() }) { throw error }
     }
 
     /// Closes the socket: a waiting receive fails, and so do later calls.

@@ -8,10 +8,13 @@ import URingNetwork
 
 /// Echo of datagrams: each one goes back whole to the address it came from.
 final class URingDatagramEchoServer: LocalEchoServer {
-    /// Receives kept armed at once, each with its own buffer. In `bench
-    /// udp-echo` (32 clients) sixteen plain tasks echoed 64–75k datagrams/s
-    /// against 48–51k for four, in interleaved runs.
-    static let receivers = 16
+    /// Receives kept armed at once, each task's. With `batch` buffers each:
+    /// in `bench udp-echo` (32 clients, plain tasks) 8 tasks of 4 echoed
+    /// 0.82–0.84x NIO's datagrams, 16 of 8 0.81–0.84x, 4 of 8 0.73–0.75x,
+    /// and 16 tasks of one buffer 0.61–0.68x (BENCHMARKS.md).
+    static let receivers = 8
+    /// Datagrams one receive takes at most (each task's buffers, of 64 KiB).
+    static let batch = 4
 
     let network: Network
     let socket: DatagramSocket
@@ -44,15 +47,21 @@ final class URingDatagramEchoServer: LocalEchoServer {
         }
     }
 
-    /// Echoes until the socket is closed or the network shut down. A
-    /// datagram that cannot be echoed (longer than the buffer, a sender
-    /// with no address to answer) is skipped.
+    /// Echoes until the socket is closed or the network shut down: takes
+    /// every datagram that queued up while it was away (up to its buffers)
+    /// in one receive, and sends the replies in one batch. A datagram that
+    /// cannot be echoed (longer than the buffer, a sender with no address
+    /// to answer) is skipped.
     static func serve(_ socket: DatagramSocket) async {
-        let buffer = IOBuffer(capacity: DatagramSocket.maximumUDPPayload)
+        let buffers = (0..<batch).map { _ in IOBuffer(capacity: DatagramSocket.maximumUDPPayload) }
         while true {
             do {
-                let sender = try await socket.receive(into: buffer)
-                try await socket.send(buffer, to: sender)
+                let senders = try await socket.receive(into: buffers)
+                if senders.count == 1 {
+                    try await socket.send(buffers[0], to: senders[0])
+                } else {
+                    _ = try await socket.send(batch: zip(buffers, senders).map { OutgoingDatagram($0, to: $1) })
+                }
             } catch let error as IOError where error.errno != nil {
                 continue
             } catch {
