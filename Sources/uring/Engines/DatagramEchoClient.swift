@@ -50,22 +50,9 @@ enum DatagramEchoClient {
     /// A blocking UDP socket connected to 127.0.0.1:`port`, giving up a
     /// receive after a second.
     static func connect(port: UInt16) throws -> Int32 {
-        let fd = socket(AF_INET, CURING_SOCK_DGRAM | CURING_SOCK_CLOEXEC, 0)
-        guard fd >= 0 else { throw BenchError("socket failed: errno \(errno)") }
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(INADDR_LOOPBACK).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        try LoopbackSocket.connect(type: CURING_SOCK_DGRAM, port: port) { fd in
+            var timeout = timeval(tv_sec: 1, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         }
-        guard connected == 0 else {
-            let error = errno
-            close(fd)
-            throw BenchError("connect to 127.0.0.1:\(port) failed: errno \(error)")
-        }
-        return fd
     }
 }

@@ -36,27 +36,9 @@ enum EchoClient {
     /// A blocking TCP connection to 127.0.0.1:`port`, with TCP_NODELAY (as
     /// every server sets on its side).
     static func connect(port: UInt16) throws -> Int32 {
-        let fd = socket(AF_INET, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0)
-        guard fd >= 0 else {
-            let error = errno
-            throw BenchError(error == EMFILE
-                ? "socket failed: out of file descriptors (EMFILE); each echo connection needs two: raise `ulimit -n`"
-                : "socket failed: errno \(error)")
+        try LoopbackSocket.connect(type: CURING_SOCK_STREAM, port: port) { fd in
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         }
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(INADDR_LOOPBACK).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            let error = errno
-            close(fd)
-            throw BenchError("connect to 127.0.0.1:\(port) failed: errno \(error)")
-        }
-        return fd
     }
 }

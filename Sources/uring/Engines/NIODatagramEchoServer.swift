@@ -28,6 +28,7 @@ final class NIODatagramEchoServer: EchoServer {
     let channel: any Channel
     let port: UInt16
 
+    /// As `NIOEchoServer`'s: a failed bind shuts the event loop down again.
     init(host: String, port: UInt16, pinnedCPU: Int? = nil, niceness: Int32? = nil) async throws {
         group = try await NIOEchoServer.makeEventLoopGroup(pinnedCPU: pinnedCPU, niceness: niceness)
         let bootstrap = DatagramBootstrap(group: group)
@@ -36,13 +37,9 @@ final class NIODatagramEchoServer: EchoServer {
                     try channel.pipeline.syncOperations.addHandler(EchoHandler())
                 }
             }
-        do {
-            channel = try await bootstrap.bind(host: host, port: Int(port)).get()
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
+        (channel, self.port) = try await NIOEchoServer.bound(shuttingDownOnFailure: group) {
+            bootstrap.bind(host: host, port: Int(port))
         }
-        self.port = UInt16(channel.localAddress?.port ?? 0)
     }
 
     func stop() async throws {

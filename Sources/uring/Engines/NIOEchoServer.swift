@@ -39,13 +39,22 @@ final class NIOEchoServer: EchoServer {
                     try channel.pipeline.syncOperations.addHandler(EchoHandler())
                 }
             }
+        (channel, self.port) = try await NIOEchoServer.bound(shuttingDownOnFailure: group) {
+            bootstrap.bind(host: host, port: Int(port))
+        }
+    }
+
+    /// The channel `bind` binds, and its port; a failed bind shuts `group`
+    /// down again.
+    static func bound(shuttingDownOnFailure group: MultiThreadedEventLoopGroup,
+                      _ bind: () -> EventLoopFuture<any Channel>) async throws -> (any Channel, UInt16) {
         do {
-            channel = try await bootstrap.bind(host: host, port: Int(port)).get()
+            let channel = try await bind().get()
+            return (channel, UInt16(channel.localAddress?.port ?? 0))
         } catch {
             try? await group.shutdownGracefully()
             throw error
         }
-        self.port = UInt16(channel.localAddress?.port ?? 0)
     }
 
     func stop() async throws {
