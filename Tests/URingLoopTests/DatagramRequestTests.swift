@@ -210,6 +210,37 @@ import URingTestSupport
         await expectIOError(.errno(EMSGSIZE)) { _ = try await handle.receiveDatagrams(on: fd, into: buffers) }
         await handle.shutdown()
     }
+
+    /// A deadline or a cancel that reaches a batch after its first datagram
+    /// returns what it took: the socket gave those datagrams up, and no one
+    /// else will get them. (The fault plan turns the socket's "nothing
+    /// more" into interruptions, so the batch keeps asking until the cancel
+    /// comes.)
+    @Test func aDeadlineOrCancelAfterTheFirstDatagramReturnsWhatWasTaken() async throws {
+        var configuration = LoopConfiguration()
+        configuration.timeoutWheelTick = .milliseconds(1)
+        let handle = try IOLoop.start(configuration, faults: FaultPlan(completion: { operation, result in
+            operation == "recvmsg" && result == -EAGAIN ? -EINTR : result
+        }))
+        let (fd, address) = try boundLoopbackUDPSocket()
+        defer { close(fd) }
+        let (sender, _) = try boundLoopbackUDPSocket()
+        defer { close(sender) }
+        let buffers = (0..<3).map { _ in IOBuffer(capacity: 16) }
+
+        try queue([[1]], from: sender, to: address)
+        let timed = try await handle.receiveDatagrams(on: fd, into: buffers, deadline: .now + .milliseconds(30))
+        #expect(timed.senders.count == 1)
+        #expect(buffers[0].bytes == [1])
+
+        try queue([[2]], from: sender, to: address)
+        let cancelled = Task { try await handle.receiveDatagrams(on: fd, into: buffers) }
+        try await Task.sleep(for: .milliseconds(30))
+        cancelled.cancel()
+        #expect(try await cancelled.value.senders.count == 1)
+        #expect(buffers[0].bytes == [2])
+        await handle.shutdown()
+    }
 }
 
 private extension Result where Success == Void {

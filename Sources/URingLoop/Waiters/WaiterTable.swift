@@ -119,7 +119,7 @@ struct WaiterTable {
         if let reason = slots[id.index].cancelReason {
             let tick = slots[id.index].targetTick
             let request = remove(id)
-            request.fail(request.error(for: reason))
+            request.end(cancelledFor: reason)
             return .ended(targetTick: tick)
         }
         slots[id.index].inFlight = true
