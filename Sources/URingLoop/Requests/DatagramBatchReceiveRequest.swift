@@ -51,19 +51,13 @@ final class DatagramBatchReceiveRequest: ValueRequest<ReceivedDatagrams>, @unche
 
     override func onCompletion(_ result: Int32) -> CompletionStep {
         let buffer = buffers[senders.count]
-        var failure: IOError?
-        if result < 0 {
-            failure = IOError(operation, errno: result, context: "fd \(fd)")
-        } else if Int(result) > buffer.capacity || header.wasTruncated {
-            let length = Int(result) > buffer.capacity ? "\(result) bytes" : "more than \(buffer.capacity) bytes"
-            failure = IOError(operation, .errno(EMSGSIZE), context:
-                "fd \(fd): a datagram of \(length) from \(header.sender) did not fit a buffer of \(buffer.capacity) and was dropped")
-        }
-        if let failure {
-            if senders.isEmpty { fail(failure) } else { succeed(ReceivedDatagrams(senders: senders, trailingError: failure)) }
+        switch header.receivedLength(result, capacity: buffer.capacity, fd: fd, operation: operation) {
+        case .failure(let error):
+            if senders.isEmpty { fail(error) } else { succeed(ReceivedDatagrams(senders: senders, trailingError: error)) }
             return .finished
+        case .success(let length):
+            buffer.count = length
         }
-        buffer.count = Int(result)
         let sender = header.sender
         senders.append(sender)
         // A shut-down socket answers with nothing from nobody, at once and

@@ -69,6 +69,16 @@ struct DatagramHeader: ~Copyable {
                                                                      socklen_t(MemoryLayout<sockaddr_storage>.size)))
     }
 
-    /// After a receive: whether the datagram was longer than the buffer.
-    var wasTruncated: Bool { layout.pointee.message.msg_flags & Int32(MSG_TRUNC) != 0 }
+    /// After a recvmsg with MSG_TRUNC into `capacity` bytes on `fd`: the
+    /// datagram's length, or why there is none (the kernel's errno, or
+    /// `EMSGSIZE` naming both sizes and the sender for a datagram longer
+    /// than the buffer, which the kernel dropped).
+    func receivedLength(_ result: Int32, capacity: Int, fd: Int32, operation: String) -> Result<Int, IOError> {
+        if result < 0 { return .failure(IOError(operation, errno: result, context: "fd \(fd)")) }
+        let truncated = layout.pointee.message.msg_flags & Int32(MSG_TRUNC) != 0
+        guard Int(result) > capacity || truncated else { return .success(Int(result)) }
+        let length = Int(result) > capacity ? "\(result) bytes" : "more than \(capacity) bytes"
+        return .failure(IOError(operation, .errno(EMSGSIZE), context:
+            "fd \(fd): a datagram of \(length) from \(sender) did not fit a buffer of \(capacity) and was dropped"))
+    }
 }

@@ -27,14 +27,11 @@ final class DatagramReceiveRequest: ValueRequest<SocketAddress>, @unchecked Send
     }
 
     override func onCompletion(_ result: Int32) -> CompletionStep {
-        if result < 0 {
-            fail(IOError(operation, errno: result, context: "fd \(fd)"))
-        } else if Int(result) > buffer.capacity || header.wasTruncated {
-            let length = Int(result) > buffer.capacity ? "\(result) bytes" : "more than \(buffer.capacity) bytes"
-            fail(IOError(operation, .errno(EMSGSIZE), context:
-                "fd \(fd): a datagram of \(length) from \(header.sender) did not fit a buffer of \(buffer.capacity) and was dropped"))
-        } else {
-            buffer.count = Int(result)
+        switch header.receivedLength(result, capacity: buffer.capacity, fd: fd, operation: operation) {
+        case .failure(let error):
+            fail(error)
+        case .success(let length):
+            buffer.count = length
             succeed(header.sender)
         }
         return .finished
