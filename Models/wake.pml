@@ -10,18 +10,28 @@
  *
  * What is modelled, step by step as the Swift code does it:
  * - producers enqueue a message into the channel, then publish (one atomic
- *   add on the packed state: sequence += 1, read the sleep-intent bit) and
- *   ring the eventfd only if the bit was set;
+ *   add on the packed state: sequence += 1, read the two intent bits) and
+ *   ring the doorbell the loop armed: FUTEX_WAKE for futex intent, the
+ *   eventfd for ring intent, nothing for neither;
  * - the loop reaps wake CQEs (acknowledge = drain the eventfd counter;
  *   re-install the multishot poll when the CQE says the kernel ended it),
  *   drains at most `submitted - processed` messages, and if nothing is left
- *   arms sleep intent (fetch-or, returning the sequence of that same step),
- *   blocks only if that snapshot equals `processed`, then disarms;
+ *   arms one intent (fetch-or, returning the word of that same step),
+ *   blocks only if that snapshot's sequence equals `processed`, then
+ *   disarms. Which intent: the loop sleeps on the futex only when it holds
+ *   nothing the kernel could complete; the model has the loop choose
+ *   either at every sleep, so both and every mixture are checked;
+ * - FUTEX_WAIT: in one step, compare the word with what the arm left and
+ *   block only if they are equal (intent bits, closed bit, sequence; the
+ *   real word is compared on its low 32 bits, see Waker.swift); FUTEX_WAKE
+ *   ends that block if there is one and is lost otherwise; a loop whose
+ *   arm saw the closed bit does not wait on the futex at all;
  * - the eventfd counter and the multishot poll: a write while the poll is
  *   armed posts a CQE, and the kernel may end the multishot at any CQE
  *   (no IORING_CQE_F_MORE); a re-installed poll on a non-zero counter posts
  *   a CQE at once (POLLIN is level-triggered);
- * - the last handle's release: close the channel, then ring.
+ * - the last handle's release: close the channel, set the closed bit, then
+ *   ring the eventfd and call FUTEX_WAKE, whatever the intent bits say.
  *
  * Properties:
  * - no lost wake: whenever the whole system is stuck (Promela `timeout`:
@@ -36,8 +46,13 @@
  * wake lost earlier. check.sh verifies both.
  *
  * Broken variants, which SPIN must reject (see check.sh):
- *   -DNO_RECHECK  the loop blocks after arming without comparing the snapshot
- *   -DNO_RING     publish never rings the eventfd, armed or not
+ *   -DNO_RECHECK       the loop blocks after arming without comparing the snapshot
+ *   -DNO_RING          publish never rings the eventfd, armed or not
+ *   -DNO_FUTEX_COMPARE FUTEX_WAIT blocks without comparing the word
+ *   -DNO_CLOSED_CHECK  the loop waits on the futex though its arm saw the
+ *                      closed bit
+ *   -DNO_CLOSED_BIT    the release does not set the closed bit
+ *   (the last two in the release scenario: they need a close)
  */
 
 #define PRODUCERS 2
@@ -47,7 +62,10 @@
 byte queued = 0;             /* messages in the channel, not yet drained */
 bool closed = false;
 byte submitted = 0;          /* the packed state: sequence ... */
-bool intent = false;         /* ... and the sleep-intent bit, one atomic word */
+bool intent = false;         /* ... the ring-intent bit ... */
+bool futexIntent = false;    /* ... the futex-intent bit ... */
+bool closedBit = false;      /* ... and the closed bit, one atomic word */
+bool futexAsleep = false;    /* the loop is blocked in FUTEX_WAIT */
 byte efd = 0;                /* eventfd counter */
 bool pollArmed = false;      /* the multishot POLL_ADD is live in the kernel */
 byte cqes = 0;               /* wake CQEs posted, not yet reaped */
@@ -75,17 +93,24 @@ inline ring() {
     }
 }
 
+/* FUTEX_WAKE: ends the loop's FUTEX_WAIT if it is in one; lost otherwise. */
+inline futexWake() {
+    futexAsleep = false
+}
+
 inline publish() {
     bool wasArmed;
-    atomic { submitted++; wasArmed = intent };
-#ifdef NO_RING
-    skip
-#else
+    bool wasFutexArmed;
+    atomic { submitted++; wasArmed = intent; wasFutexArmed = futexIntent };
     if
-    :: wasArmed -> ring()
+    :: wasFutexArmed -> futexWake()
+#ifdef NO_RING
     :: else -> skip
-    fi
+#else
+    :: wasArmed && !wasFutexArmed -> ring()
+    :: else -> skip
 #endif
+    fi
 }
 
 proctype Producer() {
@@ -105,7 +130,11 @@ active proctype Owner() {
     (producersDone == PRODUCERS);
 #ifndef KEEP_HANDLE
     closed = true;
-    ring()
+#ifndef NO_CLOSED_BIT
+    closedBit = true;
+#endif
+    ring();
+    futexWake()
 #endif
 }
 
@@ -119,6 +148,7 @@ active proctype Monitor() {
 active proctype Loop() {
     byte processed = 0;
     byte snapshot;
+    bool sawClosed;
     byte take;
     bool reinstall = true;
     do
@@ -161,10 +191,10 @@ active proctype Loop() {
         :: closed && queued == 0 && processed == submitted -> break
         :: else -> skip
         fi;
-        /* 4. sleep only if nothing was published since */
+        /* 4. sleep only if nothing was published since: in the ring ... */
         if
         :: processed != snapshot -> skip
-        :: else ->
+        :: processed == snapshot ->
             atomic { snapshot = submitted; intent = true };   /* arm: fetch-or */
 #ifdef NO_RECHECK
 end_idle_broken:
@@ -177,6 +207,34 @@ end_idle:       (cqes > 0)                                     /* block for a CQ
             fi;
 #endif
             intent = false                                     /* disarm */
+        /* ... or on the futex */
+        :: processed == snapshot ->
+            atomic { snapshot = submitted; sawClosed = closedBit; futexIntent = true };   /* arm */
+            if
+            :: snapshot == processed ->
+#ifdef NO_CLOSED_CHECK
+                if :: true -> skip fi;
+#else
+                if
+                :: sawClosed -> goto futexDone                 /* its wake may be spent */
+                :: else -> skip
+                fi;
+#endif
+                atomic {                                       /* FUTEX_WAIT's compare */
+#ifdef NO_FUTEX_COMPARE
+                    futexAsleep = true
+#else
+                    if
+                    :: submitted == snapshot && closedBit == sawClosed -> futexAsleep = true
+                    :: else -> skip
+                    fi
+#endif
+                };
+end_futex:      (!futexAsleep)                                 /* block until FUTEX_WAKE */
+            :: else -> skip
+            fi;
+futexDone:
+            futexIntent = false                                /* disarm */
         fi
     od;
     loopExited = true

@@ -45,9 +45,11 @@ import URing
         await handle.shutdown()
         let statistics = handle.statistics
         #expect(statistics.requestsCompleted == UInt64(tasks * perTask))
-        // The loop went to sleep and was woken along the way.
-        #expect(statistics.wakeCompletions > 0)
-        #expect(statistics.eventfdWrites <= UInt64(tasks * perTask) + 1)
+        // The loop went to sleep and was woken along the way, in its ring or
+        // on its futex; a publish rings at most one doorbell (the shutdown
+        // rings both).
+        #expect(statistics.wakeCompletions + statistics.futexWakes > 0)
+        #expect(statistics.eventfdWrites + statistics.futexWakes <= UInt64(tasks * perTask) + 2)
     }
 
     @Test func requestsMadeBeforeTheLoopThreadRunsAreServed() async throws {
@@ -90,9 +92,12 @@ import URing
                 try await Task.sleep(for: .milliseconds(1))
             }
         }
+        // Idle between them, it sleeps on its futex (nothing is in the
+        // kernel): each wake is a FUTEX_WAKE, none an eventfd write.
         let statistics = handle.statistics
-        #expect(statistics.eventfdWrites >= 1)
-        #expect(statistics.eventfdWrites <= 50)
+        #expect(statistics.futexWakes >= 1)
+        #expect(statistics.futexWakes <= 50)
+        #expect(statistics.eventfdWrites == 0)
         await handle.shutdown()
     }
 
@@ -664,23 +669,94 @@ import URing
 }
 
 @Suite struct LoopWakeAccountingTests {
-    @Test func armedIdleLoopIsRungExactlyOncePerPublish() async throws {
+    @Test(arguments: [true, false])
+    func armedIdleLoopIsWokenExactlyOncePerPublish(sleepsOnFutex: Bool) async throws {
         // An idle loop with no deadlines sleeps armed until a publish; each
-        // request sent to it then costs exactly one eventfd write and the
-        // loop's wake CQE count follows.
-        let handle = try smallLoop()
+        // request sent to it then costs exactly one doorbell: a FUTEX_WAKE
+        // (no eventfd write, no wake CQE) when it holds nothing in the
+        // kernel and may sleep on its futex, else one eventfd write, whose
+        // wake CQE count follows.
+        var configuration = LoopConfiguration()
+        configuration.size = 8
+        configuration.requestCapacity = 8
+        configuration.sleepsOnFutexWhenIdle = sleepsOnFutex
+        let handle = try IOLoop.start(configuration)
         let waker = handle.core.waker
         for round in 1...5 {
             try await within(300, "the loop to arm before round \(round)") {
                 while !waker.isArmed { await Task.yield() }
             }
-            let before = handle.statistics.eventfdWrites
+            let before = handle.statistics
             try await handle.nop()
-            #expect(handle.statistics.eventfdWrites == before + 1)
+            let after = handle.statistics
+            #expect(after.eventfdWrites == before.eventfdWrites + (sleepsOnFutex ? 0 : 1))
+            #expect(after.futexWakes == before.futexWakes + (sleepsOnFutex ? 1 : 0))
         }
         await handle.shutdown()
-        #expect(handle.statistics.wakeCompletions >= 5)
-        #expect(handle.statistics.wakeCompletions <= handle.statistics.eventfdWrites)
+        let statistics = handle.statistics
+        if sleepsOnFutex {
+            #expect(statistics.futexSleeps >= 5)
+            // At most the shutdown's own eventfd write reached the ring.
+            #expect(statistics.wakeCompletions <= 1)
+        } else {
+            #expect(statistics.futexSleeps == 0)
+            #expect(statistics.wakeCompletions >= 5)
+            #expect(statistics.wakeCompletions <= statistics.eventfdWrites)
+        }
+    }
+
+    @Test func aLoopHoldingARequestInTheKernelSleepsInTheRing() async throws {
+        // A receive waiting for data can complete while the loop sleeps, and
+        // only a CQE would tell it: the loop must not sleep on its futex then.
+        // A publish to it rings the eventfd, and the receive still completes
+        // when its data comes.
+        let handle = try smallLoop()
+        let waker = handle.core.waker
+        let (reader, writer) = try socketPair()
+        defer { close(reader); close(writer) }
+        let receive = Task { try await handle.receive(from: reader, count: 1) }
+        try await within(30, "the receive to be held and the loop armed") {
+            while handle.statistics.pendingRequests != 1 || waker.armedSleep != .ring { await Task.yield() }
+        }
+        let before = handle.statistics
+        try await handle.nop()
+        let after = handle.statistics
+        #expect(after.eventfdWrites == before.eventfdWrites + 1)
+        #expect(after.futexWakes == before.futexWakes)
+        // Asleep in the ring again, the loop is woken by the receive's CQE.
+        try await within(30, "the loop to arm again") {
+            while waker.armedSleep != .ring { await Task.yield() }
+        }
+        var byte: UInt8 = 42
+        #expect(write(writer, &byte, 1) == 1)
+        let received = try await within(30, "the receive to complete") { try await receive.value }
+        #expect(received == [42])
+        await handle.shutdown()
+    }
+
+    @Test func aShutdownWakesALoopAsleepOnItsFutex() async throws {
+        // The channel's close is no published message: it must still reach
+        // a loop asleep on its futex, by shutdown() or by the last handle's
+        // release, and the loop's thread must end.
+        let handle = try smallLoop()
+        try await handle.nop()
+        try await within(30, "the loop to sleep on its futex") {
+            while handle.core.waker.armedSleep != .futex { await Task.yield() }
+        }
+        await handle.shutdown()
+        #expect(handle.isTerminated)
+
+        let termination: Latch
+        do {
+            let released = try smallLoop()
+            termination = released.core.termination
+            try await released.nop()
+            try await within(30, "the second loop to sleep on its futex") {
+                while released.core.waker.armedSleep != .futex { await Task.yield() }
+            }
+        }
+        // The last handle is gone with the scope.
+        try await within(30, "the released loop's thread to end") { await termination.wait() }
     }
 
     @Test func publishesWhileTheLoopRunsRingNothing() throws {

@@ -19,7 +19,7 @@ import URing
         #expect(waker.ringCount == 0)
 
         // Armed, a publish rings once; acknowledge drains it.
-        #expect(waker.arm() == 1)
+        #expect(waker.arm().sequence == 1)
         waker.publish()
         #expect(waker.submitted() == 2)
         #expect(waker.ringCount == 1)
@@ -31,7 +31,7 @@ import URing
         #expect(waker.submitted() == 2)
 
         // Re-arming while idle returns the same snapshot.
-        #expect(waker.arm() == 2)
+        #expect(waker.arm().sequence == 2)
         waker.disarm()
         waker.publish()
         #expect(waker.ringCount == 1)
@@ -96,14 +96,90 @@ import URing
         #expect(waker.submitted() == before + 1)
     }
 
-    @Test func sequenceWrapsInSixtyThreeBits() throws {
+    @Test func sequenceWrapsInSixtyOneBits() throws {
         let waker = try Waker()
-        // Publishing 2^63 - 1 then one more wraps the 63-bit domain to 0.
+        // Publishing 2^61 - 1 then one more wraps the 61-bit domain to 0,
+        // leaving the flags below it alone.
         waker.publish(count: Waker.sequenceMask)
         #expect(waker.submitted() == Waker.sequenceMask)
+        #expect(!waker.isArmed)
         waker.publish()
         #expect(waker.submitted() == 0)
-        #expect(waker.arm() == 0)
+        #expect(waker.arm(.futex).sequence == 0)
         waker.disarm()
+        #expect(!waker.isArmed)
+    }
+
+    @Test func eachIntentRingsItsOwnDoorbell() throws {
+        let waker = try Waker()
+        // Armed for the futex, a publish calls FUTEX_WAKE and leaves the
+        // eventfd alone; armed for the ring, the other way round.
+        #expect(waker.arm(.futex).sequence == 0)
+        waker.publish()
+        #expect(waker.futexWakeCount == 1)
+        #expect(waker.ringCount == 0)
+        waker.disarm()
+        #expect(waker.arm(.ring).sequence == 1)
+        waker.publish()
+        #expect(waker.futexWakeCount == 1)
+        #expect(waker.ringCount == 1)
+        waker.disarm()
+        // Disarmed, neither.
+        waker.publish(count: 3)
+        #expect(waker.futexWakeCount == 1)
+        #expect(waker.ringCount == 1)
+        #expect(waker.submitted() == 5)
+    }
+
+    @Test func futexSleepEndsAtOnceWhenTheWordMovedAfterTheArm() throws {
+        // The lost-wake window: a publish (or a close) lands between the arm
+        // and FUTEX_WAIT, its FUTEX_WAKE finding no one asleep. The wait
+        // must then not block: the word differs from what the arm left.
+        // Each case gets a 20 s limit; a wait that slept would use it all.
+        for moveWord in [{ (waker: Waker) in waker.publish() }, { (waker: Waker) in waker.wakeForClose() }] {
+            let waker = try Waker()
+            let armed = waker.arm(.futex)
+            moveWord(waker)
+            let started = ContinuousClock.now
+            waker.sleepOnFutex(armed, timeout: .seconds(20))
+            #expect(ContinuousClock.now - started < .seconds(10))
+            waker.disarm()
+        }
+        // A close before the arm: its FUTEX_WAKE came and went, so the
+        // wait must not block either, though the word is what the arm left.
+        let closed = try Waker()
+        closed.wakeForClose()
+        let armed = closed.arm(.futex)
+        let started = ContinuousClock.now
+        closed.sleepOnFutex(armed, timeout: .seconds(20))
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
+    @Test func futexSleepLastsUntilItsTimeoutWithNoPublish() throws {
+        // The same wait with the word unchanged does sleep, for its timeout.
+        let waker = try Waker()
+        let armed = waker.arm(.futex)
+        let started = ContinuousClock.now
+        waker.sleepOnFutex(armed, timeout: .milliseconds(50))
+        #expect(ContinuousClock.now - started >= .milliseconds(45))
+        waker.disarm()
+    }
+
+    @Test func aPublishWakesAThreadAsleepOnTheFutex() async throws {
+        // A thread blocked in FUTEX_WAIT (no timeout) is woken by the
+        // publish that sees its intent; the test fails by timing out.
+        let waker = try Waker()
+        let woke = Latch()
+        let armed = waker.arm(.futex)
+        try LoopThread.spawn(name: "futex-sleeper") {
+            waker.sleepOnFutex(armed, timeout: nil)
+            woke.open()
+        }
+        // Give it time to block (if it has not yet, the word check ends
+        // the wait just the same).
+        try await Task.sleep(for: .milliseconds(20))
+        waker.publish()
+        try await within(20, "the sleeper to wake") { await woke.wait() }
+        #expect(waker.futexWakeCount == 1)
     }
 }

@@ -163,7 +163,7 @@ import Testing
                 #expect(result.line.hasPrefix(prefix), "\(result.line)")
                 #expect(result.line.contains(" p50_us=") && result.line.contains(" p99_us="), "\(result.line)")
                 if (workload == .nop || workload == .wake) && (engine == .uring || engine == .uringLocal) {
-                    for counter in [" eventfd_per_op=", " enter_per_op=", " wake_cqe_per_op="] {
+                    for counter in [" eventfd_per_op=", " futex_per_op=", " enter_per_op=", " wake_cqe_per_op="] {
                         #expect(result.line.contains(counter), "\(result.line)")
                     }
                 }

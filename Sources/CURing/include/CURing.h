@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <linux/futex.h>
 #include <linux/io_uring.h>
 #include <linux/openat2.h>
 #include <linux/time_types.h>
@@ -117,6 +118,23 @@ static inline int curing_register(int fd, unsigned opcode, const void *arg, unsi
 }
 
 static inline int curing_errno(void) { return errno; }
+
+/// Blocks the calling thread while the 32-bit word at `word` still holds
+/// `expected` (FUTEX_WAIT, process-private), for at most `timeout`
+/// nanoseconds when it is not negative. 0 once woken (or spuriously),
+/// -EAGAIN when the word already differs, -ETIMEDOUT, -EINTR.
+static inline int curing_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout) {
+    struct timespec limit = { .tv_sec = timeout / 1000000000, .tv_nsec = timeout % 1000000000 };
+    long r = syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, timeout < 0 ? NULL : &limit, NULL, 0);
+    return r < 0 ? -errno : 0;
+}
+
+/// Wakes at most `count` threads blocked in `curing_futex_wait` on `word`.
+/// The number woken, or -errno.
+static inline int curing_futex_wake(uint32_t *word, int count) {
+    long r = syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
+    return r < 0 ? -errno : (int)r;
+}
 
 /// The loop whose thread this is (NULL on other threads). Thread-local
 /// storage lives in CURing.c: Swift has no thread-local variables of its own.

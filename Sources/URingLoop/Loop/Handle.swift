@@ -36,7 +36,7 @@ public struct Handle: Sendable {
     /// `cancellable: false` (storage's file I/O) still run to completion.
     public func shutdown(cancellingInFlight: Bool = false) async {
         core.channel.close(cancellingInFlight: cancellingInFlight)
-        core.waker.ring()
+        core.waker.wakeForClose()
         await core.termination.wait()
     }
 
@@ -60,6 +60,6 @@ public struct Handle: Sendable {
 
     /// The loop's counters as of its last iteration.
     public var statistics: LoopStatistics {
-        core.counters.snapshot(eventfdWrites: core.waker.ringCount)
+        core.counters.snapshot(waker: core.waker)
     }
 }

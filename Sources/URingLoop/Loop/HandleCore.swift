@@ -34,7 +34,7 @@ final class HandleCore: Sendable {
 
     deinit {
         channel.close()
-        waker.ring()
+        waker.wakeForClose()
     }
 
     /// Hands `request` to the loop and suspends until the loop resumes it.

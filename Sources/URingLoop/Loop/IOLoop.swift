@@ -3,6 +3,8 @@
 // Data path:  task -> Handle -> SubmissionChannel -> loop -> SQE -> kernel
 //             task <- continuation <- loop <- CQE <- kernel
 // Wake path:  Handle --publish/ring--> eventfd --multishot poll CQE--> loop
+//             (or, to a loop holding nothing in the kernel: publish -->
+//             FUTEX_WAKE on the Waker's word --> loop)
 //
 // One iteration:
 //   1. reap CQEs (wake CQEs are acknowledged; the poll is re-installed when
@@ -14,8 +16,9 @@
 //      exactly the messages drained;
 //   4. if local work is left, or requests are queued that the SQ had no room
 //      for, submit without waiting. Otherwise arm the Waker and block in
-//      io_uring_enter (for one CQE, until the next deadline) only if the
-//      sequence read by `arm` equals what this pass accounted for; disarm.
+//      io_uring_enter (for one CQE, until the next deadline), or on the
+//      Waker's futex when no request is held, only if the sequence read by
+//      `arm` equals what this pass accounted for; disarm.
 //      At waiter capacity that same arm-and-recheck wait ends on a CQE (a
 //      slot frees) or on a new publish (a cancel must be served even then).
 //
@@ -292,10 +295,20 @@ public final class IOLoop {
             }
             sleptSince = .now
         }
-        if waker.arm() == pass.expectedSeq {
-            enter(wait: true)
-        } else {
+        // With nothing the kernel could complete (no request held, nothing
+        // staged or posted), only a producer can give the loop work: it
+        // sleeps on the Waker's futex, whose wake skips the eventfd's poll
+        // CQE, its kernel task work and the acknowledging read.
+        let sleep: Waker.Sleep = configuration.sleepsOnFutexWhenIdle && waiters.isEmpty && abandoned.isEmpty
+            && ring.submissionQueue.count == 0 && !ring.hasPendingCompletions ? .futex : .ring
+        let armed = waker.arm(sleep)
+        if armed.sequence != pass.expectedSeq {
             enter(wait: false)
+        } else if sleep == .futex {
+            statistics.futexSleeps += 1
+            waker.sleepOnFutex(armed, timeout: sleepLimit())
+        } else {
+            enter(wait: true)
         }
         waker.disarm()
         if let sleptSince { spinner.woke(after: .now - sleptSince) }
@@ -314,12 +327,7 @@ public final class IOLoop {
         var completedInline: Bool?
         do {
             if wait {
-                var timeout = wheel.nextDeadline()
-                if let started = shutdownStarted, let limit = configuration.shutdownTimeout {
-                    let left = max(limit - (ContinuousClock.now - started), .zero)
-                    timeout = min(timeout ?? left, left)
-                }
-                if let timeout {
+                if let timeout = sleepLimit() {
                     _ = try ring.submitAndWait(want: 1, timeout: timeout)
                 } else {
                     _ = try ring.submitAndWait(want: 1)
@@ -344,6 +352,17 @@ public final class IOLoop {
             // io_uring_enter(2) advises ending unless any CQE may be lost.
             preconditionFailure("io_uring_enter failed on the loop's own ring: \(error)")
         }
+    }
+
+    /// How long a sleep may last: until the next deadline, or what is left
+    /// of a shutdown's timeout; nil for as long as it takes.
+    private func sleepLimit() -> Duration? {
+        var timeout = wheel.nextDeadline()
+        if let started = shutdownStarted, let limit = configuration.shutdownTimeout {
+            let left = max(limit - (ContinuousClock.now - started), .zero)
+            timeout = min(timeout ?? left, left)
+        }
+        return timeout
     }
 
     // MARK: - Completions
@@ -609,6 +628,7 @@ public final class IOLoop {
         statistics.directSubmissions = local.directSubmissions
         statistics.spinBackOffs = spinner.backOffs
         statistics.eventfdWrites = waker.ringCount
+        statistics.futexWakes = waker.futexWakeCount
         counters.store(statistics)
         metrics.report(statistics)
     }

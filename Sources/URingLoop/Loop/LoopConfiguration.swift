@@ -70,6 +70,14 @@ public struct LoopConfiguration: Sendable, Hashable {
     /// the kernel's batching for every read, which a device that serves
     /// batches well (or a CPU-bound loop) may prefer.
     public var pacesDeviceReads = true
+    /// When the loop holds no request the kernel could complete, it sleeps
+    /// on a futex in its Waker instead of in io_uring_enter: a producer's
+    /// wake is then one FUTEX_WAKE, with no eventfd write, no poll
+    /// completion run as kernel task work and no acknowledging read (one
+    /// system call less per wake on each side; see BENCHMARKS.md). While
+    /// any request is in the kernel it sleeps in the ring as before. Off
+    /// keeps every sleep in the ring, to compare the two.
+    public var sleepsOnFutexWhenIdle = true
     /// The loop thread's name (first 15 bytes).
     public var threadName = "uring-loop"
 

@@ -18,7 +18,7 @@ final class LoopCounters: Sendable {
     private let deadlinesRearmed = Atomic<UInt64>(0)
     private let cancellations = Atomic<UInt64>(0)
     private let abandoned = Atomic<UInt64>(0)
-    private let eventfdWrites = Atomic<UInt64>(0)
+    private let futexSleeps = Atomic<UInt64>(0)
     private let channelMessages = Atomic<UInt64>(0)
     private let jobsRun = Atomic<UInt64>(0)
     private let directSubmissions = Atomic<UInt64>(0)
@@ -40,7 +40,7 @@ final class LoopCounters: Sendable {
         deadlinesRearmed.store(statistics.deadlinesRearmed, ordering: .relaxed)
         cancellations.store(statistics.cancellations, ordering: .relaxed)
         abandoned.store(statistics.abandoned, ordering: .relaxed)
-        eventfdWrites.store(statistics.eventfdWrites, ordering: .relaxed)
+        futexSleeps.store(statistics.futexSleeps, ordering: .relaxed)
         channelMessages.store(statistics.channelMessages, ordering: .relaxed)
         jobsRun.store(statistics.jobsRun, ordering: .relaxed)
         directSubmissions.store(statistics.directSubmissions, ordering: .relaxed)
@@ -48,7 +48,9 @@ final class LoopCounters: Sendable {
         pacedSubmissions.store(statistics.pacedSubmissions, ordering: .relaxed)
     }
 
-    func snapshot(eventfdWrites current: UInt64) -> LoopStatistics {
+    /// The counters, with the doorbell counts read from the Waker itself,
+    /// where producers count them.
+    func snapshot(waker: Waker) -> LoopStatistics {
         var statistics = LoopStatistics()
         statistics.pendingRequests = pending.load(ordering: .relaxed)
         statistics.requestsCompleted = completed.load(ordering: .relaxed)
@@ -58,7 +60,9 @@ final class LoopCounters: Sendable {
         statistics.deadlinesRearmed = deadlinesRearmed.load(ordering: .relaxed)
         statistics.cancellations = cancellations.load(ordering: .relaxed)
         statistics.abandoned = abandoned.load(ordering: .relaxed)
-        statistics.eventfdWrites = current
+        statistics.eventfdWrites = waker.ringCount
+        statistics.futexWakes = waker.futexWakeCount
+        statistics.futexSleeps = futexSleeps.load(ordering: .relaxed)
         statistics.channelMessages = channelMessages.load(ordering: .relaxed)
         statistics.jobsRun = jobsRun.load(ordering: .relaxed)
         statistics.directSubmissions = directSubmissions.load(ordering: .relaxed)

@@ -10,6 +10,11 @@ public struct LoopStatistics: Sendable, Hashable, CustomStringConvertible {
     public var requestsCompleted: UInt64 = 0
     /// Successful eventfd writes (producers ringing a sleeping loop).
     public var eventfdWrites: UInt64 = 0
+    /// FUTEX_WAKE calls (producers waking a loop asleep with nothing in
+    /// the kernel).
+    public var futexWakes: UInt64 = 0
+    /// Times the loop slept on its futex rather than in io_uring_enter.
+    public var futexSleeps: UInt64 = 0
     /// Wake-poll CQEs the loop reaped.
     public var wakeCompletions: UInt64 = 0
     /// io_uring_enter system calls the loop made.
@@ -46,6 +51,7 @@ public struct LoopStatistics: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         "pending=\(pendingRequests) completed=\(requestsCompleted) eventfd_writes=\(eventfdWrites) "
+            + "futex_wakes=\(futexWakes) futex_sleeps=\(futexSleeps) "
             + "wake_cqes=\(wakeCompletions) enter_calls=\(enterCalls) timeouts=\(timeouts) "
             + "deadlines_rearmed=\(deadlinesRearmed) cancellations=\(cancellations) abandoned=\(abandoned) channel_messages=\(channelMessages) "
             + "jobs_run=\(jobsRun) direct_submissions=\(directSubmissions) spin_back_offs=\(spinBackOffs) "

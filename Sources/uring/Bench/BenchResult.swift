@@ -8,6 +8,9 @@ struct BenchResult: Sendable, Encodable {
     var p50Microseconds: Double
     var p99Microseconds: Double
     var eventfdPerOperation: Double?
+    /// FUTEX_WAKE calls per request: the other doorbell, rung for a loop
+    /// asleep with nothing in the kernel (see `Waker`).
+    var futexPerOperation: Double?
     var enterPerOperation: Double?
     /// Wake-poll CQEs the loop reaped per request: how often a producer's
     /// eventfd write reached the loop through its ring.
@@ -29,6 +32,7 @@ struct BenchResult: Sendable, Encodable {
         var text = "bench workload=\(workload) engine=\(engine) conc=\(concurrency) "
             + "ops_per_s=\(format(operationsPerSecond, 0)) p50_us=\(format(p50Microseconds, 1)) p99_us=\(format(p99Microseconds, 1))"
         if let eventfdPerOperation { text += " eventfd_per_op=\(format(eventfdPerOperation, 4))" }
+        if let futexPerOperation { text += " futex_per_op=\(format(futexPerOperation, 4))" }
         if let enterPerOperation { text += " enter_per_op=\(format(enterPerOperation, 4))" }
         if let wakeCompletionsPerOperation { text += " wake_cqe_per_op=\(format(wakeCompletionsPerOperation, 4))" }
         if let batch { text += " batch=\(batch)" }
@@ -42,6 +46,7 @@ struct BenchResult: Sendable, Encodable {
         case p50Microseconds = "p50_us"
         case p99Microseconds = "p99_us"
         case eventfdPerOperation = "eventfd_per_op"
+        case futexPerOperation = "futex_per_op"
         case enterPerOperation = "enter_per_op"
         case wakeCompletionsPerOperation = "wake_cqe_per_op"
         case batch

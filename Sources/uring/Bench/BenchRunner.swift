@@ -145,11 +145,12 @@ enum BenchRunner {
 
     /// Our loops' settings for a run: the defaults a user gets (a network's
     /// for echo, with room for every connection), with --idle-spin,
-    /// --thread-nice and --no-read-pacing.
+    /// --thread-nice, --no-read-pacing and --no-idle-futex.
     static func loopConfiguration(_ settings: BenchSettings) -> LoopConfiguration {
         let base = [.echo, .udpEcho].contains(settings.workload) ? NetworkConfiguration.defaultLoop : LoopConfiguration()
         var configuration = loopConfiguration(idleSpin: settings.idleSpin, threadNice: settings.threadNice, base: base)
         configuration.pacesDeviceReads = settings.readPacing
+        configuration.sleepsOnFutexWhenIdle = settings.idleFutex
         return configuration
     }
 
@@ -197,6 +198,7 @@ enum BenchRunner {
         let operations = Double(max(measurement.sampler.operations, 1))
         let statistics = handles.map(\.statistics)
         result.eventfdPerOperation = Double(statistics.reduce(0) { $0 + $1.eventfdWrites }) / operations
+        result.futexPerOperation = Double(statistics.reduce(0) { $0 + $1.futexWakes }) / operations
         result.enterPerOperation = Double(statistics.reduce(0) { $0 + $1.enterCalls }) / operations
         result.wakeCompletionsPerOperation = Double(statistics.reduce(0) { $0 + $1.wakeCompletions }) / operations
         return result
@@ -213,6 +215,7 @@ enum BenchRunner {
         var result = BenchResult(workload: settings.workload, engine: .uring, concurrency: settings.concurrency, measurement: measurement)
         let operations = Double(max(measurement.sampler.operations, 1))
         result.eventfdPerOperation = Double(after.eventfdWrites - before.eventfdWrites) / operations
+        result.futexPerOperation = Double(after.futexWakes - before.futexWakes) / operations
         result.enterPerOperation = Double(after.enterCalls - before.enterCalls) / operations
         result.wakeCompletionsPerOperation = Double(after.wakeCompletions - before.wakeCompletions) / operations
         return result

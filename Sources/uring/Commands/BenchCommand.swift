@@ -49,6 +49,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Our loops submit file reads that go to a device two per system call (LoopConfiguration.pacesDeviceReads); --no-read-pacing keeps the kernel's batching, to compare the two in one binary.")
     var readPacing = true
 
+    @Flag(inversion: .prefixedNo, help: "Our loops sleep on a futex when they hold no request the kernel could complete (LoopConfiguration.sleepsOnFutexWhenIdle); --no-idle-futex keeps every sleep in io_uring_enter, woken through the eventfd, to compare the two in one binary.")
+    var idleFutex = true
+
     @Flag(inversion: .prefixedNo, help: "storage-read: our engines copy what the page cache holds on the reading task's thread and send only the rest through the ring (ReadOptions.cacheFirst); --no-cache-first sends every read through the ring, to compare the two in one binary.")
     var cacheFirst = true
 
@@ -115,6 +118,7 @@ struct BenchCommand: AsyncParsableCommand {
                 duration: .milliseconds(Int64((seconds ?? Workload.defaultSeconds) * 1000)),
                 idleSpin: idleSpin,
                 readPacing: readPacing,
+                idleFutex: idleFutex,
                 cacheFirst: cacheFirst,
                 pinLoops: pinLoops,
                 threadNice: threadNice,

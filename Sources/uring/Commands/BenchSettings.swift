@@ -10,6 +10,8 @@ struct BenchSettings: Sendable {
     var idleSpin: Int?
     /// --no-read-pacing turns `LoopConfiguration.pacesDeviceReads` off.
     var readPacing = true
+    /// --no-idle-futex turns `LoopConfiguration.sleepsOnFutexWhenIdle` off.
+    var idleFutex = true
     /// --no-cache-first: our storage reads go through the ring even when
     /// the page cache holds the block (`ReadOptions.cacheFirst` off).
     var cacheFirst = true
