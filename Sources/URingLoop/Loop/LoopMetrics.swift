@@ -7,6 +7,7 @@ struct LoopMetrics {
     private let pending: Gauge
     private let completed: Counter
     private let eventfdWrites: Counter
+    private let futexWakes: Counter
     private let wakeCompletions: Counter
     private let enterCalls: Counter
     private let timeouts: Counter
@@ -18,6 +19,7 @@ struct LoopMetrics {
         pending = Gauge(label: "uring_loop_pending_requests", dimensions: dimensions)
         completed = Counter(label: "uring_loop_requests_completed", dimensions: dimensions)
         eventfdWrites = Counter(label: "uring_loop_eventfd_writes", dimensions: dimensions)
+        futexWakes = Counter(label: "uring_loop_futex_wakes", dimensions: dimensions)
         wakeCompletions = Counter(label: "uring_loop_wake_cqes", dimensions: dimensions)
         enterCalls = Counter(label: "uring_loop_enter_calls", dimensions: dimensions)
         timeouts = Counter(label: "uring_loop_timeouts", dimensions: dimensions)
@@ -28,6 +30,7 @@ struct LoopMetrics {
         if current.pendingRequests != reported.pendingRequests { pending.record(Int64(current.pendingRequests)) }
         Self.add(completed, current.requestsCompleted, reported.requestsCompleted)
         Self.add(eventfdWrites, current.eventfdWrites, reported.eventfdWrites)
+        Self.add(futexWakes, current.futexWakes, reported.futexWakes)
         Self.add(wakeCompletions, current.wakeCompletions, reported.wakeCompletions)
         Self.add(enterCalls, current.enterCalls, reported.enterCalls)
         Self.add(timeouts, current.timeouts, reported.timeouts)
