@@ -1,5 +1,7 @@
-// The seed's four tests of the wake protocol, plus the doorbell counting the
-// loop's statistics rely on.
+// The seed's four tests of the wake protocol, the doorbell counting the
+// loop's statistics rely on, and the futex doorbell: each intent rings its
+// own, and a FUTEX_WAIT never sleeps through a publish or a close that came
+// after (or, for a close, before) its arm.
 import CURing
 import Glibc
 import Testing

@@ -45,6 +45,9 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+#if _endian(big)
+#error("the Waker's futex word is the low half of its state, first in memory only on little-endian machines")
+#endif
 import CURing
 import Logging
 import Synchronization
@@ -53,6 +56,10 @@ import URing
 /// The wake source shared by producers (`Handle`s) and the loop: an eventfd
 /// for a loop asleep in its ring, a futex for a loop asleep with nothing in
 /// the kernel.
+///
+/// `@unchecked Sendable` only for `state`, a pointer to an `Atomic` that is
+/// allocated once, never reassigned, and touched only through atomic
+/// operations (and by the kernel's futex calls).
 final class Waker: @unchecked Sendable {
     /// Where a loop that arms is about to block.
     enum Sleep {
@@ -68,6 +75,7 @@ final class Waker: @unchecked Sendable {
     static let ringIntentBit: UInt64 = 1
     /// Futex-intent flag in `state`.
     static let futexIntentBit: UInt64 = 2
+    /// Either intent.
     static let intentBits: UInt64 = ringIntentBit | futexIntentBit
     /// Closed flag in `state`.
     static let closedBit: UInt64 = 4
@@ -107,7 +115,9 @@ final class Waker: @unchecked Sendable {
     }
 
     /// The low 32 bits of `state`, the word the futex calls compare and
-    /// wait on (x86_64 and arm64 are little-endian: they come first).
+    /// wait on (the flags and the sequence's low bits: they come first on
+    /// the little-endian machines this runs on, which the `_endian` check
+    /// at the top of this file makes sure of).
     private var futexWord: UnsafeMutablePointer<UInt32> {
         UnsafeMutableRawPointer(state).assumingMemoryBound(to: UInt32.self)
     }
