@@ -62,6 +62,18 @@ import Testing
         }
     }
 
+    @Test func idleFutexIsOnUnlessTurnedOffAndReachesOurLoops() throws {
+        for (arguments, futex) in [([String](), true), (["--no-idle-futex"], false), (["--idle-futex"], true)] {
+            let command = try BenchCommand.parse(["wake"] + arguments)
+            #expect(command.idleFutex == futex, "\(arguments)")
+            for workload in [Workload.wake, .echo] {
+                let settings = BenchSettings(
+                    workload: workload, concurrency: 1, duration: .milliseconds(1), idleSpin: nil, idleFutex: command.idleFutex)
+                #expect(BenchRunner.loopConfiguration(settings).sleepsOnFutexWhenIdle == futex, "\(arguments)")
+            }
+        }
+    }
+
     @Test func aDirectoryThatCannotHoldTheFilesIsNamed() async throws {
         let command = try BenchCommand.parse(["storage-read", "--directory", "/nonexistent/uring", "--seconds", "0.1"])
         do {
