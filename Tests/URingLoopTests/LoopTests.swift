@@ -807,3 +807,94 @@ import URing
         #expect(throws: IOError.self) { try IOLoop.start(configuration) }
     }
 }
+
+@Suite struct LoopSleepRaceTests {
+    @Test func producersRaceALoopThatSwitchesBetweenItsTwoSleeps() async throws {
+        // Producers pause at random between NOPs, so the loop keeps going to
+        // sleep; a receive that times out over and over makes it hold a
+        // request in the kernel some of the time (it sleeps in the ring)
+        // and none at other times (on its futex). Every NOP must come back,
+        // and both sleeps must have happened with wakes through each door.
+        let handle = try smallLoop(size: 16)
+        let (quiet, other) = try socketPair()
+        defer { close(quiet); close(other) }
+        let producers = 8
+        let perProducer = underThreadSanitizer ? 60 : 300
+        let done = SharedCounter()
+        let stopFlipping = Latch()
+        try await within(120, "\(producers) x \(perProducer) NOPs beside a flipping receive") {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    // Nothing ever arrives: each receive ends at its deadline.
+                    while !stopFlipping.isOpen {
+                        await expectIOError(.timedOut) {
+                            _ = try await handle.receive(from: quiet, count: 1, deadline: .now + .milliseconds(2))
+                        }
+                        try await Task.sleep(for: .microseconds(Int.random(in: 0...2000)))
+                    }
+                }
+                for _ in 0..<producers {
+                    group.addTask {
+                        for _ in 0..<perProducer {
+                            try await handle.nop()
+                            try await Task.sleep(for: .microseconds(Int.random(in: 0...400)))
+                        }
+                        done.increment()
+                        if done.count == producers { stopFlipping.open() }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        await handle.shutdown()
+        let statistics = handle.statistics
+        #expect(done.count == producers)
+        #expect(statistics.futexSleeps > 0)
+        #expect(statistics.futexWakes > 0)
+        #expect(statistics.wakeCompletions > 0)
+        #expect(statistics.pendingRequests == 0)
+    }
+
+    @Test func aShutdownRacesProducersAndSleeps() async throws {
+        // Shutdowns that land while producers are mid-flight and the loop
+        // is asleep in either place: every call returns exactly once, with
+        // its NOP done or `.shutdown`, and the loop's thread ends.
+        for round in 0..<(underThreadSanitizer ? 4 : 20) {
+            // A draining shutdown would wait for the receive for ever: its
+            // timeout abandons it.
+            let handle = try smallLoop(size: 8, shutdownTimeout: .milliseconds(50))
+            let (quiet, other) = try socketPair()
+            let answered = SharedCounter()
+            let calls = 6 * 40
+            let receive = Task {
+                // Held in the kernel (a ring sleep) until the shutdown cancels it.
+                _ = try? await handle.receive(from: quiet, count: 1)
+            }
+            let producers = (0..<6).map { _ in
+                Task {
+                    for _ in 0..<40 {
+                        do {
+                            try await handle.nop()
+                        } catch let error as IOError {
+                            #expect(error.reason == .shutdown, "\(error)")
+                        } catch {
+                            Issue.record("unexpected \(error)")
+                        }
+                        answered.increment()
+                        if Bool.random() { try? await Task.sleep(for: .microseconds(Int.random(in: 0...300))) }
+                    }
+                }
+            }
+            try await Task.sleep(for: .microseconds(Int.random(in: 0...3000)))
+            await handle.shutdown(cancellingInFlight: Bool.random())
+            try await within(60, "round \(round)'s producers and receive to end") {
+                for producer in producers { await producer.value }
+                await receive.value
+            }
+            #expect(answered.count == calls)
+            #expect(handle.isTerminated)
+            close(quiet)
+            close(other)
+        }
+    }
+}
