@@ -1,6 +1,6 @@
 // The producer-to-loop wake protocol: one atomic word gates two doorbells.
 //
-// `state` packs three things into one UInt64:
+// `state` packs three flags and a sequence into one UInt64:
 // - bit 0: ring intent. Set by the loop (`arm(.ring)`) just before it may
 //   block in io_uring_enter, where only a CQE ends its wait;
 // - bit 1: futex intent. Set instead (`arm(.futex)`) when the loop holds no
