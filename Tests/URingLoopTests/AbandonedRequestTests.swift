@@ -58,7 +58,8 @@ import URing
             while handle.statistics.pendingRequests == 0 { try await Task.sleep(for: .milliseconds(1)) }
         }
         await handle.shutdown()
-        await #expect(throws: IOError("open", .abandoned)) { try await opener.value }
+        // Named by its path, as every other error of a path request.
+        await #expect(throws: IOError("open", .abandoned, context: fifo)) { try await opener.value }
         // Once the loop closes the read end, the pipe has no reader left.
         try await within(300, "the late descriptor to be closed") {
             while true {

@@ -211,14 +211,14 @@ import URingTestSupport
         await handle.shutdown()
     }
 
-    /// A deadline or a cancel that reaches a batch after its first datagram
-    /// returns what it took: the socket gave those datagrams up, and no one
-    /// else will get them. (The fault plan turns the socket's "nothing
-    /// more" into interruptions, so the batch keeps asking until the cancel
-    /// comes.)
-    @Test func aDeadlineOrCancelAfterTheFirstDatagramReturnsWhatWasTaken() async throws {
-        var configuration = LoopConfiguration()
-        configuration.timeoutWheelTick = .milliseconds(1)
+    /// A batch that never ends on its own: a loop whose fault plan turns the
+    /// socket's "nothing more" into interruptions, so a batch of receives
+    /// keeps asking until something else ends it; with a bound socket, a
+    /// sender and three buffers.
+    private func withEndlessBatches(
+        _ configuration: LoopConfiguration,
+        _ body: (Handle, Int32, Int32, SocketAddress, [IOBuffer]) async throws -> Void
+    ) async throws {
         let handle = try IOLoop.start(configuration, faults: FaultPlan(completion: { operation, result in
             operation == "recvmsg" && result == -EAGAIN ? -EINTR : result
         }))
@@ -226,20 +226,47 @@ import URingTestSupport
         defer { close(fd) }
         let (sender, _) = try boundLoopbackUDPSocket()
         defer { close(sender) }
-        let buffers = (0..<3).map { _ in IOBuffer(capacity: 16) }
+        try await body(handle, fd, sender, address, (0..<3).map { _ in IOBuffer(capacity: 16) })
+    }
 
-        try queue([[1]], from: sender, to: address)
-        let timed = try await handle.receiveDatagrams(on: fd, into: buffers, deadline: .now + .milliseconds(30))
-        #expect(timed.senders.count == 1)
-        #expect(buffers[0].bytes == [1])
+    /// A deadline or a cancel that reaches a batch after its first datagram
+    /// returns what it took: the socket gave those datagrams up, and no one
+    /// else will get them.
+    @Test func aDeadlineOrCancelAfterTheFirstDatagramReturnsWhatWasTaken() async throws {
+        var configuration = LoopConfiguration()
+        configuration.timeoutWheelTick = .milliseconds(1)
+        try await withEndlessBatches(configuration) { handle, fd, sender, address, buffers in
+            try queue([[1]], from: sender, to: address)
+            let timed = try await handle.receiveDatagrams(on: fd, into: buffers, deadline: .now + .milliseconds(30))
+            #expect(timed.senders.count == 1)
+            #expect(buffers[0].bytes == [1])
 
-        try queue([[2]], from: sender, to: address)
-        let cancelled = Task { try await handle.receiveDatagrams(on: fd, into: buffers) }
-        try await Task.sleep(for: .milliseconds(30))
-        cancelled.cancel()
-        #expect(try await cancelled.value.senders.count == 1)
-        #expect(buffers[0].bytes == [2])
-        await handle.shutdown()
+            try queue([[2]], from: sender, to: address)
+            let cancelled = Task { try await handle.receiveDatagrams(on: fd, into: buffers) }
+            try await Task.sleep(for: .milliseconds(30))
+            cancelled.cancel()
+            #expect(try await cancelled.value.senders.count == 1)
+            #expect(buffers[0].bytes == [2])
+            await handle.shutdown()
+        }
+    }
+
+    /// The same for a shutdown whose timeout abandons the batch while it
+    /// still asks for more: its caller gets the datagram it took, not
+    /// `.abandoned`.
+    @Test func aShutdownTimeoutAfterTheFirstDatagramReturnsWhatWasTaken() async throws {
+        var configuration = LoopConfiguration()
+        configuration.shutdownTimeout = .milliseconds(30)
+        try await withEndlessBatches(configuration) { handle, fd, sender, address, buffers in
+            try queue([[4]], from: sender, to: address)
+            let batch = Task { try await handle.receiveDatagrams(on: fd, into: buffers) }
+            try await Task.sleep(for: .milliseconds(20))
+            // A draining shutdown waits for the batch until its timeout.
+            await handle.shutdown()
+            #expect(try await batch.value.senders.count == 1)
+            #expect(buffers[0].bytes == [4])
+            #expect(handle.statistics.abandoned == 1)
+        }
     }
 }
 

@@ -441,6 +441,7 @@ public final class IOLoop {
         switch reason {
         case .timeout: statistics.timeouts += 1
         case .task, .shutdown: statistics.cancellations += 1
+        case .abandoned: preconditionFailure("a shutdown's timeout ends requests in abandonRemaining, never through a cancel")
         }
         if waiters.isInFlight(id) { pendingCancels.append(id) }
     }
@@ -573,7 +574,7 @@ public final class IOLoop {
     /// into its request's buffer, so that memory must outlive it.
     private func abandonRemaining() {
         let held = waiters.count
-        abandoned = waiters.abandonAll { IOError($0.operation, .abandoned) }
+        abandoned = waiters.abandonAll()
         // Their ids name no waiter now.
         readyQueue.removeAll { _ in }
         pendingCancels.removeAll { _ in }

@@ -1,5 +1,6 @@
-// Why the loop cancels a request in the kernel; each reason maps to the
-// error its caller gets (`.timedOut`, `CancellationError`, `.shutdown`).
+// Why the loop ends a request before the kernel does; each reason maps to
+// the error its caller gets (`.timedOut`, `CancellationError`, `.shutdown`,
+// `.abandoned`).
 
 /// Why the loop ends a request before the kernel does.
 enum CancelReason {
@@ -10,4 +11,8 @@ enum CancelReason {
     /// The loop is shutting down and cancels what still waits
     /// (`Handle.shutdown(cancellingInFlight: true)`).
     case shutdown
+    /// The shutdown's timeout passed with the request still held: the loop
+    /// answers its caller and stops waiting for it (see
+    /// `LoopConfiguration.shutdownTimeout`).
+    case abandoned
 }

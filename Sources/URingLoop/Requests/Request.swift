@@ -120,11 +120,13 @@ class Request: @unchecked Sendable {
         case .timeout: return IOError(operation, .timedOut)
         case .task: return CancellationError()
         case .shutdown: return IOError(operation, .shutdown)
+        case .abandoned: return IOError(operation, .abandoned)
         }
     }
 
     /// Ends the request for a cancel (a deadline, the task, a shutdown) that
-    /// reached it between SQEs or interrupted one: by default with the
+    /// reached it between SQEs or interrupted one, or for a shutdown's
+    /// timeout that abandons it wherever it is: by default with the
     /// cancel's error. A request that already holds results its caller must
     /// not lose (a batch of receives with datagrams taken from the socket)
     /// delivers them instead.

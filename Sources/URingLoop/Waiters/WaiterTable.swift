@@ -166,17 +166,18 @@ struct WaiterTable {
         }
     }
 
-    /// Ends every remaining request with `error` and empties the table.
-    /// Returns the requests the kernel still holds, by the user data of
-    /// their SQE in flight: the caller keeps each alive until that SQE's CQE,
-    /// since the kernel may touch its memory until then.
-    mutating func abandonAll(with error: (Request) -> any Error) -> [UInt64: Request] {
+    /// Ends every remaining request as abandoned (`.abandoned`, or what a
+    /// batch had already taken) and empties the table. Returns the requests
+    /// the kernel still holds, by the user data of their SQE in flight: the
+    /// caller keeps each alive until that SQE's CQE, since the kernel may
+    /// touch its memory until then.
+    mutating func abandonAll() -> [UInt64: Request] {
         var inKernel: [UInt64: Request] = [:]
         for index in slots.indices where slots[index].request != nil {
             let id = WaiterID(index: UInt32(index), generation: slots[index].generation)
             let inFlight = slots[index].inFlight
             let request = remove(id)
-            request.fail(error(request))
+            request.end(cancelledFor: .abandoned)
             if inFlight { inKernel[id.userData] = request }
         }
         return inKernel
