@@ -233,6 +233,26 @@ static inline long curing_read_cached(int fd, void *buffer, size_t count, uint64
     return result < 0 ? -errno : result;
 }
 
+/// One receive of what a socket already holds: recv with MSG_DONTWAIT into
+/// `count` bytes at `buffer`, so the call returns rather than wait for a
+/// peer: -EAGAIN when nothing is queued. Bytes received (0: the peer closed
+/// its side), or -errno. io_uring's own first attempt at a receive is this
+/// same nonblocking call, made on the loop's thread.
+static inline long curing_receive_ready(int fd, void *buffer, size_t count) {
+    long result = recv(fd, buffer, count, MSG_DONTWAIT);
+    return result < 0 ? -errno : result;
+}
+
+/// One send of as much as a socket has room for: sendmsg with MSG_DONTWAIT
+/// (never waiting for room: -EAGAIN when there is none) and MSG_NOSIGNAL
+/// (a vanished peer is EPIPE, not SIGPIPE) of `count` vectors. Bytes sent,
+/// or -errno.
+static inline long curing_send_ready(int fd, const struct iovec *vectors, size_t count) {
+    struct msghdr message = { .msg_iov = (struct iovec *)vectors, .msg_iovlen = count };
+    long result = sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return result < 0 ? -errno : result;
+}
+
 /// pipe2(fds, O_CLOEXEC), which glibc declares only under _GNU_SOURCE:
 /// both ends close-on-exec from the start, so a child another thread
 /// spawns meanwhile inherits neither. 0, or -errno.

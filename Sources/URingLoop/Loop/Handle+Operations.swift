@@ -263,16 +263,27 @@ extension Handle {
     /// Sends every byte of `buffers` (vectored when more than one) on a
     /// stream socket; a datagram socket takes `sendDatagram`. After a
     /// failure part of the data may have been sent: do not reuse the stream.
+    ///
+    /// With `readyFirst`, called off the loop's thread, what the socket has
+    /// room for right now is sent on this thread first (a nonblocking
+    /// `sendmsg`: io_uring's own first attempt, without the trip to the
+    /// loop and back), and only the rest goes through the ring, which waits
+    /// for room. A send that fits does not suspend.
     @inlinable @inline(__always)
-    public func send(_ buffers: [IOBuffer], to fd: Int32, deadline: ContinuousClock.Instant? = nil) async throws {
-        guard let request = sendRequest(buffers, to: fd, deadline: deadline) else { return }
+    public func send(
+        _ buffers: [IOBuffer], to fd: Int32, deadline: ContinuousClock.Instant? = nil, readyFirst: Bool = false
+    ) async throws {
+        guard let request = try sendRequest(buffers, to: fd, deadline: deadline, readyFirst: readyFirst) else { return }
         try await core.perform(request)
     }
 
-    /// Sends every byte of `buffer` (a plain send: no iovec, no msghdr).
+    /// Sends every byte of `buffer` (a plain send: no iovec, no msghdr);
+    /// `readyFirst` as for `send(_: [IOBuffer], to:)`.
     @inlinable @inline(__always)
-    public func send(_ buffer: IOBuffer, to fd: Int32, deadline: ContinuousClock.Instant? = nil) async throws {
-        guard let request = sendRequest(buffer, to: fd, deadline: deadline) else { return }
+    public func send(
+        _ buffer: IOBuffer, to fd: Int32, deadline: ContinuousClock.Instant? = nil, readyFirst: Bool = false
+    ) async throws {
+        guard let request = try sendRequest(buffer, to: fd, deadline: deadline, readyFirst: readyFirst) else { return }
         try await core.perform(request)
     }
 
@@ -284,17 +295,20 @@ extension Handle {
         _ buffers: [IOBuffer], to fd: Int32, deadline: ContinuousClock.Instant?,
         completion: @escaping @Sendable (Result<Void, any Error>) -> Void
     ) {
-        // One buffer still goes out as a plain send: IOVectors keeps it inline.
-        guard let request = sendRequest(buffers, to: fd, deadline: deadline) else {
+        guard buffers.contains(where: { $0.count > 0 }) else {
             completion(.success(()))
             return
         }
+        // One buffer still goes out as a plain send: IOVectors keeps it inline.
+        let request = SendRequest(fd: fd, vectors: IOVectors(buffers), deadline: deadline)
         core.submit(request, completionHandler: completion)
     }
 
     /// Sends every byte of `bytes`.
-    public func send(_ bytes: [UInt8], to fd: Int32, deadline: ContinuousClock.Instant? = nil) async throws {
-        try await send(IOBuffer(bytes: bytes), to: fd, deadline: deadline)
+    public func send(
+        _ bytes: [UInt8], to fd: Int32, deadline: ContinuousClock.Instant? = nil, readyFirst: Bool = false
+    ) async throws {
+        try await send(IOBuffer(bytes: bytes), to: fd, deadline: deadline, readyFirst: readyFirst)
     }
 
     /// Receives into `buffer` at byte `start` (default 0): with `exact`,
@@ -302,24 +316,32 @@ extension Handle {
     /// otherwise one receive of at most `count` bytes (default: the rest of
     /// the capacity), where no new bytes mean the peer closed its side.
     ///
+    /// With `readyFirst`, called off the loop's thread, what the socket
+    /// already holds is taken on this thread first (a nonblocking `recv`:
+    /// io_uring's own first attempt, without the trip to the loop and
+    /// back), and the ring is asked only for what is still to come. A
+    /// receive the socket can answer at once does not suspend; one that
+    /// must wait costs the failed attempt, a system call, on top.
+    ///
     /// - Returns: `buffer`, with `count` = `start` + bytes received.
     @inlinable @inline(__always)
     public func receive(
         from fd: Int32, into buffer: IOBuffer, startingAt start: Int = 0, count: Int? = nil, exact: Bool = false,
-        deadline: ContinuousClock.Instant? = nil
+        deadline: ContinuousClock.Instant? = nil, readyFirst: Bool = false
     ) async throws -> IOBuffer {
         guard let request = try receiveRequest(from: fd, into: buffer, startingAt: start, count: count, exact: exact,
-                                               deadline: deadline) else { return buffer }
+                                               deadline: deadline, readyFirst: readyFirst) else { return buffer }
         return try await core.perform(request)
     }
 
-    /// Receives up to (or, with `exact`, exactly) `count` bytes.
+    /// Receives up to (or, with `exact`, exactly) `count` bytes;
+    /// `readyFirst` as for `receive(from:into:)`.
     public func receive(
-        from fd: Int32, count: Int, exact: Bool = false, deadline: ContinuousClock.Instant? = nil
+        from fd: Int32, count: Int, exact: Bool = false, deadline: ContinuousClock.Instant? = nil, readyFirst: Bool = false
     ) async throws -> [UInt8] {
         try Handle.check(count: count, capacity: count, offset: nil, operation: "recv")
         return try await receive(from: fd, into: IOBuffer(capacity: count, orThrowFor: "recv"), count: count, exact: exact,
-                                 deadline: deadline).bytes
+                                 deadline: deadline, readyFirst: readyFirst).bytes
     }
 
     /// Sends the valid bytes of `buffer` as one datagram on `fd` (`sendmsg`):

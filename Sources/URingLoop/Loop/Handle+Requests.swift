@@ -60,21 +60,41 @@ extension Handle {
     }
 
     @usableFromInline
-    func sendRequest(_ buffers: [IOBuffer], to fd: Int32, deadline: ContinuousClock.Instant?) -> ValueRequest<Void>? {
+    func sendRequest(
+        _ buffers: [IOBuffer], to fd: Int32, deadline: ContinuousClock.Instant?, readyFirst: Bool = false
+    ) throws(IOError) -> ValueRequest<Void>? {
         guard buffers.contains(where: { $0.count > 0 }) else { return nil }
-        return SendRequest(fd: fd, vectors: IOVectors(buffers), deadline: deadline)
+        return try sendRequest(IOVectors(buffers), to: fd, deadline: deadline, readyFirst: readyFirst)
     }
 
     @usableFromInline
-    func sendRequest(_ buffer: IOBuffer, to fd: Int32, deadline: ContinuousClock.Instant?) -> ValueRequest<Void>? {
+    func sendRequest(
+        _ buffer: IOBuffer, to fd: Int32, deadline: ContinuousClock.Instant?, readyFirst: Bool = false
+    ) throws(IOError) -> ValueRequest<Void>? {
         guard buffer.count > 0 else { return nil }
-        return SendRequest(fd: fd, vectors: IOVectors(buffer), deadline: deadline)
+        return try sendRequest(IOVectors(buffer), to: fd, deadline: deadline, readyFirst: readyFirst)
+    }
+
+    /// With `readyFirst`, sends on this thread what the socket has room
+    /// for, and returns a request for the rest (nil when all went).
+    private func sendRequest(
+        _ vectors: consuming IOVectors, to fd: Int32, deadline: ContinuousClock.Instant?, readyFirst: Bool
+    ) throws(IOError) -> ValueRequest<Void>? {
+        if readyFirst && core.triesSocketsHere {
+            let result = vectors.sendReady(on: fd)
+            if result < 0 { throw IOError("send", errno: result, context: "fd \(fd)") }
+            if vectors.remainingBytes == 0 {
+                core.counters.countImmediateSend()
+                return nil
+            }
+        }
+        return SendRequest(fd: fd, vectors: vectors, deadline: deadline)
     }
 
     @usableFromInline
     func receiveRequest(
         from fd: Int32, into buffer: IOBuffer, startingAt start: Int, count: Int?, exact: Bool,
-        deadline: ContinuousClock.Instant?
+        deadline: ContinuousClock.Instant?, readyFirst: Bool = false
     ) throws(IOError) -> ValueRequest<IOBuffer>? {
         guard start >= 0 && start <= buffer.capacity else {
             throw IOError("recv", .invalidArgument("start \(start) is outside a buffer of \(buffer.capacity)"))
@@ -85,6 +105,20 @@ extension Handle {
             buffer.count = start
             return nil
         }
-        return ReceiveRequest(fd: fd, buffer: buffer, start: start, count: count, exact: exact, deadline: deadline)
+        var received = 0
+        if readyFirst && core.triesSocketsHere {
+            let ready = try core.receiveReady(fd, into: buffer, at: start, count: count, exact: exact)
+            received = ready.received
+            if ready.peerClosed && exact && received < count {
+                throw IOError("recv", .endOfFile, context: "fd \(fd): peer closed after \(received) of \(count) bytes")
+            }
+            if ready.peerClosed || received == count || (!exact && received > 0) {
+                core.counters.countImmediateReceive()
+                buffer.count = start + received
+                return nil
+            }
+        }
+        return ReceiveRequest(fd: fd, buffer: buffer, start: start, count: count, exact: exact,
+                              alreadyReceived: received, deadline: deadline)
     }
 }

@@ -108,6 +108,41 @@ final class HandleCore: Sendable {
         return done
     }
 
+    /// Whether a socket call may first be tried on this thread (a
+    /// `readyFirst` send or receive): not on the loop's own thread, where
+    /// the ring answers without a hop anyway and batches the system calls,
+    /// and not for a cancelled task or a shut-down loop, whose answers the
+    /// ring path gives.
+    @usableFromInline
+    var triesSocketsHere: Bool {
+        !executor.isCurrent && !channel.isClosed && !Task.isCancelled
+    }
+
+    /// The socket half of a `readyFirst` receive: takes on this thread,
+    /// without waiting, what `fd` already holds of `count` bytes at `start`
+    /// in `buffer` (all of them with `exact`, else one receive's worth).
+    /// Returns how many bytes that was and whether the peer has closed its
+    /// side (a receive of 0); nothing queued (`EAGAIN`) leaves the rest to
+    /// the ring.
+    ///
+    /// - Throws: the receive's error (`ECONNRESET`, `ENOTSOCK`...), as the
+    ///   ring would have reported it: the kernel reports it once, so it
+    ///   cannot be left for the ring to find again.
+    @usableFromInline
+    func receiveReady(_ fd: Int32, into buffer: IOBuffer, at start: Int, count: Int, exact: Bool)
+        throws(IOError) -> (received: Int, peerClosed: Bool) {
+        var done = 0
+        while done < count {
+            let result = curing_receive_ready(fd, buffer.base + start + done, min(count - done, IOBuffer.maximumTransfer))
+            if result == 0 { return (done, true) }
+            if result == -Int(EAGAIN) || result == -Int(EINTR) { break }
+            if result < 0 { throw IOError("recv", errno: Int32(result), context: "fd \(fd)") }
+            done += result
+            if !exact { break }
+        }
+        return (done, false)
+    }
+
     /// Stores the continuation and hands the request over: staged directly
     /// when called on the loop thread, through the channel otherwise.
     @usableFromInline

@@ -4,9 +4,9 @@
 // once per iteration (relaxed atomics: each value is a monotonic snapshot,
 // no ordering with other memory is implied), and reports the deltas to
 // swift-metrics at the same point. So the hot path pays no atomic per
-// request and no metrics call per request. The one exception is
-// `readsFromCache`, counted by the callers' threads as they happen: those
-// reads never reach the loop.
+// request and no metrics call per request. The exceptions are
+// `readsFromCache`, `immediateReceives` and `immediateSends`, counted by the
+// callers' threads as they happen: those calls never reach the loop.
 import Synchronization
 
 final class LoopCounters: Sendable {
@@ -25,10 +25,22 @@ final class LoopCounters: Sendable {
     private let spinBackOffs = Atomic<UInt64>(0)
     private let pacedSubmissions = Atomic<UInt64>(0)
     private let readsFromCache = Atomic<UInt64>(0)
+    private let immediateReceives = Atomic<UInt64>(0)
+    private let immediateSends = Atomic<UInt64>(0)
 
     /// A read the page cache answered whole on its caller's thread.
     func countReadFromCache() {
         readsFromCache.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// A receive the socket answered on its caller's thread.
+    func countImmediateReceive() {
+        immediateReceives.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// A send the socket took whole on its caller's thread.
+    func countImmediateSend() {
+        immediateSends.wrappingAdd(1, ordering: .relaxed)
     }
 
     func store(_ statistics: LoopStatistics) {
@@ -69,6 +81,8 @@ final class LoopCounters: Sendable {
         statistics.spinBackOffs = spinBackOffs.load(ordering: .relaxed)
         statistics.pacedSubmissions = pacedSubmissions.load(ordering: .relaxed)
         statistics.readsFromCache = readsFromCache.load(ordering: .relaxed)
+        statistics.immediateReceives = immediateReceives.load(ordering: .relaxed)
+        statistics.immediateSends = immediateSends.load(ordering: .relaxed)
         return statistics
     }
 }

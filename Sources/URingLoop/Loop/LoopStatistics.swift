@@ -46,6 +46,13 @@ public struct LoopStatistics: Sendable, Hashable, CustomStringConvertible {
     /// (`Handle.read`'s `cacheFirst`): they never reached the ring, so no
     /// other counter includes them.
     public var readsFromCache: UInt64 = 0
+    /// Socket receives answered on their callers' threads from what the
+    /// socket already held (`Handle.receive`'s `readyFirst`): they never
+    /// reached the ring, so no other counter includes them.
+    public var immediateReceives: UInt64 = 0
+    /// Socket sends the socket took whole on their callers' threads
+    /// (`Handle.send`'s `readyFirst`), likewise outside every other counter.
+    public var immediateSends: UInt64 = 0
 
     public init() {}
 
@@ -55,6 +62,7 @@ public struct LoopStatistics: Sendable, Hashable, CustomStringConvertible {
             + "wake_cqes=\(wakeCompletions) enter_calls=\(enterCalls) timeouts=\(timeouts) "
             + "deadlines_rearmed=\(deadlinesRearmed) cancellations=\(cancellations) abandoned=\(abandoned) channel_messages=\(channelMessages) "
             + "jobs_run=\(jobsRun) direct_submissions=\(directSubmissions) spin_back_offs=\(spinBackOffs) "
-            + "paced_submissions=\(pacedSubmissions) reads_from_cache=\(readsFromCache)"
+            + "paced_submissions=\(pacedSubmissions) reads_from_cache=\(readsFromCache) "
+            + "immediate_receives=\(immediateReceives) immediate_sends=\(immediateSends)"
     }
 }

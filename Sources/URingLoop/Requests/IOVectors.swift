@@ -11,6 +11,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CURing
 import URing
 
 struct IOVectors: ~Copyable {
@@ -77,6 +78,27 @@ struct IOVectors: ~Copyable {
     var remaining: UnsafeMutablePointer<iovec> {
         precondition(remainingCount > 1, "IOVectors.remaining is for vectored transfers")
         return array! + first
+    }
+
+    /// Sends on `fd`, on this thread and without waiting, as much of what
+    /// is left as the socket has room for (see `curing_send_ready`),
+    /// advancing the cursor past it. Returns 0 once nothing is left or the
+    /// socket is full (`EAGAIN`, or an interrupted call), else the send's
+    /// -errno: what is sent stays sent either way.
+    mutating func sendReady(on fd: Int32) -> Int32 {
+        while remainingBytes > 0 {
+            let result: Int
+            if array == nil {
+                result = curing_send_ready(fd, &single, 1)
+            } else {
+                result = curing_send_ready(fd, array! + first, min(remainingCount, 1024))
+            }
+            // Full (or interrupted): the ring sends the rest when there is room.
+            if result == -Int(EAGAIN) || result == -Int(EINTR) || result == 0 { return 0 }
+            if result < 0 { return Int32(result) }
+            advance(by: result)
+        }
+        return 0
     }
 
     /// Accounts one CQE of a transfer that must move every byte: `true` when

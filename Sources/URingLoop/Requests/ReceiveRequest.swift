@@ -10,10 +10,14 @@ final class ReceiveRequest: ValueRequest<IOBuffer>, @unchecked Sendable {
     let start: Int
     let target: Int
     let exact: Bool
-    private var done = 0
+    /// Bytes received so far (some may have come before the first SQE: a
+    /// `readyFirst` receive's, on the caller's thread).
+    private var done: Int
 
-    init(fd: Int32, buffer: IOBuffer, start: Int, count: Int, exact: Bool, deadline: ContinuousClock.Instant?) {
+    init(fd: Int32, buffer: IOBuffer, start: Int, count: Int, exact: Bool, alreadyReceived: Int = 0,
+         deadline: ContinuousClock.Instant?) {
         self.fd = fd
+        done = alreadyReceived
         self.buffer = buffer
         self.start = start
         self.target = count
