@@ -74,6 +74,16 @@ import Testing
         }
     }
 
+    @Test func readyFirstIsOnUnlessTurnedOffAndReachesTheEchoServersNetwork() throws {
+        for (arguments, readyFirst) in [([String](), true), (["--no-ready-first"], false), (["--ready-first"], true)] {
+            let command = try BenchCommand.parse(["echo"] + arguments)
+            #expect(command.readyFirst == readyFirst, "\(arguments)")
+            let settings = BenchSettings(
+                workload: .echo, concurrency: 1, duration: .milliseconds(1), idleSpin: nil, readyFirst: command.readyFirst)
+            #expect(BenchRunner.echoConfiguration(settings).readyFirst == readyFirst, "\(arguments)")
+        }
+    }
+
     @Test func aDirectoryThatCannotHoldTheFilesIsNamed() async throws {
         let command = try BenchCommand.parse(["storage-read", "--directory", "/nonexistent/uring", "--seconds", "0.1"])
         do {

@@ -23,9 +23,12 @@ import URingLoop
 public final class Sink: Sendable {
     let socket: Socket
     private let state = Locked(SinkState())  // pthread-based: visible to ThreadSanitizer
+    /// `NetworkConfiguration.readyFirst`, for the inlined sends.
+    @usableFromInline let readyFirst: Bool
 
     init(socket: Socket) {
         self.socket = socket
+        readyFirst = socket.configuration.readyFirst
     }
 
     /// The peer's address.
@@ -63,7 +66,7 @@ public final class Sink: Sendable {
     ///   failure the sink is unusable: later sends throw at once.
     @inlinable @inline(__always)  // no async frame of its own (see `Handle.send`)
     public func send(_ buffer: IOBuffer, deadline: ContinuousClock.Instant? = nil) async throws {
-        try await exclusively(deadline: deadline) { try await $0.send(buffer, to: $1, deadline: $2) }
+        try await exclusively(deadline: deadline) { try await $0.send(buffer, to: $1, deadline: $2, readyFirst: readyFirst) }
     }
 
     /// Sends every byte of `buffers`, back to back (vectored).
@@ -71,7 +74,7 @@ public final class Sink: Sendable {
     /// - Throws: as `send(_: IOBuffer)`.
     @inlinable @inline(__always)
     public func send(_ buffers: [IOBuffer], deadline: ContinuousClock.Instant? = nil) async throws {
-        try await exclusively(deadline: deadline) { try await $0.send(buffers, to: $1, deadline: $2) }
+        try await exclusively(deadline: deadline) { try await $0.send(buffers, to: $1, deadline: $2, readyFirst: readyFirst) }
     }
 
     /// Runs one send (on the sending loop, to this socket, by `deadline` or

@@ -24,9 +24,15 @@ public final class Stream: @unchecked Sendable {
     private var start = 0
     /// Set when a failed large receive lost part of a message.
     private var isBroken = false
+    /// `NetworkConfiguration.readyFirst`.
+    private let readyFirst: Bool
+    /// Receives since the last one that went straight to the ring (see
+    /// `takeReadyFirstTurn`).
+    private var readyFirstTurns = 0
 
     init(socket: Socket) {
         self.socket = socket
+        readyFirst = socket.configuration.readyFirst
     }
 
     /// The peer's address.
@@ -80,10 +86,10 @@ public final class Stream: @unchecked Sendable {
             switch plan {
             case .ready(let bytes):
                 return bytes
-            case .receive(let loop, let fd, let buffer, let deadline):
+            case .receive(let loop, let fd, let buffer, let deadline, let readyFirst):
                 let before = buffer.count
                 do {
-                    _ = try await loop.receive(from: fd, into: buffer, startingAt: before, deadline: deadline)
+                    _ = try await loop.receive(from: fd, into: buffer, startingAt: before, deadline: deadline, readyFirst: readyFirst)
                 } catch {
                     throw endReceive(failing: error)
                 }
@@ -102,9 +108,9 @@ public final class Stream: @unchecked Sendable {
         switch try beginReceive(upTo: maxLength, deadline: deadline) {
         case .ready(let bytes):
             return bytes
-        case .receive(let loop, let fd, let buffer, let deadline):
+        case .receive(let loop, let fd, let buffer, let deadline, let readyFirst):
             do {
-                _ = try await loop.receive(from: fd, into: buffer, deadline: deadline)
+                _ = try await loop.receive(from: fd, into: buffer, deadline: deadline, readyFirst: readyFirst)
             } catch {
                 throw endReceive(failing: error)
             }
@@ -129,9 +135,9 @@ public final class Stream: @unchecked Sendable {
     ///   `.timedOut`, or the kernel's errno. A failed receive consumed nothing.
     @inlinable @inline(__always)  // no async frame of its own (see `Handle.receive`)
     public func receive(into buffer: IOBuffer, deadline: ContinuousClock.Instant? = nil) async throws -> Int {
-        guard let (loop, fd, deadline) = try beginReceive(into: buffer, deadline: deadline) else { return buffer.count }
+        guard let (loop, fd, deadline, readyFirst) = try beginReceive(into: buffer, deadline: deadline) else { return buffer.count }
         do {
-            _ = try await loop.receive(from: fd, into: buffer, deadline: deadline)
+            _ = try await loop.receive(from: fd, into: buffer, deadline: deadline, readyFirst: readyFirst)
         } catch {
             throw endReceive(failing: error)
         }
@@ -151,8 +157,8 @@ public final class Stream: @unchecked Sendable {
         /// Buffered bytes answer the call; the stream is free again.
         case ready([UInt8])
         /// Receive into the buffer's free end (its `count` onwards), then
-        /// take the next step.
-        case receive(Handle, Int32, IOBuffer, ContinuousClock.Instant?)
+        /// take the next step; trying the socket first (`readyFirst`) or not.
+        case receive(Handle, Int32, IOBuffer, ContinuousClock.Instant?, Bool)
         /// More than the buffer holds: `receiveLarge`.
         case large(ContinuousClock.Instant?)
     }
@@ -192,7 +198,7 @@ public final class Stream: @unchecked Sendable {
             buffer.count = unread
             start = 0
         }
-        return .receive(socket.receiveLoop, socket.fd, buffer, deadline)
+        return .receive(socket.receiveLoop, socket.fd, buffer, deadline, takeReadyFirstTurn())
     }
 
     /// A message larger than the buffer: what is buffered, then the rest
@@ -213,7 +219,7 @@ public final class Stream: @unchecked Sendable {
         result.reserveCapacity(count)
         do {
             let direct = try await socket.receiveLoop.receive(
-                from: socket.fd, into: destination, count: missing, exact: true, deadline: deadline)
+                from: socket.fd, into: destination, count: missing, exact: true, deadline: deadline, readyFirst: takeReadyFirstTurn())
             return result + direct.bytes
         } catch {
             isBroken = true
@@ -234,7 +240,7 @@ public final class Stream: @unchecked Sendable {
         // Nothing unread: the whole buffer is free for this receive.
         start = 0
         buffer.count = 0
-        return .receive(socket.receiveLoop, socket.fd, buffer, deadline ?? socket.deadline)
+        return .receive(socket.receiveLoop, socket.fd, buffer, deadline ?? socket.deadline, takeReadyFirstTurn())
     }
 
     /// Ends a `receive(upTo:)` whose receive completed: nothing received
@@ -249,7 +255,8 @@ public final class Stream: @unchecked Sendable {
     /// bytes answer at once (nil: the stream is free again); otherwise
     /// where and until when to receive into the caller's buffer.
     @usableFromInline
-    func beginReceive(into target: IOBuffer, deadline: ContinuousClock.Instant?) throws(IOError) -> (Handle, Int32, ContinuousClock.Instant?)? {
+    func beginReceive(into target: IOBuffer, deadline: ContinuousClock.Instant?) throws(IOError)
+        -> (Handle, Int32, ContinuousClock.Instant?, readyFirst: Bool)? {
         guard target.capacity > 0 else { throw IOError("recv", .invalidArgument("the buffer has no capacity")) }
         try acquire()
         target.count = 0
@@ -263,7 +270,7 @@ public final class Stream: @unchecked Sendable {
             consume(count)
             return nil
         }
-        return (socket.receiveLoop, socket.fd, deadline ?? socket.deadline)
+        return (socket.receiveLoop, socket.fd, deadline ?? socket.deadline, takeReadyFirstTurn())
     }
 
     /// Ends a `receive(into:)` whose receive completed: how many bytes
@@ -317,6 +324,25 @@ public final class Stream: @unchecked Sendable {
                           context: "\(socket.peer)")
         }
     }
+
+    /// Whether this receive may try the socket on the caller's thread
+    /// first (`NetworkConfiguration.readyFirst`). Every
+    /// `readyFirstLimit`-th receive goes straight to the ring instead: a
+    /// peer that always has the next message ready would otherwise keep its
+    /// handler from ever suspending, and with it the pool thread under it,
+    /// from every other connection's task (the tail latency of an echo
+    /// benchmark's other clients showed it). The ring's resume puts the
+    /// task at the back of its executor's queue.
+    private func takeReadyFirstTurn() -> Bool {
+        guard readyFirst else { return false }
+        readyFirstTurns += 1
+        guard readyFirstTurns >= Stream.readyFirstLimit else { return true }
+        readyFirstTurns = 0
+        return false
+    }
+
+    /// One receive in this many goes through the ring (see `takeReadyFirstTurn`).
+    static let readyFirstLimit = 4
 
     /// An IOError with the peer's address as context.
     private func labelled(_ error: any Error) -> any Error {

@@ -69,8 +69,7 @@ enum BenchRunner {
             if let threadNice = settings.threadNice { options += ["--thread-nice", "\(threadNice)"] }
             return try await measureEcho(settings, engine: engine, server: ChildEchoServer.start(options: options))
         case (.echo, .uring):
-            var configuration = URingEchoServer.defaultConfiguration
-            configuration.loop = loopConfiguration(settings)
+            let configuration = echoConfiguration(settings)
             // Under --global-executor the server's network is the installed
             // group, its connection tasks plain ones: the takeover moves each
             // onto its connection's loop. (A network of its own would split
@@ -151,6 +150,15 @@ enum BenchRunner {
         var configuration = loopConfiguration(idleSpin: settings.idleSpin, threadNice: settings.threadNice, base: base)
         configuration.pacesDeviceReads = settings.readPacing
         configuration.sleepsOnFutexWhenIdle = settings.idleFutex
+        return configuration
+    }
+
+    /// The uring echo engine's network settings: the echo server's, with
+    /// the run's loop settings and --no-ready-first.
+    static func echoConfiguration(_ settings: BenchSettings) -> NetworkConfiguration {
+        var configuration = URingEchoServer.defaultConfiguration
+        configuration.loop = loopConfiguration(settings)
+        configuration.readyFirst = settings.readyFirst
         return configuration
     }
 

@@ -19,7 +19,7 @@ enum Engine: String, CaseIterable, ExpressibleByArgument, Sendable {
     /// One line for the legend under the results table.
     var summary: String {
         switch self {
-        case .uring: return "ours, ordinary tasks: each request crosses to the loop's thread and back (a read the page cache holds is copied on the spot)"
+        case .uring: return "ours, ordinary tasks: each request crosses to the loop's thread and back (what the page cache or a socket can answer at once is done on the spot)"
         case .uringLocal: return "ours, tasks on the loops (executor preference): no thread crossings"
         case .uringGlobal: return "ours, ordinary tasks in a process that gave the loops its global executor"
         case .floor: return "no io_uring: a bare thread resuming continuations, what any cross-thread design costs"

@@ -15,6 +15,10 @@ struct BenchSettings: Sendable {
     /// --no-cache-first: our storage reads go through the ring even when
     /// the page cache holds the block (`ReadOptions.cacheFirst` off).
     var cacheFirst = true
+    /// --no-ready-first: the uring echo engine's sends and receives go
+    /// through the ring even when the socket could answer at once
+    /// (`NetworkConfiguration.readyFirst` off).
+    var readyFirst = true
     var pinLoops = false
     /// --thread-nice: applied to our loops, the floor thread, NIO's event loop.
     var threadNice: Int32?

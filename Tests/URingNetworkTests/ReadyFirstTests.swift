@@ -1,0 +1,86 @@
+// A connection's sends and receives first try the socket on the calling
+// task's thread (`NetworkConfiguration.readyFirst`, on by default): what
+// the socket answers at once never reaches a loop, except every fourth
+// receive of a stream, which goes through the ring so that a peer that is
+// always ready cannot keep its handler from ever suspending; with the
+// setting off, every call goes through the ring.
+import Glibc
+import Testing
+import URing
+import URingLoop
+@testable import URingNetwork
+import URingTestSupport
+
+@Suite struct ReadyFirstTests {
+    /// A connection over a Unix domain socket, whose send puts the bytes in
+    /// the peer's queue before it returns: whether a receive finds them is
+    /// then no race.
+    static func withConnection(
+        readyFirst: Bool,
+        _ body: (Network, Listener, (sink: Sink, stream: Stream), (sink: Sink, stream: Stream)) async throws -> Void
+    ) async throws {
+        let directory = try temporaryDirectory()
+        defer { rmdir(directory) }
+        let address = try SocketAddress(unixDomainSocketPath: "\(directory)/ready.sock")
+        try await withNetwork(configure: { $0.readyFirst = readyFirst }) { network in
+            let listener = try network.bind(address)
+            defer { listener.close() }
+            async let accepted = listener.accept()
+            let client = try await network.dial(address)
+            let server = try await accepted
+            try await body(network, listener, client, (server.sink, server.stream))
+            client.sink.close()
+            server.sink.close()
+        }
+    }
+
+    @Test func receivesTheSocketAnswersSkipTheRingButEveryFourth() async throws {
+        try await Self.withConnection(readyFirst: true) { network, _, client, server in
+            try await client.sink.send(Array(1...8))
+            let before = network.receiveLoop.statistics.immediateReceives
+            var received: [UInt8] = []
+            let one = IOBuffer(capacity: 1)
+            for _ in 0..<8 {
+                #expect(try await server.stream.receive(into: one) == 1)
+                received += one.bytes
+            }
+            #expect(received == Array(1...8))
+            #expect(network.receiveLoop.statistics.immediateReceives - before == 6)
+        }
+    }
+
+    @Test func sendsTheSocketTakesSkipTheRing() async throws {
+        try await Self.withConnection(readyFirst: true) { network, _, client, server in
+            let before = network.sendLoop.statistics.immediateSends
+            try await client.sink.send([1, 2, 3])
+            try await client.sink.send([IOBuffer(bytes: [4]), IOBuffer(bytes: [5, 6])])
+            #expect(network.sendLoop.statistics.immediateSends - before == 2)
+            #expect(try await server.stream.receive(exactly: 6) == [1, 2, 3, 4, 5, 6])
+        }
+    }
+
+    @Test func withItOffEveryCallGoesThroughTheRing() async throws {
+        try await Self.withConnection(readyFirst: false) { network, _, client, server in
+            try await client.sink.send(Array(1...8))
+            let one = IOBuffer(capacity: 1)
+            for expected in 1...8 {
+                #expect(try await server.stream.receive(into: one) == 1)
+                #expect(one.bytes == [UInt8(expected)])
+            }
+            #expect(network.receiveLoop.statistics.immediateReceives == 0)
+            #expect(network.sendLoop.statistics.immediateSends == 0)
+        }
+    }
+
+    @Test func anExactReceiveTakesWhatIsThereAndWaitsForTheRest() async throws {
+        try await Self.withConnection(readyFirst: true) { network, listener, client, server in
+            try await client.sink.send([1, 2, 3])
+            async let message = server.stream.receive(exactly: 6)
+            try await untilAReceiveIsPending(network, besidesTheAcceptsOf: listener)
+            try await client.sink.send([4, 5, 6, 7])
+            #expect(try await message == [1, 2, 3, 4, 5, 6])
+            // The seventh byte stays in the stream's buffer.
+            #expect(try server.stream.peek(maxLength: 8) == [7])
+        }
+    }
+}
