@@ -4,6 +4,7 @@
 // where the attempt stopped, and everything else (errors, a closed peer, a
 // cancelled task, a shut-down loop, a task on the loop's own thread) gets
 // the answer the ring path gives.
+import CURing
 import Glibc
 import Testing
 import URing
@@ -228,5 +229,105 @@ import URingTestSupport
         await handle.shutdown()
         #expect(handle.statistics.immediateSends == 0)
         #expect(handle.statistics.requestsCompleted == 1)
+    }
+
+    // MARK: - Datagrams
+
+    /// A connected pair of Unix domain datagram sockets.
+    static func datagramPair() throws -> (Int32, Int32) {
+        var fds: [Int32] = [0, 0]
+        try #require(socketpair(AF_UNIX, CURING_SOCK_DGRAM | CURING_SOCK_CLOEXEC, 0, &fds) == 0)
+        return (fds[0], fds[1])
+    }
+
+    @Test func datagramsTheSocketHoldsNeverReachTheRing() async throws {
+        let handle = try IOLoop.start()
+        let (left, right) = try Self.datagramPair()
+        defer { close(left); close(right) }
+        for datagram in [[1], [2, 2], [3, 3, 3]] as [[UInt8]] { try Self.put(datagram, on: left) }
+        let one = IOBuffer(capacity: 16)
+        _ = try await handle.receiveDatagram(on: right, into: one, readyFirst: true)
+        #expect(one.bytes == [1])
+        let buffers = (0..<4).map { _ in IOBuffer(capacity: 16) }
+        let batch = try await handle.receiveDatagrams(on: right, into: buffers, readyFirst: true)
+        #expect(batch.senders.count == 2)
+        #expect(batch.trailingError == nil)
+        #expect(buffers.prefix(2).map(\.bytes) == [[2, 2], [3, 3, 3]])
+        #expect(handle.statistics.immediateReceives == 2)
+        // Nothing held: the batch waits in the ring for its first.
+        let waiting = Task { try await handle.receiveDatagrams(on: right, into: buffers, readyFirst: true).senders.count }
+        try await Task.sleep(for: .milliseconds(30))
+        try Self.put([4], on: left)
+        #expect(try await within(30, "the batch") { try await waiting.value } == 1)
+        #expect(buffers[0].bytes == [4])
+        await handle.shutdown()
+        #expect(handle.statistics.immediateReceives == 2)
+        #expect(handle.statistics.requestsCompleted == 1)
+    }
+
+    @Test func aDatagramTooLongIsReportedAsTheRingReportsIt() async throws {
+        let handle = try IOLoop.start()
+        let (left, right) = try Self.datagramPair()
+        defer { close(left); close(right) }
+        for readyFirst in [true, false] {
+            try Self.put([UInt8](repeating: 9, count: 100), on: left)
+            do {
+                _ = try await handle.receiveDatagram(on: right, into: IOBuffer(capacity: 10), readyFirst: readyFirst)
+                Issue.record("a datagram longer than the buffer was received")
+            } catch let error as IOError {
+                #expect(error.errno == EMSGSIZE)
+                #expect(error.context?.contains("a datagram of 100 bytes") == true, "\(error)")
+            }
+        }
+        // In a batch, after a first that fits: the first, and the error.
+        try Self.put([1], on: left)
+        try Self.put([UInt8](repeating: 9, count: 100), on: left)
+        let buffers = (0..<3).map { _ in IOBuffer(capacity: 10) }
+        let batch = try await handle.receiveDatagrams(on: right, into: buffers, readyFirst: true)
+        #expect(batch.senders.count == 1)
+        #expect(buffers[0].bytes == [1])
+        #expect(batch.trailingError?.errno == EMSGSIZE)
+        await handle.shutdown()
+        #expect(handle.statistics.requestsCompleted == 1)
+    }
+
+    @Test func aDatagramSendWaitsInTheRingOnlyForRoom() async throws {
+        let handle = try IOLoop.start()
+        let (left, right) = try Self.datagramPair()
+        defer { close(left); close(right) }
+        try await handle.sendDatagram(IOBuffer(bytes: [5, 6]), on: left, readyFirst: true)
+        #expect(try Self.take(2, from: right) == [5, 6])
+        #expect(handle.statistics.immediateSends == 1)
+        // Fill the receiver's queue: the next send waits in the ring.
+        var queued = 0
+        while send(left, [7], 1, Int32(MSG_DONTWAIT)) == 1 { queued += 1 }
+        try #require(errno == EAGAIN && queued > 0)
+        let sending = Task { try await handle.sendDatagram(IOBuffer(bytes: [8]), on: left, readyFirst: true) }
+        try await Task.sleep(for: .milliseconds(30))
+        for _ in 0..<queued { #expect(try Self.take(1, from: right) == [7]) }
+        try await within(30, "the send") { try await sending.value }
+        #expect(try Self.take(1, from: right) == [8])
+        await handle.shutdown()
+        #expect(handle.statistics.immediateSends == 1)
+        #expect(handle.statistics.requestsCompleted == 1)
+    }
+
+    @Test func aDatagramSendsErrorIsTheRingsOwn() async throws {
+        let handle = try IOLoop.start()
+        for readyFirst in [true, false] {
+            // A fresh pair each time: the refusal disconnects the socket.
+            let (left, right) = try Self.datagramPair()
+            close(right)
+            defer { close(left) }
+            do {
+                try await handle.sendDatagram(IOBuffer(bytes: [1]), on: left, readyFirst: readyFirst)
+                Issue.record("a send to a closed peer succeeded")
+            } catch let error as IOError {
+                #expect(error.errno == ECONNREFUSED, "\(error)")
+                #expect(error.context?.contains("a datagram of 1 bytes") == true, "\(error)")
+            }
+        }
+        await handle.shutdown()
+        #expect(handle.statistics.immediateSends == 0)
     }
 }

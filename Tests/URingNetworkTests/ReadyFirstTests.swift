@@ -1,9 +1,9 @@
 // A connection's sends and receives first try the socket on the calling
 // task's thread (`NetworkConfiguration.readyFirst`, on by default): what
-// the socket answers at once never reaches a loop, except every fourth
-// receive of a stream, which goes through the ring so that a peer that is
-// always ready cannot keep its handler from ever suspending; with the
-// setting off, every call goes through the ring.
+// the socket answers at once never reaches a loop, except every eighth call
+// on a socket, which goes through the ring so that a peer that is always
+// ready cannot keep its handler from ever suspending; with the setting off,
+// every call goes through the ring. Datagram sockets the same.
 import Glibc
 import Testing
 import URing
@@ -34,7 +34,7 @@ import URingTestSupport
         }
     }
 
-    @Test func receivesTheSocketAnswersSkipTheRingButEveryFourth() async throws {
+    @Test func receivesTheSocketAnswersSkipTheRingButEveryEighth() async throws {
         try await Self.withConnection(readyFirst: true) { network, _, client, server in
             try await client.sink.send(Array(1...8))
             let before = network.receiveLoop.statistics.immediateReceives
@@ -45,7 +45,7 @@ import URingTestSupport
                 received += one.bytes
             }
             #expect(received == Array(1...8))
-            #expect(network.receiveLoop.statistics.immediateReceives - before == 6)
+            #expect(network.receiveLoop.statistics.immediateReceives - before == 7)
         }
     }
 
@@ -81,6 +81,30 @@ import URingTestSupport
             #expect(try await message == [1, 2, 3, 4, 5, 6])
             // The seventh byte stays in the stream's buffer.
             #expect(try server.stream.peek(maxLength: 8) == [7])
+        }
+    }
+
+    @Test func datagramSocketsTakeTurnsToo() async throws {
+        let directory = try temporaryDirectory()
+        defer { rmdir(directory) }
+        let address = try SocketAddress(unixDomainSocketPath: "\(directory)/datagrams.sock")
+        for readyFirst in [true, false] {
+            try await withNetwork(configure: { $0.readyFirst = readyFirst }) { network in
+                let receiver = try network.bindDatagram(address)
+                defer { receiver.close() }
+                let sender = try await network.connectDatagram(to: address)
+                defer { sender.close() }
+                let sentBefore = network.sendLoop.statistics.immediateSends
+                for value in 1...8 { try await sender.send([UInt8(value)]) }
+                #expect(network.sendLoop.statistics.immediateSends - sentBefore == (readyFirst ? 7 : 0))
+                let before = network.receiveLoop.statistics.immediateReceives
+                let one = IOBuffer(capacity: 4)
+                for value in 1...8 {
+                    _ = try await receiver.receive(into: one)
+                    #expect(one.bytes == [UInt8(value)])
+                }
+                #expect(network.receiveLoop.statistics.immediateReceives - before == (readyFirst ? 7 : 0))
+            }
         }
     }
 }

@@ -253,6 +253,20 @@ static inline long curing_send_ready(int fd, const struct iovec *vectors, size_t
     return result < 0 ? -errno : result;
 }
 
+/// One recvmsg of a datagram the socket already holds: `flags` plus
+/// MSG_DONTWAIT (-EAGAIN when nothing is queued). Bytes, or -errno.
+static inline long curing_recvmsg_ready(int fd, struct msghdr *message, int flags) {
+    long result = recvmsg(fd, message, flags | MSG_DONTWAIT);
+    return result < 0 ? -errno : result;
+}
+
+/// One sendmsg of a datagram if the socket has room now: MSG_DONTWAIT
+/// (-EAGAIN when it has none) and MSG_NOSIGNAL. Bytes, or -errno.
+static inline long curing_sendmsg_ready(int fd, const struct msghdr *message) {
+    long result = sendmsg(fd, message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return result < 0 ? -errno : result;
+}
+
 /// pipe2(fds, O_CLOEXEC), which glibc declares only under _GNU_SOURCE:
 /// both ends close-on-exec from the start, so a child another thread
 /// spawns meanwhile inherits neither. 0, or -errno.

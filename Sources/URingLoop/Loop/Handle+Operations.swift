@@ -354,9 +354,14 @@ extension Handle {
     ///   (65,507 bytes over UDP/IPv4), `EDESTADDRREQ` for no address on a
     ///   socket that is not connected, `ECONNREFUSED` on a connected socket
     ///   whose peer refused an earlier one.
+    ///
+    /// With `readyFirst` (as for `send(_:to:)`), a socket with room takes
+    /// the datagram on this thread; one without waits for room in the ring.
     public func sendDatagram(
-        _ buffer: IOBuffer, on fd: Int32, to address: SocketAddress? = nil, deadline: ContinuousClock.Instant? = nil
+        _ buffer: IOBuffer, on fd: Int32, to address: SocketAddress? = nil, deadline: ContinuousClock.Instant? = nil,
+        readyFirst: Bool = false
     ) async throws {
+        if readyFirst && core.triesSocketsHere, try core.sendDatagramReady(fd, buffer, to: address) { return }
         try await core.perform(DatagramSendRequest(fd: fd, buffer: buffer, to: address, deadline: deadline))
     }
 
@@ -370,10 +375,16 @@ extension Handle {
     ///   the rest, so the datagram is reported, with both sizes and its
     ///   sender, instead of returned cut short; the next receive gets the
     ///   next datagram.
+    ///
+    /// With `readyFirst` (as for `receive(from:into:)`), a datagram the
+    /// socket already holds is taken on this thread, without the ring.
     public func receiveDatagram(
-        on fd: Int32, into buffer: IOBuffer, deadline: ContinuousClock.Instant? = nil
+        on fd: Int32, into buffer: IOBuffer, deadline: ContinuousClock.Instant? = nil, readyFirst: Bool = false
     ) async throws -> SocketAddress {
-        try await core.perform(DatagramReceiveRequest(fd: fd, buffer: buffer, deadline: deadline))
+        if readyFirst && core.triesSocketsHere, let sender = try core.receiveDatagramReady(fd, into: buffer) {
+            return sender
+        }
+        return try await core.perform(DatagramReceiveRequest(fd: fd, buffer: buffer, deadline: deadline))
     }
 
     /// Receives up to `buffers.count` datagrams on `fd`, one per buffer, in
@@ -389,10 +400,17 @@ extension Handle {
     ///   that comes after the first datagram ends the batch with what it has.
     /// - Throws: as `receiveDatagram`, when no datagram was received;
     ///   `IOError` `.invalidArgument` for no buffers.
+    ///
+    /// With `readyFirst`, the datagrams the socket already holds are taken
+    /// on this thread, without the ring; only a batch that finds none
+    /// waits there for its first.
     public func receiveDatagrams(
-        on fd: Int32, into buffers: [IOBuffer], deadline: ContinuousClock.Instant? = nil
+        on fd: Int32, into buffers: [IOBuffer], deadline: ContinuousClock.Instant? = nil, readyFirst: Bool = false
     ) async throws -> ReceivedDatagrams {
         guard !buffers.isEmpty else { throw IOError("recvmsg", .invalidArgument("a batch of receives needs a buffer")) }
+        if readyFirst && core.triesSocketsHere, let received = try core.receiveDatagramsReady(fd, into: buffers) {
+            return received
+        }
         return try await core.perform(DatagramBatchReceiveRequest(fd: fd, buffers: buffers, deadline: deadline))
     }
 

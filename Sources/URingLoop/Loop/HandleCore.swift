@@ -143,6 +143,70 @@ final class HandleCore: Sendable {
         return (done, false)
     }
 
+    /// The socket half of a `readyFirst` datagram receive: one datagram
+    /// into `buffer` if `fd` holds one now, with its sender; nil when none
+    /// is queued, for the ring to wait for.
+    ///
+    /// - Throws: as the ring's receive would: the kernel's errno, or
+    ///   `EMSGSIZE` for a datagram too long for the buffer (dropped).
+    func receiveDatagramReady(_ fd: Int32, into buffer: IOBuffer) throws(IOError) -> SocketAddress? {
+        var header = DatagramHeader(base: buffer.base, count: buffer.capacity, address: nil, forReceive: true)
+        let result = curing_recvmsg_ready(fd, header.message(resettingForReceive: true), Int32(MSG_TRUNC))
+        if result == -Int(EAGAIN) || result == -Int(EINTR) { return nil }
+        buffer.count = try header.receivedLength(Int32(result), capacity: buffer.capacity, fd: fd, operation: "recvmsg").get()
+        counters.countImmediateReceive()
+        return header.sender
+    }
+
+    /// The socket half of a `readyFirst` batch of datagram receives: the
+    /// datagrams `fd` holds now, one per buffer from the first, as the
+    /// ring's batch would take them after its first; nil when none is
+    /// queued. An error after the first datagram rides along, as there.
+    ///
+    /// - Throws: the first receive's error (see `receiveDatagramReady`).
+    func receiveDatagramsReady(_ fd: Int32, into buffers: [IOBuffer]) throws(IOError) -> ReceivedDatagrams? {
+        var header = DatagramHeader(base: buffers[0].base, count: buffers[0].capacity, address: nil, forReceive: true)
+        var senders: [SocketAddress] = []
+        for buffer in buffers {
+            header.retarget(base: buffer.base, count: buffer.capacity)
+            let result = curing_recvmsg_ready(fd, header.message(resettingForReceive: true), Int32(MSG_TRUNC))
+            if result == -Int(EAGAIN) || result == -Int(EINTR) { break }
+            switch header.receivedLength(Int32(result), capacity: buffer.capacity, fd: fd, operation: "recvmsg") {
+            case .failure(let error):
+                if senders.isEmpty { throw error }
+                counters.countImmediateReceive()
+                return ReceivedDatagrams(senders: senders, trailingError: error)
+            case .success(let length):
+                buffer.count = length
+            }
+            let sender = header.sender
+            senders.append(sender)
+            // A shut-down socket answers with nothing from nobody, for good.
+            if result == 0 && sender.length == 0 { break }
+        }
+        if senders.isEmpty { return nil }
+        counters.countImmediateReceive()
+        return ReceivedDatagrams(senders: senders)
+    }
+
+    /// The socket half of a `readyFirst` datagram send: sends `buffer`
+    /// whole if `fd` has room now. `false` when it has none (`EAGAIN`), for
+    /// the ring to wait for room.
+    ///
+    /// - Throws: as the ring's send would, naming the size and destination.
+    func sendDatagramReady(_ fd: Int32, _ buffer: IOBuffer, to destination: SocketAddress?) throws(IOError) -> Bool {
+        var header = DatagramHeader(base: buffer.base, count: buffer.count, address: destination, forReceive: false)
+        let result = curing_sendmsg_ready(fd, header.message(resettingForReceive: false))
+        if result == -Int(EAGAIN) || result == -Int(EINTR) { return false }
+        let context = DatagramSendRequest.context(fd: fd, count: buffer.count, to: destination)
+        if result < 0 { throw IOError("sendmsg", errno: Int32(result), context: context) }
+        guard result == buffer.count else {
+            throw IOError("sendmsg", .errno(EMSGSIZE), context: "\(context): the kernel took \(result) bytes of it")
+        }
+        counters.countImmediateSend()
+        return true
+    }
+
     /// Stores the continuation and hands the request over: staged directly
     /// when called on the loop thread, through the channel otherwise.
     @usableFromInline

@@ -14,6 +14,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CURing
 import URing
 
 final class DatagramBatchReceiveRequest: ValueRequest<ReceivedDatagrams>, @unchecked Sendable {

@@ -15,6 +15,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CURing
 import URing
 
 final class DatagramSendRequest: ValueRequest<Void>, @unchecked Sendable {
@@ -67,7 +68,10 @@ final class DatagramSendRequest: ValueRequest<Void>, @unchecked Sendable {
         return .finished
     }
 
-    private var context: String {
-        "fd \(fd): a datagram of \(buffer.count) bytes" + (destination.map { " to \($0)" } ?? "")
+    private var context: String { DatagramSendRequest.context(fd: fd, count: buffer.count, to: destination) }
+
+    /// What a send's errors name: the socket, the size and the destination.
+    static func context(fd: Int32, count: Int, to destination: SocketAddress?) -> String {
+        "fd \(fd): a datagram of \(count) bytes" + (destination.map { " to \($0)" } ?? "")
     }
 }

@@ -7,6 +7,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CURing
 import URing
 
 final class SendRequest: ValueRequest<Void>, @unchecked Sendable {

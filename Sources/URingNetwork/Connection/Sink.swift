@@ -23,12 +23,9 @@ import URingLoop
 public final class Sink: Sendable {
     let socket: Socket
     private let state = Locked(SinkState())  // pthread-based: visible to ThreadSanitizer
-    /// `NetworkConfiguration.readyFirst`, for the inlined sends.
-    @usableFromInline let readyFirst: Bool
 
     init(socket: Socket) {
         self.socket = socket
-        readyFirst = socket.configuration.readyFirst
     }
 
     /// The peer's address.
@@ -66,7 +63,7 @@ public final class Sink: Sendable {
     ///   failure the sink is unusable: later sends throw at once.
     @inlinable @inline(__always)  // no async frame of its own (see `Handle.send`)
     public func send(_ buffer: IOBuffer, deadline: ContinuousClock.Instant? = nil) async throws {
-        try await exclusively(deadline: deadline) { try await $0.send(buffer, to: $1, deadline: $2, readyFirst: readyFirst) }
+        try await exclusively(deadline: deadline) { try await $0.send(buffer, to: $1, deadline: $2, readyFirst: $3) }
     }
 
     /// Sends every byte of `buffers`, back to back (vectored).
@@ -74,7 +71,7 @@ public final class Sink: Sendable {
     /// - Throws: as `send(_: IOBuffer)`.
     @inlinable @inline(__always)
     public func send(_ buffers: [IOBuffer], deadline: ContinuousClock.Instant? = nil) async throws {
-        try await exclusively(deadline: deadline) { try await $0.send(buffers, to: $1, deadline: $2, readyFirst: readyFirst) }
+        try await exclusively(deadline: deadline) { try await $0.send(buffers, to: $1, deadline: $2, readyFirst: $3) }
     }
 
     /// Runs one send (on the sending loop, to this socket, by `deadline` or
@@ -83,16 +80,16 @@ public final class Sink: Sendable {
     /// either.
     @inlinable @inline(__always)
     func exclusively(
-        deadline: ContinuousClock.Instant?, _ send: (Handle, Int32, ContinuousClock.Instant?) async throws -> Void
+        deadline: ContinuousClock.Instant?, _ send: (Handle, Int32, ContinuousClock.Instant?, Bool) async throws -> Void
     ) async throws {
         var target = try acquire(deadline: deadline)
         while target == nil {
             try await flush()
             target = try acquire(deadline: deadline)
         }
-        let (loop, fd, deadline) = target!
+        let (loop, fd, deadline, readyFirst) = target!
         do {
-            try await send(loop, fd, deadline)
+            try await send(loop, fd, deadline, readyFirst)
         } catch {
             throw failed(error)
         }
@@ -105,11 +102,11 @@ public final class Sink: Sendable {
     /// an earlier one failed. Returns where and until when to send, or nil
     /// while writes are unsent (flush, then ask again).
     @usableFromInline
-    func acquire(deadline: ContinuousClock.Instant?) throws -> (Handle, Int32, ContinuousClock.Instant?)? {
+    func acquire(deadline: ContinuousClock.Instant?) throws -> (Handle, Int32, ContinuousClock.Instant?, readyFirst: Bool)? {
         try socket.refuseIfClosed("send")
         let peer = socket.peer
         switch try state.withLock({ try $0.admit(.sending, peer: peer) }) {
-        case .acquired: return (socket.sendLoop, socket.fd, deadline ?? socket.deadline)
+        case .acquired: return (socket.sendLoop, socket.fd, deadline ?? socket.deadline, socket.readyFirstTurns.take())
         case .flushFirst: return nil
         }
     }

@@ -19,6 +19,8 @@ final class Socket: Sendable {
     let sendLoop: Handle
     let receiveLoop: Handle
     let configuration: NetworkConfiguration
+    /// Which of the sends and receives try the socket first.
+    let readyFirstTurns: ReadyFirstTurns
     /// Set (for good) by `shutdown`, the `close` of either half. Relaxed:
     /// it guards no memory, and a call racing `close` that misses it gets
     /// the kernel's answer for the shut-down socket instead.
@@ -30,6 +32,7 @@ final class Socket: Sendable {
         self.sendLoop = sendLoop
         self.receiveLoop = receiveLoop
         self.configuration = configuration
+        readyFirstTurns = ReadyFirstTurns(enabled: configuration.readyFirst)
     }
 
     deinit { close(fd) }

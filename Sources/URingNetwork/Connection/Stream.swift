@@ -24,15 +24,9 @@ public final class Stream: @unchecked Sendable {
     private var start = 0
     /// Set when a failed large receive lost part of a message.
     private var isBroken = false
-    /// `NetworkConfiguration.readyFirst`.
-    private let readyFirst: Bool
-    /// Receives since the last one that went straight to the ring (see
-    /// `takeReadyFirstTurn`).
-    private var readyFirstTurns = 0
 
     init(socket: Socket) {
         self.socket = socket
-        readyFirst = socket.configuration.readyFirst
     }
 
     /// The peer's address.
@@ -198,7 +192,7 @@ public final class Stream: @unchecked Sendable {
             buffer.count = unread
             start = 0
         }
-        return .receive(socket.receiveLoop, socket.fd, buffer, deadline, takeReadyFirstTurn())
+        return .receive(socket.receiveLoop, socket.fd, buffer, deadline, socket.readyFirstTurns.take())
     }
 
     /// A message larger than the buffer: what is buffered, then the rest
@@ -219,7 +213,7 @@ public final class Stream: @unchecked Sendable {
         result.reserveCapacity(count)
         do {
             let direct = try await socket.receiveLoop.receive(
-                from: socket.fd, into: destination, count: missing, exact: true, deadline: deadline, readyFirst: takeReadyFirstTurn())
+                from: socket.fd, into: destination, count: missing, exact: true, deadline: deadline, readyFirst: socket.readyFirstTurns.take())
             return result + direct.bytes
         } catch {
             isBroken = true
@@ -240,7 +234,7 @@ public final class Stream: @unchecked Sendable {
         // Nothing unread: the whole buffer is free for this receive.
         start = 0
         buffer.count = 0
-        return .receive(socket.receiveLoop, socket.fd, buffer, deadline ?? socket.deadline, takeReadyFirstTurn())
+        return .receive(socket.receiveLoop, socket.fd, buffer, deadline ?? socket.deadline, socket.readyFirstTurns.take())
     }
 
     /// Ends a `receive(upTo:)` whose receive completed: nothing received
@@ -270,7 +264,7 @@ public final class Stream: @unchecked Sendable {
             consume(count)
             return nil
         }
-        return (socket.receiveLoop, socket.fd, deadline ?? socket.deadline, takeReadyFirstTurn())
+        return (socket.receiveLoop, socket.fd, deadline ?? socket.deadline, socket.readyFirstTurns.take())
     }
 
     /// Ends a `receive(into:)` whose receive completed: how many bytes
@@ -324,25 +318,6 @@ public final class Stream: @unchecked Sendable {
                           context: "\(socket.peer)")
         }
     }
-
-    /// Whether this receive may try the socket on the caller's thread
-    /// first (`NetworkConfiguration.readyFirst`). Every
-    /// `readyFirstLimit`-th receive goes straight to the ring instead: a
-    /// peer that always has the next message ready would otherwise keep its
-    /// handler from ever suspending, and with it the pool thread under it,
-    /// from every other connection's task (the tail latency of an echo
-    /// benchmark's other clients showed it). The ring's resume puts the
-    /// task at the back of its executor's queue.
-    private func takeReadyFirstTurn() -> Bool {
-        guard readyFirst else { return false }
-        readyFirstTurns += 1
-        guard readyFirstTurns >= Stream.readyFirstLimit else { return true }
-        readyFirstTurns = 0
-        return false
-    }
-
-    /// One receive in this many goes through the ring (see `takeReadyFirstTurn`).
-    static let readyFirstLimit = 4
 
     /// An IOError with the peer's address as context.
     private func labelled(_ error: any Error) -> any Error {

@@ -41,10 +41,13 @@ public final class DatagramSocket: Sendable {
     /// An error that ended a batch of receives after its first datagram:
     /// the next receive throws it.
     private let pendingError = Locked<IOError?>(nil)
+    /// Which of the sends and receives try the socket first.
+    private let readyFirstTurns: ReadyFirstTurns
 
     init(fd: Int32, localAddress: SocketAddress, peer: SocketAddress?, sendLoop: Handle, receiveLoop: Handle,
-         sendTimeout: Duration?, socketFile: SocketFile?) {
+         sendTimeout: Duration?, readyFirst: Bool, socketFile: SocketFile?) {
         descriptor = ClosableDescriptor(fd)
+        readyFirstTurns = ReadyFirstTurns(enabled: readyFirst)
         self.localAddress = localAddress
         self.peer = peer
         self.sendLoop = sendLoop
@@ -109,7 +112,8 @@ public final class DatagramSocket: Sendable {
     public func send(_ buffer: IOBuffer, to address: SocketAddress? = nil,
                      deadline: ContinuousClock.Instant? = nil) async throws {
         try await withDescriptor("sendmsg") { fd in
-            try await sendLoop.sendDatagram(buffer, on: fd, to: address, deadline: deadline ?? sendTimeout.map { .now + $0 })
+            try await sendLoop.sendDatagram(buffer, on: fd, to: address, deadline: deadline ?? sendTimeout.map { .now + $0 },
+                                            readyFirst: readyFirstTurns.take())
         }
     }
 
@@ -159,7 +163,7 @@ public final class DatagramSocket: Sendable {
     public func receive(into buffer: IOBuffer, deadline: ContinuousClock.Instant? = nil) async throws -> SocketAddress {
         try throwPendingError()
         let sender = try await withDescriptor("recvmsg") { fd in
-            try await receiveLoop.receiveDatagram(on: fd, into: buffer, deadline: deadline)
+            try await receiveLoop.receiveDatagram(on: fd, into: buffer, deadline: deadline, readyFirst: readyFirstTurns.take())
         }
         // A receive that `close` ended looks like an empty datagram from
         // nobody: the mark tells them apart.
@@ -183,7 +187,7 @@ public final class DatagramSocket: Sendable {
         -> [SocketAddress] {
         try throwPendingError()
         let received = try await withDescriptor("recvmsg") { fd in
-            try await receiveLoop.receiveDatagrams(on: fd, into: buffers, deadline: deadline)
+            try await receiveLoop.receiveDatagrams(on: fd, into: buffers, deadline: deadline, readyFirst: readyFirstTurns.take())
         }
         try refuseIfClosed("recvmsg")  // as for a single receive
         if var trailing = received.trailingError {

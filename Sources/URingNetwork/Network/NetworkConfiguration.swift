@@ -34,20 +34,22 @@ public struct NetworkConfiguration: Sendable, Hashable {
     /// nothing either way: its send waits in the kernel, not on the loop.)
     /// With `false`, one loop serves both.
     public var separateLoops = true
-    /// Try each send and receive of a connection on the calling task's own
-    /// thread first, without waiting (a nonblocking `send` or `recv`, the
-    /// same first attempt io_uring makes on its loop's thread), and go
-    /// through the ring only for what must wait: data not yet arrived, or
-    /// no room to send. A call the socket answers at once then costs no
-    /// trip to a loop's thread and back, and its task does not suspend: a
-    /// request-response exchange, where the next message has usually come
-    /// by the time its handler asks, is resumed from the pool once per
-    /// message instead of twice, or not at all. A receive that must wait
+    /// Try each send and receive of a connection (and each single send and
+    /// each receive of a datagram socket) on the calling task's own thread
+    /// first, without waiting: a nonblocking `send` or `recv`, the same
+    /// first attempt io_uring makes on its loop's thread. Only what must
+    /// wait (data not yet arrived, no room to send) goes through the ring.
+    /// A call the socket answers at once costs no trip to a loop's thread
+    /// and back, and its task does not suspend: in a request-response
+    /// exchange the next message has usually come by the time its handler
+    /// asks. One call in eight on a socket (sends and receives together)
+    /// goes through the ring anyway, so that a peer always ready cannot
+    /// keep its handler from ever suspending. A receive that must wait
     /// pays the failed attempt, one system call, on top; a large send
     /// copies what the socket takes on the calling thread. Tasks running
-    /// on their connection's loop (`Network(loops:)`) always go through
-    /// the ring, which answers them there without a hop. With `false`,
-    /// every send and receive goes through the ring.
+    /// on their connection's loop (`Network(loops:)`) always use the ring,
+    /// which answers them there without a hop. With `false`, every send
+    /// and receive goes through the ring.
     public var readyFirst = true
     /// How many accepts each listener keeps armed in the kernel ahead of
     /// its callers (1...1024), counting connections accepted and not yet
