@@ -86,8 +86,7 @@ enum BenchRunner {
                 host: "127.0.0.1", port: 0, pinnedCPU: settings.pinLoops ? LoopGroup.usableCPUs().first : nil,
                 niceness: settings.threadNice))
         case (.udpEcho, .uring):
-            var configuration = URingEchoServer.defaultConfiguration
-            configuration.loop = loopConfiguration(settings)
+            let configuration = echoConfiguration(settings)
             // Under --global-executor on the installed group, as echo's.
             return try await measureDatagramEcho(settings, engine: engine, server: URingDatagramEchoServer.start(
                 address: try URingLoop.SocketAddress(host: "127.0.0.1", port: 0), configuration: configuration,
@@ -153,8 +152,8 @@ enum BenchRunner {
         return configuration
     }
 
-    /// The uring echo engine's network settings: the echo server's, with
-    /// the run's loop settings and --no-ready-first.
+    /// The uring engine's network settings for echo and udp-echo: the echo
+    /// server's, with the run's loop settings and --no-ready-first.
     static func echoConfiguration(_ settings: BenchSettings) -> NetworkConfiguration {
         var configuration = URingEchoServer.defaultConfiguration
         configuration.loop = loopConfiguration(settings)

@@ -55,7 +55,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "storage-read: our engines copy what the page cache holds on the reading task's thread and send only the rest through the ring (ReadOptions.cacheFirst); --no-cache-first sends every read through the ring, to compare the two in one binary.")
     var cacheFirst = true
 
-    @Flag(inversion: .prefixedNo, help: "echo: the uring engine's connections try each send and receive on the calling task's thread first and use the ring only for what must wait (NetworkConfiguration.readyFirst); --no-ready-first sends every one through the ring, to compare the two in one binary.")
+    @Flag(inversion: .prefixedNo, help: "echo and udp-echo: the uring engine's sockets try each send and receive on the calling task's thread first and use the ring only for what must wait (NetworkConfiguration.readyFirst); --no-ready-first sends every one through the ring, to compare the two in one binary.")
     var readyFirst = true
 
     @Flag(help: "uring-local: pin each loop of the group to its own CPU (LoopGroup's pinningLoopsToCPUs).")

@@ -15,7 +15,7 @@ struct BenchSettings: Sendable {
     /// --no-cache-first: our storage reads go through the ring even when
     /// the page cache holds the block (`ReadOptions.cacheFirst` off).
     var cacheFirst = true
-    /// --no-ready-first: the uring echo engine's sends and receives go
+    /// --no-ready-first: the uring engine's echo and udp-echo sends and receives go
     /// through the ring even when the socket could answer at once
     /// (`NetworkConfiguration.readyFirst` off).
     var readyFirst = true
