@@ -1,8 +1,8 @@
-// A connection's sends and receives first try the socket on the calling
-// task's thread (`NetworkConfiguration.readyFirst`, on by default): what
-// the socket answers at once never reaches a loop, except every eighth call
-// on a socket, which goes through the ring so that a peer that is always
-// ready cannot keep its handler from ever suspending; with the setting off,
+// A socket's sends, and with `.receives` its receives, first try the socket
+// on the calling task's thread (`NetworkConfiguration.readyFirst`, `.sends`
+// by default): what the socket answers at once never reaches a loop, except
+// every eighth such call, which goes through the ring so that a peer that is
+// always ready cannot keep its handler from ever suspending; with none,
 // every call goes through the ring. Datagram sockets the same.
 import Glibc
 import Testing
@@ -16,7 +16,7 @@ import URingTestSupport
     /// the peer's queue before it returns: whether a receive finds them is
     /// then no race.
     static func withConnection(
-        readyFirst: Bool,
+        readyFirst: ReadyFirst,
         _ body: (Network, Listener, (sink: Sink, stream: Stream), (sink: Sink, stream: Stream)) async throws -> Void
     ) async throws {
         let directory = try temporaryDirectory()
@@ -35,7 +35,7 @@ import URingTestSupport
     }
 
     @Test func receivesTheSocketAnswersSkipTheRingButEveryEighth() async throws {
-        try await Self.withConnection(readyFirst: true) { network, _, client, server in
+        try await Self.withConnection(readyFirst: .all) { network, _, client, server in
             try await client.sink.send(Array(1...8))
             let before = network.receiveLoop.statistics.immediateReceives
             var received: [UInt8] = []
@@ -49,18 +49,31 @@ import URingTestSupport
         }
     }
 
-    @Test func sendsTheSocketTakesSkipTheRing() async throws {
-        try await Self.withConnection(readyFirst: true) { network, _, client, server in
+    @Test func byDefaultBothDirectionsTryTheSocketFirst() async throws {
+        #expect(NetworkConfiguration().readyFirst == .all)
+        try await Self.withConnection(readyFirst: NetworkConfiguration().readyFirst) { network, _, client, server in
+            let (sent, received) = (network.sendLoop.statistics.immediateSends,
+                                    network.receiveLoop.statistics.immediateReceives)
+            try await client.sink.send([1, 2, 3])
+            #expect(try await server.stream.receive(exactly: 3) == [1, 2, 3])
+            #expect(network.sendLoop.statistics.immediateSends - sent == 1)
+            #expect(network.receiveLoop.statistics.immediateReceives - received == 1)
+        }
+    }
+
+    @Test func withSendsOnlyReceivesGoThroughTheRing() async throws {
+        try await Self.withConnection(readyFirst: .sends) { network, _, client, server in
             let before = network.sendLoop.statistics.immediateSends
             try await client.sink.send([1, 2, 3])
             try await client.sink.send([IOBuffer(bytes: [4]), IOBuffer(bytes: [5, 6])])
             #expect(network.sendLoop.statistics.immediateSends - before == 2)
             #expect(try await server.stream.receive(exactly: 6) == [1, 2, 3, 4, 5, 6])
+            #expect(network.receiveLoop.statistics.immediateReceives == 0)
         }
     }
 
-    @Test func withItOffEveryCallGoesThroughTheRing() async throws {
-        try await Self.withConnection(readyFirst: false) { network, _, client, server in
+    @Test func withNoneEveryCallGoesThroughTheRing() async throws {
+        try await Self.withConnection(readyFirst: []) { network, _, client, server in
             try await client.sink.send(Array(1...8))
             let one = IOBuffer(capacity: 1)
             for expected in 1...8 {
@@ -73,7 +86,7 @@ import URingTestSupport
     }
 
     @Test func anExactReceiveTakesWhatIsThereAndWaitsForTheRest() async throws {
-        try await Self.withConnection(readyFirst: true) { network, listener, client, server in
+        try await Self.withConnection(readyFirst: .all) { network, listener, client, server in
             try await client.sink.send([1, 2, 3])
             async let message = server.stream.receive(exactly: 6)
             try await untilAReceiveIsPending(network, besidesTheAcceptsOf: listener)
@@ -88,7 +101,7 @@ import URingTestSupport
         let directory = try temporaryDirectory()
         defer { rmdir(directory) }
         let address = try SocketAddress(unixDomainSocketPath: "\(directory)/datagrams.sock")
-        for readyFirst in [true, false] {
+        for readyFirst in [ReadyFirst.all, .sends, []] {
             try await withNetwork(configure: { $0.readyFirst = readyFirst }) { network in
                 let receiver = try network.bindDatagram(address)
                 defer { receiver.close() }
@@ -96,14 +109,14 @@ import URingTestSupport
                 defer { sender.close() }
                 let sentBefore = network.sendLoop.statistics.immediateSends
                 for value in 1...8 { try await sender.send([UInt8(value)]) }
-                #expect(network.sendLoop.statistics.immediateSends - sentBefore == (readyFirst ? 7 : 0))
+                #expect(network.sendLoop.statistics.immediateSends - sentBefore == (readyFirst.contains(.sends) ? 7 : 0))
                 let before = network.receiveLoop.statistics.immediateReceives
                 let one = IOBuffer(capacity: 4)
                 for value in 1...8 {
                     _ = try await receiver.receive(into: one)
                     #expect(one.bytes == [UInt8(value)])
                 }
-                #expect(network.receiveLoop.statistics.immediateReceives - before == (readyFirst ? 7 : 0))
+                #expect(network.receiveLoop.statistics.immediateReceives - before == (readyFirst.contains(.receives) ? 7 : 0))
             }
         }
     }

@@ -6,6 +6,7 @@ import CURing
 import Glibc
 import Testing
 @testable import uring
+import URingNetwork
 
 @Suite struct BenchCommandTests {
     @Test func badArgumentsAreRefusedWithTheirReason() {
@@ -74,14 +75,20 @@ import Testing
         }
     }
 
-    @Test func readyFirstIsOnUnlessTurnedOffAndReachesTheEchoServersNetwork() throws {
-        for (arguments, readyFirst) in [([String](), true), (["--no-ready-first"], false), (["--ready-first"], true)] {
+    @Test func readyFirstIsAllUnlessChosenAndReachesTheEchoServersNetwork() throws {
+        let choices: [([String], ReadyFirst)] = [
+            ([], .all), (["--ready-first", "none"], []), (["--ready-first", "receives"], .receives),
+            (["--ready-first", "all"], .all), (["--ready-first", "sends"], .sends),
+        ]
+        for (arguments, readyFirst) in choices {
             let command = try BenchCommand.parse(["echo"] + arguments)
-            #expect(command.readyFirst == readyFirst, "\(arguments)")
+            #expect(command.readyFirst.directions == readyFirst, "\(arguments)")
             let settings = BenchSettings(
-                workload: .echo, concurrency: 1, duration: .milliseconds(1), idleSpin: nil, readyFirst: command.readyFirst)
+                workload: .echo, concurrency: 1, duration: .milliseconds(1), idleSpin: nil,
+                readyFirst: command.readyFirst.directions)
             #expect(BenchRunner.echoConfiguration(settings).readyFirst == readyFirst, "\(arguments)")
         }
+        #expect(throws: (any Error).self) { try BenchCommand.parse(["echo", "--ready-first", "sometimes"]) }
     }
 
     @Test func aDirectoryThatCannotHoldTheFilesIsNamed() async throws {

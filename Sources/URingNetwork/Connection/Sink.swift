@@ -106,7 +106,7 @@ public final class Sink: Sendable {
         try socket.refuseIfClosed("send")
         let peer = socket.peer
         switch try state.withLock({ try $0.admit(.sending, peer: peer) }) {
-        case .acquired: return (socket.sendLoop, socket.fd, deadline ?? socket.deadline, socket.readyFirstTurns.take())
+        case .acquired: return (socket.sendLoop, socket.fd, deadline ?? socket.deadline, socket.readyFirstTurns.take(.sends))
         case .flushFirst: return nil
         }
     }

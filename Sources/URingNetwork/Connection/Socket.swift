@@ -32,7 +32,7 @@ final class Socket: Sendable {
         self.sendLoop = sendLoop
         self.receiveLoop = receiveLoop
         self.configuration = configuration
-        readyFirstTurns = ReadyFirstTurns(enabled: configuration.readyFirst)
+        readyFirstTurns = ReadyFirstTurns(configuration.readyFirst)
     }
 
     deinit { close(fd) }

@@ -192,7 +192,7 @@ public final class Stream: @unchecked Sendable {
             buffer.count = unread
             start = 0
         }
-        return .receive(socket.receiveLoop, socket.fd, buffer, deadline, socket.readyFirstTurns.take())
+        return .receive(socket.receiveLoop, socket.fd, buffer, deadline, socket.readyFirstTurns.take(.receives))
     }
 
     /// A message larger than the buffer: what is buffered, then the rest
@@ -213,7 +213,7 @@ public final class Stream: @unchecked Sendable {
         result.reserveCapacity(count)
         do {
             let direct = try await socket.receiveLoop.receive(
-                from: socket.fd, into: destination, count: missing, exact: true, deadline: deadline, readyFirst: socket.readyFirstTurns.take())
+                from: socket.fd, into: destination, count: missing, exact: true, deadline: deadline, readyFirst: socket.readyFirstTurns.take(.receives))
             return result + direct.bytes
         } catch {
             isBroken = true
@@ -234,7 +234,7 @@ public final class Stream: @unchecked Sendable {
         // Nothing unread: the whole buffer is free for this receive.
         start = 0
         buffer.count = 0
-        return .receive(socket.receiveLoop, socket.fd, buffer, deadline ?? socket.deadline, socket.readyFirstTurns.take())
+        return .receive(socket.receiveLoop, socket.fd, buffer, deadline ?? socket.deadline, socket.readyFirstTurns.take(.receives))
     }
 
     /// Ends a `receive(upTo:)` whose receive completed: nothing received
@@ -264,7 +264,7 @@ public final class Stream: @unchecked Sendable {
             consume(count)
             return nil
         }
-        return (socket.receiveLoop, socket.fd, deadline ?? socket.deadline, socket.readyFirstTurns.take())
+        return (socket.receiveLoop, socket.fd, deadline ?? socket.deadline, socket.readyFirstTurns.take(.receives))
     }
 
     /// Ends a `receive(into:)` whose receive completed: how many bytes

@@ -45,9 +45,9 @@ public final class DatagramSocket: Sendable {
     private let readyFirstTurns: ReadyFirstTurns
 
     init(fd: Int32, localAddress: SocketAddress, peer: SocketAddress?, sendLoop: Handle, receiveLoop: Handle,
-         sendTimeout: Duration?, readyFirst: Bool, socketFile: SocketFile?) {
+         sendTimeout: Duration?, readyFirst: ReadyFirst, socketFile: SocketFile?) {
         descriptor = ClosableDescriptor(fd)
-        readyFirstTurns = ReadyFirstTurns(enabled: readyFirst)
+        readyFirstTurns = ReadyFirstTurns(readyFirst)
         self.localAddress = localAddress
         self.peer = peer
         self.sendLoop = sendLoop
@@ -113,7 +113,7 @@ public final class DatagramSocket: Sendable {
                      deadline: ContinuousClock.Instant? = nil) async throws {
         try await withDescriptor("sendmsg") { fd in
             try await sendLoop.sendDatagram(buffer, on: fd, to: address, deadline: deadline ?? sendTimeout.map { .now + $0 },
-                                            readyFirst: readyFirstTurns.take())
+                                            readyFirst: readyFirstTurns.take(.sends))
         }
     }
 
@@ -163,7 +163,7 @@ public final class DatagramSocket: Sendable {
     public func receive(into buffer: IOBuffer, deadline: ContinuousClock.Instant? = nil) async throws -> SocketAddress {
         try throwPendingError()
         let sender = try await withDescriptor("recvmsg") { fd in
-            try await receiveLoop.receiveDatagram(on: fd, into: buffer, deadline: deadline, readyFirst: readyFirstTurns.take())
+            try await receiveLoop.receiveDatagram(on: fd, into: buffer, deadline: deadline, readyFirst: readyFirstTurns.take(.receives))
         }
         // A receive that `close` ended looks like an empty datagram from
         // nobody: the mark tells them apart.
@@ -187,7 +187,7 @@ public final class DatagramSocket: Sendable {
         -> [SocketAddress] {
         try throwPendingError()
         let received = try await withDescriptor("recvmsg") { fd in
-            try await receiveLoop.receiveDatagrams(on: fd, into: buffers, deadline: deadline, readyFirst: readyFirstTurns.take())
+            try await receiveLoop.receiveDatagrams(on: fd, into: buffers, deadline: deadline, readyFirst: readyFirstTurns.take(.receives))
         }
         try refuseIfClosed("recvmsg")  // as for a single receive
         if var trailing = received.trailingError {

@@ -34,23 +34,31 @@ public struct NetworkConfiguration: Sendable, Hashable {
     /// nothing either way: its send waits in the kernel, not on the loop.)
     /// With `false`, one loop serves both.
     public var separateLoops = true
-    /// Try each send and receive of a connection (and each single send and
-    /// each receive of a datagram socket) on the calling task's own thread
-    /// first, without waiting: a nonblocking `send` or `recv`, the same
-    /// first attempt io_uring makes on its loop's thread. Only what must
-    /// wait (data not yet arrived, no room to send) goes through the ring.
-    /// A call the socket answers at once costs no trip to a loop's thread
-    /// and back, and its task does not suspend: in a request-response
-    /// exchange the next message has usually come by the time its handler
-    /// asks. One call in eight on a socket (sends and receives together)
-    /// goes through the ring anyway, so that a peer always ready cannot
-    /// keep its handler from ever suspending. A receive that must wait
-    /// pays the failed attempt, one system call, on top; a large send
-    /// copies what the socket takes on the calling thread. Tasks running
-    /// on their connection's loop (`Network(loops:)`) always use the ring,
-    /// which answers them there without a hop. With `false`, every send
-    /// and receive goes through the ring.
-    public var readyFirst = true
+    /// Which socket calls first ask the socket itself, on the calling
+    /// task's own thread and without waiting: a nonblocking `send` or
+    /// `recv`, the same first attempt io_uring makes on its loop's thread.
+    /// Only what must wait (no room to send, data not yet arrived) goes
+    /// through the ring. A call the socket answers at once costs no trip
+    /// to a loop's thread and back, and its task does not suspend.
+    ///
+    /// By default both (`.all`), as Go's and Tokio's sockets do: a send
+    /// that fits no longer suspends its task, nor does a receive that finds
+    /// its data (a pipelining peer's queued requests, the next message of a
+    /// peer on the same machine that answers at once, a bulk transfer). In
+    /// a ping-pong between threads sharing a few CPUs, a handler and a
+    /// client answering each other at once then hold those CPUs from the
+    /// rest for a while: the echo benchmark did 1.23x the messages of the
+    /// ring alone, with a p99 latency about 1.5x its (BENCHMARKS.md).
+    /// `.sends` keeps receives in the ring. Either way one such call in eight
+    /// on a socket goes through the ring, so that a peer always ready
+    /// cannot keep its handler from ever suspending. A receive that must
+    /// wait pays the failed attempt, one system call, on top; a large send
+    /// copies what the socket takes on the calling thread. Tasks running on
+    /// their connection's loop (`Network(loops:)`) always use the ring,
+    /// which answers them there without a hop. `[]` sends every call
+    /// through the ring. Datagram sockets take it for their single sends
+    /// and their receives.
+    public var readyFirst: ReadyFirst = .all
     /// How many accepts each listener keeps armed in the kernel ahead of
     /// its callers (1...1024), counting connections accepted and not yet
     /// taken: a burst of clients up to this size is accepted in one pass of

@@ -16,16 +16,18 @@ final class ReadyFirstTurns: Sendable {
     /// One call in this many goes through the ring.
     static let period = 8
 
-    private let enabled: Bool
-    /// Calls so far (relaxed: a count, guarding no memory).
+    private let enabled: ReadyFirst
+    /// Calls so far that could try the socket first (relaxed: a count,
+    /// guarding no memory).
     private let calls = Atomic<Int>(0)
 
-    init(enabled: Bool) {
+    init(_ enabled: ReadyFirst) {
         self.enabled = enabled
     }
 
-    /// Whether this call may try the socket first; counts the call.
-    func take() -> Bool {
-        enabled && calls.wrappingAdd(1, ordering: .relaxed).newValue % ReadyFirstTurns.period != 0
+    /// Whether this call, in `direction`, may try the socket first;
+    /// counts it when the direction may.
+    func take(_ direction: ReadyFirst) -> Bool {
+        enabled.contains(direction) && calls.wrappingAdd(1, ordering: .relaxed).newValue % ReadyFirstTurns.period != 0
     }
 }

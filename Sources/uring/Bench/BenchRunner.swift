@@ -153,7 +153,7 @@ enum BenchRunner {
     }
 
     /// The uring engine's network settings for echo and udp-echo: the echo
-    /// server's, with the run's loop settings and --no-ready-first.
+    /// server's, with the run's loop settings and --ready-first.
     static func echoConfiguration(_ settings: BenchSettings) -> NetworkConfiguration {
         var configuration = URingEchoServer.defaultConfiguration
         configuration.loop = loopConfiguration(settings)

@@ -55,8 +55,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "storage-read: our engines copy what the page cache holds on the reading task's thread and send only the rest through the ring (ReadOptions.cacheFirst); --no-cache-first sends every read through the ring, to compare the two in one binary.")
     var cacheFirst = true
 
-    @Flag(inversion: .prefixedNo, help: "echo and udp-echo: the uring engine's sockets try each send and receive on the calling task's thread first and use the ring only for what must wait (NetworkConfiguration.readyFirst); --no-ready-first sends every one through the ring, to compare the two in one binary.")
-    var readyFirst = true
+    @Option(parsing: .unconditional, help: "echo and udp-echo: which of the uring engine's socket calls first try the socket on the calling task's thread, using the ring only for what must wait (NetworkConfiguration.readyFirst; default: all); none sends every call through the ring, to compare in one binary.")
+    var readyFirst: ReadyFirstChoice = .all
 
     @Flag(help: "uring-local: pin each loop of the group to its own CPU (LoopGroup's pinningLoopsToCPUs).")
     var pinLoops = false
@@ -123,7 +123,7 @@ struct BenchCommand: AsyncParsableCommand {
                 readPacing: readPacing,
                 idleFutex: idleFutex,
                 cacheFirst: cacheFirst,
-                readyFirst: readyFirst,
+                readyFirst: readyFirst.directions,
                 pinLoops: pinLoops,
                 threadNice: threadNice,
                 direct: direct,

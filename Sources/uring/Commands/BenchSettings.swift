@@ -1,5 +1,6 @@
 // Everything one workload's run is asked to do, from `uring bench`'s options.
 import URingLoop
+import URingNetwork
 import URingStorage
 
 /// What one workload run is asked to do.
@@ -15,10 +16,9 @@ struct BenchSettings: Sendable {
     /// --no-cache-first: our storage reads go through the ring even when
     /// the page cache holds the block (`ReadOptions.cacheFirst` off).
     var cacheFirst = true
-    /// --no-ready-first: the uring engine's echo and udp-echo sends and receives go
-    /// through the ring even when the socket could answer at once
-    /// (`NetworkConfiguration.readyFirst` off).
-    var readyFirst = true
+    /// --ready-first: which of the uring engine's echo and udp-echo socket
+    /// calls try the socket first (`NetworkConfiguration.readyFirst`).
+    var readyFirst: ReadyFirst = .all
     var pinLoops = false
     /// --thread-nice: applied to our loops, the floor thread, NIO's event loop.
     var threadNice: Int32?
