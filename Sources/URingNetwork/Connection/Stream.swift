@@ -83,7 +83,8 @@ public final class Stream: @unchecked Sendable {
             case .receive(let loop, let fd, let buffer, let deadline, let readyFirst):
                 let before = buffer.count
                 do {
-                    _ = try await loop.receive(from: fd, into: buffer, startingAt: before, deadline: deadline, readyFirst: readyFirst)
+                    _ = try await loop.receive(from: fd, into: buffer, startingAt: before, deadline: deadline,
+                                               readyFirst: readyFirst)
                 } catch {
                     throw endReceive(failing: error)
                 }
@@ -129,7 +130,9 @@ public final class Stream: @unchecked Sendable {
     ///   `.timedOut`, or the kernel's errno. A failed receive consumed nothing.
     @inlinable @inline(__always)  // no async frame of its own (see `Handle.receive`)
     public func receive(into buffer: IOBuffer, deadline: ContinuousClock.Instant? = nil) async throws -> Int {
-        guard let (loop, fd, deadline, readyFirst) = try beginReceive(into: buffer, deadline: deadline) else { return buffer.count }
+        guard let (loop, fd, deadline, readyFirst) = try beginReceive(into: buffer, deadline: deadline) else {
+            return buffer.count
+        }
         do {
             _ = try await loop.receive(from: fd, into: buffer, deadline: deadline, readyFirst: readyFirst)
         } catch {
@@ -213,7 +216,8 @@ public final class Stream: @unchecked Sendable {
         result.reserveCapacity(count)
         do {
             let direct = try await socket.receiveLoop.receive(
-                from: socket.fd, into: destination, count: missing, exact: true, deadline: deadline, readyFirst: socket.readyFirstTurns.take(.receives))
+                from: socket.fd, into: destination, count: missing, exact: true, deadline: deadline,
+                readyFirst: socket.readyFirstTurns.take(.receives))
             return result + direct.bytes
         } catch {
             isBroken = true
@@ -234,7 +238,8 @@ public final class Stream: @unchecked Sendable {
         // Nothing unread: the whole buffer is free for this receive.
         start = 0
         buffer.count = 0
-        return .receive(socket.receiveLoop, socket.fd, buffer, deadline ?? socket.deadline, socket.readyFirstTurns.take(.receives))
+        return .receive(socket.receiveLoop, socket.fd, buffer, deadline ?? socket.deadline,
+                        socket.readyFirstTurns.take(.receives))
     }
 
     /// Ends a `receive(upTo:)` whose receive completed: nothing received

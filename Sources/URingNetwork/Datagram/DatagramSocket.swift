@@ -163,7 +163,8 @@ public final class DatagramSocket: Sendable {
     public func receive(into buffer: IOBuffer, deadline: ContinuousClock.Instant? = nil) async throws -> SocketAddress {
         try throwPendingError()
         let sender = try await withDescriptor("recvmsg") { fd in
-            try await receiveLoop.receiveDatagram(on: fd, into: buffer, deadline: deadline, readyFirst: readyFirstTurns.take(.receives))
+            try await receiveLoop.receiveDatagram(on: fd, into: buffer, deadline: deadline,
+                                                  readyFirst: readyFirstTurns.take(.receives))
         }
         // A receive that `close` ended looks like an empty datagram from
         // nobody: the mark tells them apart.
@@ -187,7 +188,8 @@ public final class DatagramSocket: Sendable {
         -> [SocketAddress] {
         try throwPendingError()
         let received = try await withDescriptor("recvmsg") { fd in
-            try await receiveLoop.receiveDatagrams(on: fd, into: buffers, deadline: deadline, readyFirst: readyFirstTurns.take(.receives))
+            try await receiveLoop.receiveDatagrams(on: fd, into: buffers, deadline: deadline,
+                                                   readyFirst: readyFirstTurns.take(.receives))
         }
         try refuseIfClosed("recvmsg")  // as for a single receive
         if var trailing = received.trailingError {
