@@ -47,8 +47,8 @@ public struct NetworkConfiguration: Sendable, Hashable {
     /// peer on the same machine that answers at once, a bulk transfer). In
     /// a ping-pong between threads sharing a few CPUs, a handler and a
     /// client answering each other at once then hold those CPUs from the
-    /// rest for a while: the echo benchmark did 1.23x the messages of the
-    /// ring alone, with a p99 latency about 1.5x its (BENCHMARKS.md).
+    /// rest for a while: the echo benchmark did 1.1-1.2x the messages of
+    /// the ring alone, with a p99 latency 1.5-2x its (BENCHMARKS.md).
     /// `.sends` keeps receives in the ring. Either way one such call in eight
     /// on a socket goes through the ring, so that a peer always ready
     /// cannot keep its handler from ever suspending. A receive that must
