@@ -1,9 +1,11 @@
-// A socket's sends, and with `.receives` its receives, first try the socket
-// on the calling task's thread (`NetworkConfiguration.readyFirst`, `.sends`
-// by default): what the socket answers at once never reaches a loop, except
-// every eighth such call, which goes through the ring so that a peer that is
-// always ready cannot keep its handler from ever suspending; with none,
-// every call goes through the ring. Datagram sockets the same.
+// A socket's sends and receives first try the socket on the calling task's
+// thread (`NetworkConfiguration.readyFirst`, both by default): what the
+// socket answers at once never reaches a loop, except every eighth such
+// call, which goes through the ring so that a peer that is always ready
+// cannot keep its handler from ever suspending. A turn that falls on a send
+// goes to the socket's next receive, or to the send that meets the next
+// turn if none came; with none, every call goes through the ring. Datagram
+// sockets the same.
 import Glibc
 import Testing
 import URing
@@ -46,6 +48,37 @@ import URingTestSupport
             }
             #expect(received == Array(1...8))
             #expect(network.receiveLoop.statistics.immediateReceives - before == 7)
+        }
+    }
+
+    @Test func aTurnThatFallsOnASendGoesToTheNextReceive() async throws {
+        try await Self.withConnection(readyFirst: .all) { network, _, client, server in
+            try await client.sink.send([1, 2])
+            let (sent, received) = (network.sendLoop.statistics.immediateSends,
+                                    network.receiveLoop.statistics.immediateReceives)
+            for value in 1...8 { try await server.sink.send([UInt8(value)]) }
+            #expect(network.sendLoop.statistics.immediateSends - sent == 8)
+            let one = IOBuffer(capacity: 1)
+            #expect(try await server.stream.receive(into: one) == 1)
+            #expect(network.receiveLoop.statistics.immediateReceives - received == 0)
+            #expect(try await server.stream.receive(into: one) == 1)
+            #expect(network.receiveLoop.statistics.immediateReceives - received == 1)
+            #expect(try await client.stream.receive(exactly: 8) == Array(1...8))
+        }
+    }
+
+    @Test func aSocketThatOnlySendsStillTakesTurns() async throws {
+        try await Self.withConnection(readyFirst: .all) { network, _, client, server in
+            let before = network.sendLoop.statistics.immediateSends
+            for value in 1...16 { try await server.sink.send([UInt8(value)]) }
+            // The eighth send hands its turn on; with no receive to take it,
+            // the sixteenth goes through the ring.
+            #expect(network.sendLoop.statistics.immediateSends - before == 15)
+            for value in 17...24 { try await server.sink.send([UInt8(value)]) }
+            // And the turn owed is cleared by the one taken: the 24th hands
+            // its turn on again.
+            #expect(network.sendLoop.statistics.immediateSends - before == 23)
+            #expect(try await client.stream.receive(exactly: 24) == Array(1...24))
         }
     }
 
@@ -109,13 +142,18 @@ import URingTestSupport
                 defer { sender.close() }
                 let sentBefore = network.sendLoop.statistics.immediateSends
                 for value in 1...8 { try await sender.send([UInt8(value)]) }
-                #expect(network.sendLoop.statistics.immediateSends - sentBefore == (readyFirst.contains(.sends) ? 7 : 0))
+                // With receives first too, the eighth send hands its turn to
+                // the next receive; with sends alone it takes the turn itself.
+                let immediateSends = readyFirst == .all ? 8 : readyFirst == .sends ? 7 : 0
+                #expect(network.sendLoop.statistics.immediateSends - sentBefore == immediateSends)
                 let before = network.receiveLoop.statistics.immediateReceives
                 let one = IOBuffer(capacity: 4)
                 for value in 1...8 {
                     _ = try await receiver.receive(into: one)
                     #expect(one.bytes == [UInt8(value)])
                 }
+                // The sender's socket owes the turn, not the receiver's: the
+                // receiver's eighth call is its own turn.
                 #expect(network.receiveLoop.statistics.immediateReceives - before == (readyFirst.contains(.receives) ? 7 : 0))
             }
         }

@@ -51,7 +51,11 @@ public struct NetworkConfiguration: Sendable, Hashable {
     /// the ring alone, with a p99 latency 1.5-2x its (BENCHMARKS.md).
     /// `.sends` keeps receives in the ring. Either way one such call in eight
     /// on a socket goes through the ring, so that a peer always ready
-    /// cannot keep its handler from ever suspending. A receive that must
+    /// cannot keep its handler from ever suspending; with `.all`, a turn
+    /// that falls on a send goes to the socket's next receive (a receive
+    /// through the ring waits behind the other receivers; a send mostly
+    /// wakes an idle send loop), or to the send that meets the next turn
+    /// if no receive came. A receive that must
     /// wait pays the failed attempt, one system call, on top; a large send
     /// copies what the socket takes on the calling thread. Tasks running on
     /// their connection's loop (`Network(loops:)`) always use the ring,
