@@ -94,6 +94,52 @@ import URingTestSupport
         }
     }
 
+    @Test func aWriteTheSocketTakesIsSentBeforeItReturns() async throws {
+        for readyFirst in [ReadyFirst.all, []] {
+            try await Self.withConnection(readyFirst: readyFirst) { network, _, client, server in
+                let before = network.sendLoop.statistics.immediateSends
+                try await server.sink.write([1, 2, 3])
+                if readyFirst == .all {
+                    // Sent on this thread, so nothing is left for the loop.
+                    #expect(server.sink.unsentByteCount == 0)
+                }
+                try await server.sink.flush()
+                #expect(network.sendLoop.statistics.immediateSends - before == (readyFirst == .all ? 1 : 0))
+                #expect(try await client.stream.receive(exactly: 3) == [1, 2, 3])
+            }
+        }
+    }
+
+    @Test func whatAWriteCannotSendAtOnceGoesThroughTheRing() async throws {
+        try await Self.withConnection(readyFirst: .all) { network, _, client, server in
+            // Far more than a Unix socket holds: the attempt sends a part,
+            // the ring the rest as the client reads.
+            let bytes = (0..<(8 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            let before = network.sendLoop.statistics.immediateSends
+            try await server.sink.write(bytes)
+            // The batch is counted unsent until the ring has sent its rest.
+            #expect(server.sink.unsentByteCount == bytes.count)
+            async let received = client.stream.receive(exactly: bytes.count)
+            try await server.sink.flush()
+            #expect(try await received == bytes)
+            #expect(network.sendLoop.statistics.immediateSends == before)
+        }
+    }
+
+    @Test func aWriteThatFailsAtOnceIsReportedByTheNextCall() async throws {
+        try await Self.withConnection(readyFirst: .all) { _, _, client, server in
+            client.sink.close()
+            // The attempt meets the closed peer on this thread; as after a
+            // send through the ring, the write itself returns and the sink
+            // reports the failure next.
+            try await server.sink.write([1])
+            #expect(server.sink.unsentByteCount == 0)
+            await #expect(throws: IOError.self) { try await server.sink.flush() }
+            let refusal = IOError.Reason.invalidArgument("an earlier send failed part-way; the connection must not be reused")
+            await expectIOError(refusal) { try await server.sink.write([2]) }
+        }
+    }
+
     @Test func withSendsOnlyReceivesGoThroughTheRing() async throws {
         try await Self.withConnection(readyFirst: .sends) { network, _, client, server in
             let before = network.sendLoop.statistics.immediateSends

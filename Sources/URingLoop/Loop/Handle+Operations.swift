@@ -291,16 +291,26 @@ extension Handle {
     /// runs once the kernel has taken them all (or the send failed), on the
     /// loop thread, so it must be quick and must not block. For layers that
     /// keep their own write queue (URingNetwork's `Sink.write`).
+    ///
+    /// With `readyFirst` (as for `send(_: [IOBuffer], to:)`), what the
+    /// socket has room for is sent on this thread first; when that is all
+    /// of it, or the attempt fails, `completion` runs at once, here.
     package func send(
-        _ buffers: [IOBuffer], to fd: Int32, deadline: ContinuousClock.Instant?,
+        _ buffers: [IOBuffer], to fd: Int32, deadline: ContinuousClock.Instant?, readyFirst: Bool = false,
         completion: @escaping @Sendable (Result<Void, any Error>) -> Void
     ) {
-        guard buffers.contains(where: { $0.count > 0 }) else {
+        // One buffer still goes out as a plain send: IOVectors keeps it inline.
+        let request: ValueRequest<Void>?
+        do {
+            request = try sendRequest(buffers, to: fd, deadline: deadline, readyFirst: readyFirst)
+        } catch {
+            completion(.failure(error))
+            return
+        }
+        guard let request else {
             completion(.success(()))
             return
         }
-        // One buffer still goes out as a plain send: IOVectors keeps it inline.
-        let request = SendRequest(fd: fd, vectors: IOVectors(buffers), deadline: deadline)
         core.submit(request, completionHandler: completion)
     }
 

@@ -178,11 +178,15 @@ public final class Sink: Sendable {
 
     /// Submits one batch on the sending loop; its completion submits the
     /// next (what was queued meanwhile) and resumes whoever the drain frees.
+    /// With `readyFirst`'s `.sends`, what the socket takes at once is sent
+    /// on the writer's thread, and a batch sent whole finishes right here
+    /// (so `write` returns with nothing unsent), with no trip to the loop.
     private func submit(_ batch: [IOBuffer]) {
         // The handler captures only `self` (no context to allocate); it
         // also keeps the sink, and so the descriptor, alive until the
         // batch is done, even if the caller drops the sink.
-        socket.sendLoop.send(batch, to: socket.fd, deadline: socket.deadline) { result in
+        socket.sendLoop.send(batch, to: socket.fd, deadline: socket.deadline,
+                             readyFirst: socket.readyFirstTurns.take(.sends)) { result in
             self.batchFinished(result)
         }
     }
