@@ -60,8 +60,10 @@ public struct NetworkConfiguration: Sendable, Hashable {
     /// copies what the socket takes on the calling thread. Tasks running on
     /// their connection's loop (`Network(loops:)`) always use the ring,
     /// which answers them there without a hop. `[]` sends every call
-    /// through the ring. Datagram sockets take it for their single sends
-    /// and their receives.
+    /// through the ring. `Sink.write` takes it for a batch that finds the
+    /// sink idle (one the socket takes whole finishes before `write`
+    /// returns); datagram sockets for their single sends and their
+    /// receives.
     public var readyFirst: ReadyFirst = .all
     /// How many accepts each listener keeps armed in the kernel ahead of
     /// its callers (1...1024), counting connections accepted and not yet
