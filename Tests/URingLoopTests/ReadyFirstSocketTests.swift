@@ -312,64 +312,6 @@ import URingTestSupport
         #expect(handle.statistics.requestsCompleted == 1)
     }
 
-    @Test func aBatchOfDatagramsGoesOutHereEachWithItsOwnOutcome() async throws {
-        let handle = try IOLoop.start()
-        let (left, right) = try Self.datagramPair()
-        defer { close(left); close(right) }
-        // Longer than a Unix datagram socket ever sends: it fails alone, as
-        // in the ring, and the others go out in order.
-        let tooLong = IOBuffer(bytes: [UInt8](repeating: 1, count: 1 << 20))
-        var errors: [Int32?] = []
-        for readyFirst in [true, false] {
-            let outcomes = try await handle.sendDatagrams(
-                [OutgoingDatagram(IOBuffer(bytes: [1])), OutgoingDatagram(tooLong), OutgoingDatagram(IOBuffer(bytes: [2, 2]))],
-                on: left, readyFirst: readyFirst)
-            #expect(outcomes.count == 3)
-            if case .success = outcomes[0] {} else { Issue.record("\(outcomes[0])") }
-            if case .success = outcomes[2] {} else { Issue.record("\(outcomes[2])") }
-            if case .failure(let error as IOError) = outcomes[1] { errors.append(error.errno) } else { Issue.record("\(outcomes[1])") }
-            #expect(try Self.take(1, from: right) == [1])
-            #expect(try Self.take(2, from: right) == [2, 2])
-        }
-        #expect(errors == [EMSGSIZE, EMSGSIZE])
-        await handle.shutdown()
-        #expect(handle.statistics.immediateSends == 2)
-        #expect(handle.statistics.requestsCompleted == 3)
-    }
-
-    @Test func whatABatchCannotSendAtOnceWaitsInTheRing() async throws {
-        let handle = try IOLoop.start()
-        let (left, right) = try Self.datagramPair()
-        defer { close(left); close(right) }
-        // More than the socket's send buffer holds (a few hundred small
-        // datagrams: each costs its buffer's overhead, not its 2 bytes).
-        let count = 2000
-        let batch = (0..<count).map { OutgoingDatagram(IOBuffer(bytes: [UInt8($0 >> 8), UInt8($0 & 0xFF)])) }
-        let sending = Task { try await handle.sendDatagrams(batch, on: left, readyFirst: true) }
-        // Read only once the rest waits in the ring: a reader running
-        // beside the first attempts could make room for every datagram.
-        try await within(30, "the rest of the batch in the ring") {
-            while handle.statistics.pendingRequests == 0 { try await Task.sleep(for: .milliseconds(1)) }
-        }
-        var received: [Int] = []
-        for _ in 0..<count {
-            let datagram = try Self.take(2, from: right)
-            received.append(Int(datagram[0]) << 8 | Int(datagram[1]))
-        }
-        let outcomes = try await within(30, "the batch") { try await sending.value }
-        #expect(outcomes.count == count)
-        #expect(outcomes.allSatisfy { if case .success = $0 { true } else { false } })
-        await handle.shutdown()
-        let immediate = Int(handle.statistics.immediateSends)
-        #expect(immediate > 0 && immediate < count)
-        #expect(Int(handle.statistics.requestsCompleted) == count - immediate)
-        // Every datagram once; those sent here first, in order. (The ring's
-        // sends that wait for room leave as room comes, in no set order:
-        // `sendDatagrams` promises the order only on a socket with room.)
-        #expect(received.sorted() == Array(0..<count))
-        #expect(received.prefix(immediate).elementsEqual(0..<immediate))
-    }
-
     @Test func aDatagramSendsErrorIsTheRingsOwn() async throws {
         let handle = try IOLoop.start()
         for readyFirst in [true, false] {

@@ -92,35 +92,13 @@ extension Handle {
     /// room ends at `deadline` at the latest; cancelling the task after the
     /// call does not end it.
     ///
-    /// With `readyFirst` (as for `sendDatagram`), the datagrams go out on
-    /// this thread, in order, while the socket has room, each with its own
-    /// outcome; from the first that finds none, the rest go through the
-    /// ring together, as without it.
-    ///
     /// - Throws: `CancellationError` if the task was cancelled before the call.
     public func sendDatagrams(
-        _ batch: [OutgoingDatagram], on fd: Int32, deadline: ContinuousClock.Instant? = nil, readyFirst: Bool = false
+        _ batch: [OutgoingDatagram], on fd: Int32, deadline: ContinuousClock.Instant? = nil
     ) async throws -> [Result<Void, any Error>] {
-        var sent: [Result<Void, any Error>] = []
-        if readyFirst && core.triesSocketsHere {
-            sent.reserveCapacity(batch.count)
-            trying: for datagram in batch {
-                do throws(IOError) {
-                    guard try core.sendDatagramReady(fd, datagram.buffer, to: datagram.destination) else { break trying }
-                    sent.append(.success(()))
-                } catch {
-                    sent.append(.failure(error))
-                }
-            }
-            if sent.count == batch.count { return sent }
-        }
-        // Once some went out, a cancel that comes now must not hide their
-        // outcomes: the rest are sent as a cancel after the call would leave them.
-        let rest = try await performBatch(sent.isEmpty ? batch : Array(batch[sent.count...]), operation: "sendmsg",
-                                          refusingCancelled: sent.isEmpty) { datagram throws(IOError) in
+        try await performBatch(batch, operation: "sendmsg") { datagram throws(IOError) in
             (DatagramSendRequest(fd: fd, buffer: datagram.buffer, to: datagram.destination, deadline: deadline), ())
         }
-        return sent.isEmpty ? rest : sent + rest
     }
 
     /// Makes each element's request (nil: nothing to transfer, answered at
@@ -129,14 +107,11 @@ extension Handle {
     /// before any request is made. `syncing`: the descriptor to fdatasync
     /// once every element has succeeded, from the loop thread when the last
     /// one ends (with no request at all, here); its failure is thrown.
-    /// `refusingCancelled`: throw `CancellationError` for a task already
-    /// cancelled, before anything is made.
     private func performBatch<Element, Value: Sendable>(
         _ batch: [Element], operation: String, checkingFirst check: ((Element) throws(IOError) -> Void)? = nil,
-        syncing: Int32? = nil, refusingCancelled: Bool = true,
-        _ makeRequest: (Element) throws(IOError) -> (ValueRequest<Value>?, Value)
+        syncing: Int32? = nil, _ makeRequest: (Element) throws(IOError) -> (ValueRequest<Value>?, Value)
     ) async throws -> [Result<Value, any Error>] {
-        if refusingCancelled && Task.isCancelled { throw CancellationError() }
+        if Task.isCancelled { throw CancellationError() }
         if let check {
             for (index, element) in batch.enumerated() {
                 do throws(IOError) {

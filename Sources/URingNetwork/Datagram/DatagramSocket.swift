@@ -122,18 +122,15 @@ public final class DatagramSocket: Sendable {
     /// one outcome per element, in order, each as `send` would end (one
     /// failing does not stop the others). Within `deadline`, by default the
     /// read/write timeout; a task cancelled after the call still gets every
-    /// outcome. With `readyFirst`'s `.sends`, they go out on the calling
-    /// thread while the socket has room, and only the rest through the
-    /// loop. Datagrams leave in order while the socket has room; those that
-    /// wait for room leave as it comes, in no set order.
+    /// outcome. Datagrams leave in order while the socket has room; those
+    /// that wait for room leave as it comes, in no set order.
     ///
     /// - Throws: `IOError` `.invalidArgument` once closed, before anything
     ///   is sent; `CancellationError` if the task was already cancelled.
     public func send(batch: [OutgoingDatagram], deadline: ContinuousClock.Instant? = nil) async throws
         -> [Result<Void, any Error>] {
         let outcomes = try await withDescriptor("sendmsg") { fd in
-            try await sendLoop.sendDatagrams(batch, on: fd, deadline: deadline ?? sendTimeout.map { .now + $0 },
-                                             readyFirst: readyFirstTurns.take(.sends))
+            try await sendLoop.sendDatagrams(batch, on: fd, deadline: deadline ?? sendTimeout.map { .now + $0 })
         }
         return outcomes.map { $0.mapError { IOError.labelling($0, with: "\(localAddress)") } }
     }
