@@ -1,7 +1,8 @@
 // Datagram sends and receives at the loop's level: a send that finds its
 // receiver's queue full waits in the ring for room and then sends the whole
 // datagram (the kernel's own retry would send an empty one), a deadline
-// ends that wait with nothing sent, and a receive reports its sender.
+// ends that wait with nothing sent, a batch that waits for room sends each
+// datagram once as room comes, and a receive reports its sender.
 import CURing
 import Glibc
 import Testing
@@ -74,6 +75,31 @@ import URingTestSupport
         for _ in 0..<queue.queued { #expect(receiveNow(queue.server) == [1]) }
         try await Task.sleep(for: .milliseconds(20))
         #expect(receiveNow(queue.server) == nil, "a timed-out send still sent")
+        await handle.shutdown()
+    }
+
+    @Test func aBatchThatFindsNoRoomSendsEveryDatagramOnceAsRoomComes() async throws {
+        let queue = try fullQueue()
+        defer { cleanUp(queue) }
+        let count = min(3 * queue.queued + 5, 128)
+        let handle = try smallLoop(size: 128)
+        let client = queue.client
+        let batch = (0..<count).map { OutgoingDatagram(IOBuffer(bytes: [2, UInt8($0)])) }
+        let sending = Task { try await handle.sendDatagrams(batch, on: client) }
+        try await until("the batch waits for room") { handle.statistics.pendingRequests == UInt64(count) }
+        // Draining makes room a few datagrams at a time; each waiting send
+        // takes it as it comes (in no set order: each polls on its own).
+        var received: [[UInt8]] = []
+        for _ in 0..<1000 where received.count < queue.queued + count {
+            if let datagram = receiveNow(queue.server) { received.append(datagram) } else { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        let outcomes = try await sending.value
+        #expect(outcomes.count == count)
+        #expect(outcomes.allSatisfy { (try? $0.get()) != nil })
+        #expect(received.filter { $0 == [1] }.count == queue.queued)
+        #expect(received.filter { $0.first == 2 }.map { Int($0[1]) }.sorted() == Array(0..<count))
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(receiveNow(queue.server) == nil, "a datagram arrived twice")
         await handle.shutdown()
     }
 
