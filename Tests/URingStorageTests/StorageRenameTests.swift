@@ -22,6 +22,8 @@ import URingTestSupport
             // writes land under its new name; the replaced one keeps its bytes.
             try await new.write(Array("!".utf8), at: 3)
             #expect(try await old.read(at: 0, count: 20) == Array("old contents, longer".utf8))
+            // Each still names where it was opened.
+            #expect(new.name == Array("manifest.next".utf8) && old.name == Array("manifest".utf8))
 
             let reopened = try Storage(directory: root)
             let (blob, length, version) = try await reopened.open(partition: "p", name: Array("manifest".utf8), versions: 1...2)

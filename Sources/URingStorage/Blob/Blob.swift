@@ -18,9 +18,12 @@ import URingLoop
 public struct Blob: Sendable {
     let file: BlobFile
     let core: StorageCore
-    /// The partition the blob lives in.
+    /// The partition the blob was opened in.
     public let partition: String
-    /// The blob's name.
+    /// The name the blob was opened under. A later `Storage.rename` moves
+    /// the file, which this handle keeps reading and writing, but not these
+    /// two: they, and the errors' context, still say where it was opened
+    /// (as an open file's path does in most runtimes).
     public let name: [UInt8]
     /// Whether reads and writes bypass the page cache (O_DIRECT): see
     /// `Storage.open(partition:name:versions:direct:)`.
