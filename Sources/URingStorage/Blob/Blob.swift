@@ -23,7 +23,7 @@ public struct Blob: Sendable {
     /// The name the blob was opened under. A later `Storage.rename` moves
     /// the file, which this handle keeps reading and writing, but not these
     /// two: they, and the errors' context, still say where it was opened
-    /// (as an open file's path does in most runtimes).
+    /// (as Go's `os.File.Name()` keeps the name a file was opened by).
     public let name: [UInt8]
     /// Whether reads and writes bypass the page cache (O_DIRECT): see
     /// `Storage.open(partition:name:versions:direct:)`.
