@@ -228,6 +228,11 @@ guard let createdRoot = mkdtemp(&template) else { fail("mkdtemp: errno \(errno)"
 let root = String(cString: createdRoot)
 let storage = try Storage(directory: root, loops: second)
 let writes = Atomic<Int>(0)
+/// Bit `writer` is set once that writer's first write was acknowledged (or
+/// it failed first): the shutdown waits for all eight, so the check below
+/// tests every writer (a total alone let one writer, slow to open its blob
+/// on a loaded machine, reach the shutdown with nothing written).
+let writersThatWrote = Atomic<Int>(0)
 let writers = (0..<8).map { writer in
     Task.detached { () async -> (acknowledged: Int, failure: String?) in
         var acknowledged = 0
@@ -238,13 +243,16 @@ let writers = (0..<8).map { writer in
                                      at: UInt64(acknowledged * 8), options: .dataSync)
                 acknowledged += 1
                 writes.wrappingAdd(1, ordering: .relaxed)
+                writersThatWrote.bitwiseOr(1 << writer, ordering: .relaxed)
             }
         } catch {
+            writersThatWrote.bitwiseOr(1 << writer, ordering: .relaxed)
             return (acknowledged, endsWithShutdown(error) ? nil : "writer \(writer): \(error)")
         }
     }
 }
-while exchanges.load(ordering: .relaxed) < 2_000 || writes.load(ordering: .relaxed) < 100 { await Task.yield() }
+while exchanges.load(ordering: .relaxed) < 2_000 || writes.load(ordering: .relaxed) < 100
+    || writersThatWrote.load(ordering: .relaxed) != 0xFF { await Task.yield() }
 await second.shutdown(cancellingInFlight: true)
 var failures: [String] = []
 for task in clients { if let failure = await task.value { failures.append(failure) } }
