@@ -61,6 +61,49 @@ import URingTestSupport
         }
     }
 
+    @Test func receiveTakesTheLargestBuffersFromTheNetworkAndGivesThemBackOnceDone() async throws {
+        try await withNetwork { network in
+            let a = try network.bindDatagram(try loopback())
+            let b = try network.bindDatagram(try loopback())
+            let pool = network.datagramReceiveBuffers
+            // A receive that failed keeps its buffer out of the pool: the
+            // kernel may not be done with it.
+            await expectIOError(.timedOut) { _ = try await b.receive(deadline: .now + .milliseconds(20)) }
+            #expect(pool.idleCount == 0)
+            // Each completed receive gives its buffer back and the next one
+            // takes it again: a shorter datagram after a longer one is its
+            // own bytes only.
+            for bytes in [pattern(3000), pattern(5, seed: 2), []] {
+                try await a.send(bytes, to: b.localAddress)
+                #expect(try await b.receive().bytes == bytes)
+                #expect(pool.idleCount == 1)
+            }
+            // Another size is allocated for the call, as before.
+            try await a.send([1, 2], to: b.localAddress)
+            #expect(try await b.receive(maxLength: 100).bytes == [1, 2])
+            #expect(pool.idleCount == 1)
+        }
+    }
+
+    @Test func receivesWaitingAtOnceEachGetABufferOfTheirOwn() async throws {
+        try await withNetwork { network in
+            let a = try network.bindDatagram(try loopback())
+            let b = try network.bindDatagram(try loopback())
+            let count = 40
+            let received = try await withThrowingTaskGroup(of: [UInt8].self) { group in
+                for _ in 0..<count { group.addTask { try await b.receive().bytes } }
+                try await untilPending(network, atLeast: count, "the receives")
+                for index in 0..<count { try await a.send(pattern(100 + index, seed: index), to: b.localAddress) }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            // Every datagram arrived whole, once, in a buffer no other
+            // receive wrote into; the pool keeps no more than its bound.
+            #expect(Set(received) == Set((0..<count).map { pattern(100 + $0, seed: $0) }))
+            #expect(received.count == count)
+            #expect(network.datagramReceiveBuffers.idleCount == 16)
+        }
+    }
+
     @Test func overIPv6WhereAvailable() async throws {
         try await withNetwork { network in
             let a: DatagramSocket

@@ -43,10 +43,13 @@ public final class DatagramSocket: Sendable {
     private let pendingError = Locked<IOError?>(nil)
     /// Which of the sends and receives try the socket first.
     private let readyFirstTurns: ReadyFirstTurns
+    /// The network's buffers of `maximumUDPPayload` bytes, for `receive()`.
+    private let receiveBuffers: BufferPool
 
     init(fd: Int32, localAddress: SocketAddress, peer: SocketAddress?, sendLoop: Handle, receiveLoop: Handle,
-         sendTimeout: Duration?, readyFirst: ReadyFirst, socketFile: SocketFile?) {
+         sendTimeout: Duration?, readyFirst: ReadyFirst, socketFile: SocketFile?, receiveBuffers: BufferPool) {
         descriptor = ClosableDescriptor(fd)
+        self.receiveBuffers = receiveBuffers
         readyFirstTurns = ReadyFirstTurns(readyFirst)
         self.localAddress = localAddress
         self.peer = peer
@@ -150,9 +153,17 @@ public final class DatagramSocket: Sendable {
         guard maxLength >= 0 else {
             throw IOError("recvmsg", .invalidArgument("negative maximum length \(maxLength)"), context: "\(localAddress)")
         }
-        let buffer = try IOBuffer(capacity: maxLength, orThrowFor: "recvmsg")
+        // The datagram is copied out, so the buffer can serve the next
+        // receive: one of the largest size goes back to the network's pool,
+        // but only after a receive that completed (after a failure the
+        // kernel may not be done with it: a shutdown answers callers
+        // before their requests' last completions).
+        let pooled = maxLength == receiveBuffers.bufferSize
+        let buffer = pooled ? receiveBuffers.take() : try IOBuffer(capacity: maxLength, orThrowFor: "recvmsg")
         let sender = try await receive(into: buffer, deadline: deadline)
-        return Datagram(bytes: buffer.bytes, sender: sender)
+        let datagram = Datagram(bytes: buffer.bytes, sender: sender)
+        if pooled { receiveBuffers.recycle(buffer) }
+        return datagram
     }
 
     /// Receives the next datagram into `buffer` (`count` becomes its

@@ -111,6 +111,7 @@ extension Network {
         let loop = group?.next()
         return DatagramSocket(fd: fd, localAddress: localAddress, peer: peer, sendLoop: loop ?? sendLoop,
                               receiveLoop: loop ?? receiveLoop, sendTimeout: configuration.readWriteTimeout,
-                              readyFirst: configuration.readyFirst, socketFile: socketFile)
+                              readyFirst: configuration.readyFirst, socketFile: socketFile,
+                              receiveBuffers: datagramReceiveBuffers)
     }
 }
