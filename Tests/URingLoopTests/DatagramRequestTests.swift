@@ -90,8 +90,9 @@ import URingTestSupport
         // Draining makes room a few datagrams at a time; each waiting send
         // takes it as it comes (in no set order: each polls on its own).
         var received: [[UInt8]] = []
-        for _ in 0..<1000 where received.count < queue.queued + count {
-            if let datagram = receiveNow(queue.server) { received.append(datagram) } else { try await Task.sleep(for: .milliseconds(1)) }
+        try await until("every datagram arrives") {
+            while let datagram = receiveNow(queue.server) { received.append(datagram) }
+            return received.count >= queue.queued + count
         }
         let outcomes = try await sending.value
         #expect(outcomes.count == count)
@@ -255,6 +256,14 @@ import URingTestSupport
         try await body(handle, fd, sender, address, (0..<3).map { _ in IOBuffer(capacity: 16) })
     }
 
+    /// Waits until `fd` holds no datagram: the batch took the one queued
+    /// (a fixed sleep let a loaded machine cancel or shut down first).
+    private func untilTaken(_ fd: Int32) async throws {
+        try await until("the batch to take the datagram") {
+            recv(fd, nil, 0, Int32(MSG_PEEK | MSG_DONTWAIT)) < 0 && errno == EAGAIN
+        }
+    }
+
     /// A deadline or a cancel that reaches a batch after its first datagram
     /// returns what it took: the socket gave those datagrams up, and no one
     /// else will get them.
@@ -269,7 +278,7 @@ import URingTestSupport
 
             try queue([[2]], from: sender, to: address)
             let cancelled = Task { try await handle.receiveDatagrams(on: fd, into: buffers) }
-            try await Task.sleep(for: .milliseconds(30))
+            try await untilTaken(fd)
             cancelled.cancel()
             #expect(try await cancelled.value.senders.count == 1)
             #expect(buffers[0].bytes == [2])
@@ -286,7 +295,7 @@ import URingTestSupport
         try await withEndlessBatches(configuration) { handle, fd, sender, address, buffers in
             try queue([[4]], from: sender, to: address)
             let batch = Task { try await handle.receiveDatagrams(on: fd, into: buffers) }
-            try await Task.sleep(for: .milliseconds(20))
+            try await untilTaken(fd)
             // A draining shutdown waits for the batch until its timeout.
             await handle.shutdown()
             #expect(try await batch.value.senders.count == 1)
