@@ -32,6 +32,13 @@ import URingTestSupport
         return bytes
     }
 
+    /// Waits until the call under test waits in the ring: what the test
+    /// then puts on the socket must not reach the call's first attempt (a
+    /// fixed sleep let a loaded machine start the call after it).
+    static func untilWaitingInTheRing(_ handle: Handle) async throws {
+        try await until("the call to wait in the ring") { handle.statistics.pendingRequests == 1 }
+    }
+
     @Test func aReceiveTheSocketCanAnswerNeverReachesTheRing() async throws {
         let handle = try IOLoop.start()
         let (left, right) = try socketPair()
@@ -53,7 +60,7 @@ import URingTestSupport
         let (left, right) = try socketPair()
         defer { close(left); close(right) }
         let receiving = Task { try await handle.receive(from: right, into: IOBuffer(capacity: 64), readyFirst: true).bytes }
-        try await Task.sleep(for: .milliseconds(30))
+        try await Self.untilWaitingInTheRing(handle)
         try Self.put([9, 8, 7], on: left)
         #expect(try await within(30, "the receive") { try await receiving.value } == [9, 8, 7])
         await handle.shutdown()
@@ -69,7 +76,7 @@ import URingTestSupport
         let receiving = Task {
             try await handle.receive(from: right, into: IOBuffer(capacity: 8), exact: true, readyFirst: true).bytes
         }
-        try await Task.sleep(for: .milliseconds(30))
+        try await Self.untilWaitingInTheRing(handle)
         // Five more complete it; the three after them stay in the socket.
         try Self.put([4, 5, 6, 7, 8, 9, 10, 11], on: left)
         #expect(try await within(30, "the receive") { try await receiving.value } == [1, 2, 3, 4, 5, 6, 7, 8])
@@ -222,7 +229,7 @@ import URingTestSupport
         // Nobody reads yet: the attempt fills the socket and the ring waits
         // for room for the rest.
         let sending = Task { try await handle.send(halves.map { IOBuffer(bytes: $0) }, to: left, readyFirst: true) }
-        try await Task.sleep(for: .milliseconds(30))
+        try await Self.untilWaitingInTheRing(handle)
         let received = try await within(60, "the reader") { try Self.take(2 << 20, from: right) }
         try await within(60, "the send") { try await sending.value }
         #expect(firstDifference(received, halves[0] + halves[1]) == nil)
@@ -256,7 +263,7 @@ import URingTestSupport
         #expect(handle.statistics.immediateReceives == 2)
         // Nothing held: the batch waits in the ring for its first.
         let waiting = Task { try await handle.receiveDatagrams(on: right, into: buffers, readyFirst: true).senders.count }
-        try await Task.sleep(for: .milliseconds(30))
+        try await Self.untilWaitingInTheRing(handle)
         try Self.put([4], on: left)
         #expect(try await within(30, "the batch") { try await waiting.value } == 1)
         #expect(buffers[0].bytes == [4])
@@ -303,7 +310,7 @@ import URingTestSupport
         while send(left, [7], 1, Int32(MSG_DONTWAIT)) == 1 { queued += 1 }
         try #require(errno == EAGAIN && queued > 0)
         let sending = Task { try await handle.sendDatagram(IOBuffer(bytes: [8]), on: left, readyFirst: true) }
-        try await Task.sleep(for: .milliseconds(30))
+        try await Self.untilWaitingInTheRing(handle)
         for _ in 0..<queued { #expect(try Self.take(1, from: right) == [7]) }
         try await within(30, "the send") { try await sending.value }
         #expect(try Self.take(1, from: right) == [8])
