@@ -117,42 +117,64 @@ import URing
         await handle.shutdown()
     }
 
-    @Test func aSendWithACompletionHandlerIsCalledBackExactlyOnce() async throws {
+    @Test func aSendWithACompletionHandlerEndsExactlyOnceHereOrInTheHandler() async throws {
         let handle = try smallLoop()
         let (left, right) = try socketPair()
         defer { close(left); close(right) }
         let outcomes = SharedList<String>()
-        // One buffer (a plain send) and several (sendmsg), in order.
+        // Through the ring: nothing returned, each handler called once. One
+        // buffer (a plain send) and several (sendmsg), in order.
         try await within(300, "the completion handlers") {
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                handle.send([IOBuffer(bytes: [1, 2])], to: left, deadline: nil) { result in
+                let one = handle.send([IOBuffer(bytes: [1, 2])], to: left, deadline: nil) { result in
                     outcomes.append((try? result.get()) != nil ? "one" : "one failed")
                 }
-                handle.send([IOBuffer(bytes: [3]), IOBuffer(bytes: [4, 5])], to: left, deadline: nil) { result in
+                let two = handle.send([IOBuffer(bytes: [3]), IOBuffer(bytes: [4, 5])], to: left, deadline: nil) { result in
                     outcomes.append((try? result.get()) != nil ? "two" : "two failed")
                     done.resume()
                 }
+                #expect(one == nil && two == nil)
             }
         }
         #expect(outcomes.all == ["one", "two"])
         #expect(try await handle.receive(from: right, count: 5, exact: true) == [1, 2, 3, 4, 5])
-        // Nothing to send: called back at once. A silent peer's deadline and
-        // a shut-down loop: called back with the error, exactly once each.
-        handle.send([IOBuffer(bytes: [])], to: left, deadline: nil) { _ in outcomes.append("empty") }
+        // What ends on this thread is returned and the handler never runs:
+        // nothing to send; a socket that takes it all at once (readyFirst);
+        // an attempt that fails (the peer is gone).
+        let empty = handle.send([IOBuffer(bytes: [])], to: left, deadline: nil) { _ in outcomes.append("empty") }
+        #expect(empty.map { (try? $0.get()) != nil } == true)
+        let ready = handle.send([IOBuffer(bytes: [6]), IOBuffer(bytes: [7])], to: left, deadline: nil, readyFirst: true) { _ in
+            outcomes.append("ready")
+        }
+        #expect(ready.map { (try? $0.get()) != nil } == true)
+        #expect(try await handle.receive(from: right, count: 2, exact: true) == [6, 7])
+        let (gone, goneWith) = try socketPair()
+        defer { close(gone) }
+        close(goneWith)
+        let refused = handle.send([IOBuffer(bytes: [8])], to: gone, deadline: nil, readyFirst: true) { _ in outcomes.append("refused") }
+        guard case .failure(let error as IOError)? = refused else {
+            Issue.record("a send to a closed peer returned \(String(describing: refused))")
+            return
+        }
+        #expect(error.errno == EPIPE)
+        // A silent peer's deadline and a shut-down loop: the handler gets
+        // the error, exactly once each.
         let full = IOBuffer(bytes: [UInt8](repeating: 7, count: 16 << 20))  // more than the socket holds
         let timedOut = try await within(300, "the timed-out send's handler") {
             await withCheckedContinuation { (done: CheckedContinuation<IOError.Reason?, Never>) in
-                handle.send([full], to: left, deadline: .now + .milliseconds(50)) { result in
+                let returned = handle.send([full], to: left, deadline: .now + .milliseconds(50)) { result in
                     if case .failure(let error as IOError) = result { done.resume(returning: error.reason) } else { done.resume(returning: nil) }
                 }
+                #expect(returned == nil)
             }
         }
         #expect(timedOut == .timedOut)
         await handle.shutdown()
-        handle.send([IOBuffer(bytes: [9])], to: left, deadline: nil) { result in
+        let afterShutdown = handle.send([IOBuffer(bytes: [9])], to: left, deadline: nil) { result in
             if case .failure(let error as IOError) = result, error.reason == .shutdown { outcomes.append("shutdown") }
         }
-        #expect(outcomes.all == ["one", "two", "empty", "shutdown"])
+        #expect(afterShutdown == nil)
+        #expect(outcomes.all == ["one", "two", "shutdown"])
     }
 
     @Test func aCountNoMemoryCanHoldIsAnErrorNotACrash() async throws {

@@ -287,31 +287,32 @@ extension Handle {
         try await core.perform(request)
     }
 
-    /// Sends every byte of `buffers` without suspending anyone: `completion`
-    /// runs once the kernel has taken them all (or the send failed), on the
-    /// loop thread, so it must be quick and must not block. For layers that
-    /// keep their own write queue (URingNetwork's `Sink.write`).
+    /// Sends every byte of `buffers` without suspending anyone. For layers
+    /// that keep their own write queue (URingNetwork's `Sink.write`).
     ///
-    /// With `readyFirst` (as for `send(_: [IOBuffer], to:)`), what the
-    /// socket has room for is sent on this thread first; when that is all
-    /// of it, or the attempt fails, `completion` runs at once, here.
+    /// A send that ends on this thread is returned and `completion` is not
+    /// called: nothing to send, or with `readyFirst` (as for
+    /// `send(_: [IOBuffer], to:)`) a socket that took every byte at once or
+    /// an attempt that failed. Otherwise (nil) the rest goes on in the ring
+    /// and `completion` runs once the kernel has taken it all or the send
+    /// failed: on the loop thread (here, with `.shutdown`, when the loop has
+    /// stopped), so it must be quick and must not block. A queue that sends
+    /// its next batch when one ends thus loops over the batches that end
+    /// here, rather than nesting one completion in another per batch.
     package func send(
         _ buffers: [IOBuffer], to fd: Int32, deadline: ContinuousClock.Instant?, readyFirst: Bool = false,
         completion: @escaping @Sendable (Result<Void, any Error>) -> Void
-    ) {
+    ) -> Result<Void, any Error>? {
         // One buffer still goes out as a plain send: IOVectors keeps it inline.
         let request: ValueRequest<Void>?
         do {
             request = try sendRequest(buffers, to: fd, deadline: deadline, readyFirst: readyFirst)
         } catch {
-            completion(.failure(error))
-            return
+            return .failure(error)
         }
-        guard let request else {
-            completion(.success(()))
-            return
-        }
+        guard let request else { return .success(()) }
         core.submit(request, completionHandler: completion)
+        return nil
     }
 
     /// Sends every byte of `bytes`.

@@ -176,22 +176,39 @@ public final class Sink: Sendable {
         try await waitUntilUnsent(atMost: 0)
     }
 
-    /// Submits one batch on the sending loop; its completion submits the
-    /// next (what was queued meanwhile) and resumes whoever the drain frees.
-    /// With `readyFirst`'s `.sends`, what the socket takes at once is sent
-    /// on the writer's thread, and a batch sent whole finishes right here
+    /// Submits one batch on the sending loop, and each next one (what was
+    /// queued meanwhile) as the one before ends, resuming whoever the drain
+    /// frees. With `readyFirst`'s `.sends`, what the socket takes at once is
+    /// sent on the writer's thread, and a batch sent whole ends right here
     /// (so `write` returns with nothing unsent), with no trip to the loop.
-    private func submit(_ batch: [IOBuffer]) {
+    ///
+    /// Batches that end here are followed by the next in this loop, not
+    /// from a completion inside the send: while other tasks keep writing,
+    /// every batch this thread sends whole has a next one, and nesting a
+    /// call per batch would grow this thread's stack without bound.
+    private func submit(_ first: [IOBuffer]) {
+        var batch = first
         // The handler captures only `self` (no context to allocate); it
         // also keeps the sink, and so the descriptor, alive until the
-        // batch is done, even if the caller drops the sink.
-        socket.sendLoop.send(batch, to: socket.fd, deadline: socket.deadline,
-                             readyFirst: socket.readyFirstTurns.take(.sends)) { result in
-            self.batchFinished(result)
+        // batch is done, even if the caller drops the sink. It runs on the
+        // loop thread, where no send is tried first: its next batch goes to
+        // the ring and this loop ends there after one turn.
+        while let result = socket.sendLoop.send(batch, to: socket.fd, deadline: socket.deadline,
+                                                readyFirst: socket.readyFirstTurns.take(.sends),
+                                                completion: { result in self.batchFinished(result) }) {
+            guard let next = finishBatch(result) else { return }
+            batch = next
         }
     }
 
+    /// A batch the ring sent ended (on the loop thread).
     private func batchFinished(_ result: Result<Void, any Error>) {
+        if let next = finishBatch(result) { submit(next) }
+    }
+
+    /// Accounts for the batch that ended and resumes whoever that frees;
+    /// returns the next batch to send, if writes were queued meanwhile.
+    private func finishBatch(_ result: Result<Void, any Error>) -> [IOBuffer]? {
         var failure: (any Error)?
         if case .failure(let error) = result { failure = IOError.labelling(error, with: "\(socket.peer)") }
         let outcome = state.withLock { $0.batchFinished(failure: failure) }
@@ -202,7 +219,7 @@ public final class Sink: Sendable {
                 waiter.continuation.resume()
             }
         }
-        if let next = outcome.next { submit(next) }
+        return outcome.next
     }
 
     /// Suspends until at most `threshold` written bytes are unsent.
