@@ -185,21 +185,31 @@ public final class Sink: Sendable {
     /// Batches that end here are followed by the next in this loop, not
     /// from a completion inside the send: while other tasks keep writing,
     /// every batch this thread sends whole has a next one, and nesting a
-    /// call per batch would grow this thread's stack without bound.
+    /// call per batch would grow this thread's stack without bound. Nor
+    /// does the writer send for the others for ever: after
+    /// `batchesSentHereAtMost` batches the next goes to the ring, and the
+    /// writer's `write` returns.
     private func submit(_ first: [IOBuffer]) {
         var batch = first
+        var sentHere = 0
         // The handler captures only `self` (no context to allocate); it
         // also keeps the sink, and so the descriptor, alive until the
         // batch is done, even if the caller drops the sink. It runs on the
         // loop thread, where no send is tried first: its next batch goes to
         // the ring and this loop ends there after one turn.
-        while let result = socket.sendLoop.send(batch, to: socket.fd, deadline: socket.deadline,
-                                                readyFirst: socket.readyFirstTurns.take(.sends),
-                                                completion: { result in self.batchFinished(result) }) {
+        while let result = socket.sendLoop.send(
+            batch, to: socket.fd, deadline: socket.deadline,
+            readyFirst: sentHere < Sink.batchesSentHereAtMost && socket.readyFirstTurns.take(.sends),
+            completion: { result in self.batchFinished(result) }) {
             guard let next = finishBatch(result) else { return }
+            sentHere += 1
             batch = next
         }
     }
+
+    /// The most batches one `write` sends on its own thread in a row (the
+    /// first, and what other writers queued meanwhile).
+    static let batchesSentHereAtMost = ReadyFirstTurns.period
 
     /// A batch the ring sent ended (on the loop thread).
     private func batchFinished(_ result: Result<Void, any Error>) {
