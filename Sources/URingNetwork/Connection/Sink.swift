@@ -196,7 +196,7 @@ public final class Sink: Sendable {
         // also keeps the sink, and so the descriptor, alive until the
         // batch is done, even if the caller drops the sink. It runs on the
         // loop thread, where no send is tried first: its next batch goes to
-        // the ring and this loop ends there after one turn.
+        // the ring, and this loop ends there after one pass.
         while let result = socket.sendLoop.send(
             batch, to: socket.fd, deadline: socket.deadline,
             readyFirst: sentHere < Sink.batchesSentHereAtMost && socket.readyFirstTurns.take(.sends),

@@ -20,9 +20,8 @@ public final class Network: Sendable {
     let group: LoopGroup?
     /// Room for the largest UDP datagram, reused by the datagram sockets'
     /// `receive()` calls: a fresh 64 KiB allocation per datagram cost more
-    /// than the copy out of it (glibc gives such a block back to the system
-    /// when it is freed, and faults it in again at the next). At most 16
-    /// wait idle, so the network holds 1 MiB for them at most.
+    /// than the copy out of it (BENCHMARKS.md, thirty-second session). At
+    /// most 16 wait idle, so the network holds 1 MiB for them at most.
     let datagramReceiveBuffers = BufferPool(bufferSize: DatagramSocket.maximumUDPPayload, maximumIdle: 16)
     /// Set when `shutdown` starts stopping the network's own loops.
     private let shuttingDown = Atomic<Bool>(false)
