@@ -13,24 +13,32 @@ import URingTestSupport
 @Suite struct EchoServerDatagramTests {
     /// Sends each datagram from `client` to `address` and expects it back
     /// whole (the receive gives up after 30 s, a guard against a lost reply).
-    private func expectEchoes(_ client: Int32, to address: SocketAddress) throws {
+    /// The blocking calls run on a thread of their own: on a pool thread
+    /// they would hold it from the server's own tasks, and with another
+    /// test doing the same, the pool would have none left to echo with
+    /// (seen with two suites at once under AddressSanitizer).
+    private func expectEchoes(_ client: Int32, to address: SocketAddress) async throws {
         var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var storage = address.storage
-        for message in [Array("hello over UDP".utf8), [], [UInt8](repeating: 0xA5, count: 1400)] {
-            let sent = withUnsafePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(client, message, message.count, 0, $0, address.length)
+        let messages = [Array("hello over UDP".utf8), [], [UInt8](repeating: 0xA5, count: 1400)]
+        let replies = try await runBlocking { () throws -> [[UInt8]] in
+            var storage = address.storage
+            return try messages.map { message in
+                let sent = withUnsafePointer(to: &storage) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(client, message, message.count, 0, $0, address.length)
+                    }
                 }
+                guard sent == message.count else { throw BenchError("sendto: errno \(errno)") }
+                var reply = [UInt8](repeating: 0, count: 2048)
+                var count = -1
+                // A signal (another test's child exiting) interrupts the wait.
+                repeat { count = recv(client, &reply, reply.count, 0) } while count < 0 && errno == EINTR
+                guard count >= 0 else { throw BenchError("recv: errno \(errno)") }
+                return Array(reply.prefix(count))
             }
-            #expect(sent == message.count, "sendto: errno \(errno)")
-            var reply = [UInt8](repeating: 0, count: 2048)
-            var count = -1
-            // A signal (another test's child exiting) interrupts the wait.
-            repeat { count = recv(client, &reply, reply.count, 0) } while count < 0 && errno == EINTR
-            try #require(count >= 0, "recv: errno \(errno)")
-            #expect(Array(reply.prefix(count)) == message)
         }
+        #expect(replies == messages)
     }
 
     @Test func echoesUDPDatagramsToTheirSenders() async throws {
@@ -40,7 +48,7 @@ import URingTestSupport
             let client = socket(AF_INET, CURING_SOCK_DGRAM | CURING_SOCK_CLOEXEC, 0)
             try #require(client >= 0)
             defer { close(client) }
-            try expectEchoes(client, to: server.localAddress)
+            try await expectEchoes(client, to: server.localAddress)
         } catch {
             try await server.stop()
             throw error
@@ -61,7 +69,7 @@ import URingTestSupport
             let client = socket(AF_INET, CURING_SOCK_DGRAM | CURING_SOCK_CLOEXEC, 0)
             try #require(client >= 0)
             defer { close(client) }
-            try expectEchoes(client, to: server.localAddress)
+            try await expectEchoes(client, to: server.localAddress)
             try await until("the loops publish their statistics") {
                 // Three datagrams, each a receive and a send.
                 loops.handles.reduce(0) { $0 + $1.statistics.directSubmissions } >= 6
@@ -99,7 +107,7 @@ import URingTestSupport
         try #require(withUnsafePointer(to: &clientAddress.storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(client, $0, clientAddress.length) }
         } == 0)
-        try expectEchoes(client, to: try SocketAddress(unixDomainSocketPath: path))
+        try await expectEchoes(client, to: try SocketAddress(unixDomainSocketPath: path))
 
         kill(server, SIGTERM)
         let status = try await bounded("the server's exit after SIGTERM", seconds: 30) { await exitStatus(of: server) }
