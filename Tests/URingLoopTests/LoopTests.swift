@@ -258,16 +258,16 @@ import URing
         // A read that opted out of in-flight cancellation waits out the
         // cancel and gets its bytes...
         let steadfast = Task { try await handle.read(from: readEnd, at: nil, count: 2, cancellable: false) }
-        while handle.statistics.pendingRequests == 0 { await Task.yield() }
+        try await until("the request to be held by the loop") { handle.statistics.pendingRequests != 0 }
         steadfast.cancel()
         #expect(write(writeEnd, "ok", 2) == 2)
         #expect(try await steadfast.value == Array("ok".utf8))
         // ...while a default read on the same pipe is cancelled at once.
         // (Statistics are published once per pass: first see the finished
         // read gone, so the next count is this read in flight.)
-        while handle.statistics.pendingRequests != 0 { await Task.yield() }
+        try await until("the loop to hold no request") { handle.statistics.pendingRequests == 0 }
         let cancellable = Task { try await handle.read(from: readEnd, at: nil, count: 2) }
-        while handle.statistics.pendingRequests == 0 { await Task.yield() }
+        try await until("the request to be held by the loop") { handle.statistics.pendingRequests != 0 }
         cancellable.cancel()
         let outcome = await cancellable.result
         #expect(throws: CancellationError.self) { try outcome.get() }
@@ -287,7 +287,7 @@ import URing
         defer { close(left); close(right) }
         let receiver = Task { try await handle.receive(from: right, count: 8) }
         // Wait (not sleep) until the receive is admitted, then cancel it.
-        while handle.statistics.pendingRequests == 0 { await Task.yield() }
+        try await until("the request to be held by the loop") { handle.statistics.pendingRequests != 0 }
         receiver.cancel()
         let outcome = await receiver.result
         #expect(throws: CancellationError.self) { try outcome.get() }
@@ -318,7 +318,7 @@ import URing
         let pairs = try (0..<2).map { _ in try socketPair() }
         defer { for (a, b) in pairs { close(a); close(b) } }
         let receivers = pairs.map { pair in Task { try await handle.receive(from: pair.1, count: 1, exact: true) } }
-        while handle.statistics.pendingRequests < 2 { await Task.yield() }
+        try await until("both receives to be held by the loop") { handle.statistics.pendingRequests >= 2 }
         let done = SharedCounter()
         let nops = (0..<50).map { _ in
             Task {
@@ -445,9 +445,7 @@ import URing
         // loop's pass, which may come just after the last failed request
         // resumed its caller: wait for it to settle (a leaked waiter never
         // would; it read 1 once when read at once).
-        try await within(300, "the failed requests to leave nothing in flight") {
-            while handle.statistics.pendingRequests != 0 { await Task.yield() }
-        }
+        try await until("the failed requests to leave nothing in flight", seconds: 300) { handle.statistics.pendingRequests == 0 }
         await handle.shutdown()
     }
 
@@ -529,7 +527,7 @@ import URing
         let (left, right) = try socketPair()
         defer { close(left); close(right) }
         let receiver = Task { try await handle.receive(from: right, count: 4) }
-        while handle.statistics.pendingRequests == 0 { await Task.yield() }
+        try await until("the request to be held by the loop") { handle.statistics.pendingRequests != 0 }
         await handle.shutdown()
         let outcome = await receiver.result
         #expect(throws: IOError("recv", .abandoned)) { try outcome.get() }
@@ -705,9 +703,7 @@ import URing
         let handle = try IOLoop.start(configuration)
         let waker = handle.core.waker
         for round in 1...5 {
-            try await within(300, "the loop to arm before round \(round)") {
-                while !waker.isArmed { await Task.yield() }
-            }
+            try await until("the loop to arm before round \(round)", seconds: 300) { waker.isArmed }
             let before = handle.statistics
             try await handle.nop()
             let after = handle.statistics
@@ -737,8 +733,8 @@ import URing
         let (reader, writer) = try socketPair()
         defer { close(reader); close(writer) }
         let receive = Task { try await handle.receive(from: reader, count: 1) }
-        try await within(30, "the receive to be held and the loop armed") {
-            while handle.statistics.pendingRequests != 1 || waker.armedSleep != .ring { await Task.yield() }
+        try await until("the receive to be held and the loop armed", seconds: 60) {
+            handle.statistics.pendingRequests == 1 && waker.armedSleep == .ring
         }
         let before = handle.statistics
         try await handle.nop()
@@ -746,9 +742,7 @@ import URing
         #expect(after.eventfdWrites == before.eventfdWrites + 1)
         #expect(after.futexWakes == before.futexWakes)
         // Asleep in the ring again, the loop is woken by the receive's CQE.
-        try await within(30, "the loop to arm again") {
-            while waker.armedSleep != .ring { await Task.yield() }
-        }
+        try await until("the loop to arm again", seconds: 60) { waker.armedSleep == .ring }
         var byte: UInt8 = 42
         #expect(write(writer, &byte, 1) == 1)
         let received = try await within(30, "the receive to complete") { try await receive.value }
@@ -762,9 +756,7 @@ import URing
         // release, and the loop's thread must end.
         let handle = try smallLoop()
         try await handle.nop()
-        try await within(30, "the loop to sleep on its futex") {
-            while handle.core.waker.armedSleep != .futex { await Task.yield() }
-        }
+        try await until("the loop to sleep on its futex", seconds: 60) { handle.core.waker.armedSleep == .futex }
         await handle.shutdown()
         #expect(handle.isTerminated)
 
@@ -773,9 +765,7 @@ import URing
             let released = try smallLoop()
             termination = released.core.termination
             try await released.nop()
-            try await within(30, "the second loop to sleep on its futex") {
-                while released.core.waker.armedSleep != .futex { await Task.yield() }
-            }
+            try await until("the second loop to sleep on its futex", seconds: 60) { released.core.waker.armedSleep == .futex }
         }
         // The last handle is gone with the scope.
         try await within(30, "the released loop's thread to end") { await termination.wait() }

@@ -37,9 +37,7 @@ import URing
                     return bytes
                 }
             }
-            try await within(300, "round \(round)'s reads in flight") {
-                while handle.statistics.pendingRequests < UInt64(Self.readers) { await Task.yield() }
-            }
+            try await until("round \(round)'s reads in flight", seconds: 300) { handle.statistics.pendingRequests >= UInt64(Self.readers) }
             for (index, pipe) in pipes.enumerated() {
                 var byte = UInt8(truncatingIfNeeded: round * 31 + index)
                 #expect(write(pipe.write, &byte, 1) == 1)

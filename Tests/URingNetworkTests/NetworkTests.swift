@@ -332,7 +332,7 @@ import URingTestSupport
             big.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0x5A) }
             big.count = big.capacity
             let sending = Task { try await client.sink.send(big) }
-            while network.sendLoop.statistics.pendingRequests == 0 { await Task.yield() }
+            try await until("the send to wait in the ring") { network.sendLoop.statistics.pendingRequests != 0 }
             sending.cancel()
             do {
                 try await sending.value

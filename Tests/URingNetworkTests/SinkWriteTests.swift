@@ -191,7 +191,7 @@ private struct StalledWriter {
             shrinkSendBuffer(of: client.sink)
             let big = IOBuffer(bytes: joined(stampedChunks(64, of: 64 * 1024, seed: 2)))
             let sending = Task { try await client.sink.send(big) }
-            while network.sendLoop.statistics.pendingRequests == 0 { await Task.yield() }
+            try await until("the send to wait in the ring") { network.sendLoop.statistics.pendingRequests != 0 }
             await expectIOError(.invalidArgument("another send is in progress on this sink")) {
                 try await client.sink.write([1])
             }
